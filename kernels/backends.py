@@ -1,0 +1,63 @@
+"""Backend names and GPU detection.
+
+Backends are chosen by name: ``"numpy"`` (reference, vectorised NumPy),
+``"numba"`` (Numba CPU, compiled and multi-threaded) and ``"cuda"`` (Numba CUDA).
+``"auto"`` picks ``"cuda"`` when a real GPU is present, else ``"numba"``.
+"""
+
+from __future__ import annotations
+
+import os
+
+BACKENDS: tuple[str, ...] = ("numpy", "numba", "cuda")
+BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
+
+
+class BackendUnavailableError(RuntimeError):
+    """A backend was asked for by name but cannot run on this machine."""
+
+
+def cuda_simulator_enabled() -> bool:
+    """True when Numba's CUDA simulator is switched on (``NUMBA_ENABLE_CUDASIM=1``)."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+
+
+def cuda_available() -> bool:
+    """True when CUDA kernels can run: a real GPU with a driver, or the CUDA simulator."""
+    try:
+        from numba import cuda
+    except ImportError:  # numba-cuda not installed
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # a broken driver install counts as no GPU
+        return False
+
+
+def gpu_present() -> bool:
+    """True only for a real GPU (the CUDA simulator does not count)."""
+    return cuda_available() and not cuda_simulator_enabled()
+
+
+def resolve_backend(backend: str) -> str:
+    """Turn a backend name into one of :data:`BACKENDS`.
+
+    Raises:
+        TypeError: ``backend`` is not a string.
+        ValueError: ``backend`` is not one of ``"auto"``, ``"numpy"``, ``"numba"``, ``"cuda"``.
+        BackendUnavailableError: ``"cuda"`` was asked for and no GPU (nor the simulator) is present.
+    """
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a string, one of {BACKEND_CHOICES}; got {backend!r}")
+    name = backend.lower()
+    if name not in BACKEND_CHOICES:
+        raise ValueError(f"backend must be one of {BACKEND_CHOICES}; got {backend!r}")
+    if name == "auto":
+        return "cuda" if gpu_present() else "numba"
+    if name == "cuda" and not cuda_available():
+        raise BackendUnavailableError(
+            "backend='cuda' needs an NVIDIA GPU with a working CUDA driver, and none was found; "
+            "use backend='numba' (compiled CPU kernels) or backend='auto' "
+            "(for testing CUDA kernels without a GPU, set NUMBA_ENABLE_CUDASIM=1)"
+        )
+    return name

@@ -1,0 +1,12 @@
+"""Test configuration: run CUDA kernels on Numba's simulator when there is no GPU.
+
+The switch must be set before ``numba.cuda`` is first imported, hence here.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+if not glob.glob("/dev/nvidia[0-9]*"):
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
