@@ -1,0 +1,176 @@
+"""Array kernels of spikesub: plain functions over arrays, one per backend.
+
+Each kernel ``NAME`` exists as ``NAME_numpy`` (vectorised NumPy reference),
+``NAME_numba`` (compiled CPU, parallel over neurons where it pays) and
+``NAME_cuda`` (launches a Numba CUDA kernel; accepts NumPy arrays, device arrays
+or objects with ``__cuda_array_interface__``). All share one signature, update
+their array arguments in place and return None. Arithmetic is float64 inside,
+stored in the state dtype (float32 or float64), so the NumPy and Numba versions
+agree bit for bit.
+"""
+
+from __future__ import annotations
+
+from spikesub.kernels.backends import (
+    BACKEND_CHOICES,
+    BACKENDS,
+    BackendUnavailableError,
+    cuda_available,
+    cuda_simulator_enabled,
+    gpu_present,
+    resolve_backend,
+)
+from spikesub.kernels.izhikevich import (
+    izhikevich2003_scalar,
+    izhikevich2003_scalar_cuda,
+    izhikevich2003_scalar_numba,
+    izhikevich2003_step_cuda,
+    izhikevich2003_step_numba,
+    izhikevich2003_step_numpy,
+    izhikevich2003_update_cuda,
+    izhikevich2003_update_numba,
+    izhikevich2003_update_numpy,
+    izhikevich2007_scalar,
+    izhikevich2007_scalar_cuda,
+    izhikevich2007_scalar_numba,
+    izhikevich2007_step_cuda,
+    izhikevich2007_step_numba,
+    izhikevich2007_step_numpy,
+    izhikevich2007_update_cuda,
+    izhikevich2007_update_numba,
+    izhikevich2007_update_numpy,
+    izhikevich_reset_cuda,
+    izhikevich_reset_numba,
+    izhikevich_reset_numpy,
+)
+from spikesub.kernels.lif import (
+    LIF_RESET_SUBTRACT,
+    LIF_RESET_ZERO,
+    lif_update_cuda,
+    lif_update_numba,
+    lif_update_numpy,
+)
+from spikesub.kernels.propagation import (
+    csr_partition,
+    csr_partition_bounds,
+    csr_propagate_cuda,
+    csr_propagate_numba,
+    csr_propagate_numpy,
+    csr_propagate_partitioned_numba,
+    csr_propagate_range_numba,
+    dense_propagate_cuda,
+    dense_propagate_numba,
+    dense_propagate_numpy,
+)
+from spikesub.kernels.rng import (
+    key_cuda,
+    key_numba,
+    key_numpy,
+    normal_cuda,
+    normal_from_key_cuda,
+    normal_numba,
+    normal_numpy,
+    normal_pair_numba,
+    uniform_cuda,
+    uniform_from_key_cuda,
+    uniform_from_key_numba,
+    uniform_numba,
+    uniform_numpy,
+)
+from spikesub.kernels.synapses import (
+    double_exponential_synapse_update_cuda,
+    double_exponential_synapse_update_numba,
+    double_exponential_synapse_update_numpy,
+    exponential_synapse_update_cuda,
+    exponential_synapse_update_numba,
+    exponential_synapse_update_numpy,
+)
+from spikesub.kernels.traces import (
+    TRACE_ADDITIVE,
+    TRACE_NEAREST,
+    trace_update_cuda,
+    trace_update_numba,
+    trace_update_numpy,
+)
+
+__all__ = [
+    # backends
+    "BACKENDS",
+    "BACKEND_CHOICES",
+    "BackendUnavailableError",
+    "cuda_available",
+    "cuda_simulator_enabled",
+    "gpu_present",
+    "resolve_backend",
+    # rng
+    "key_cuda",
+    "key_numba",
+    "key_numpy",
+    "normal_cuda",
+    "normal_from_key_cuda",
+    "normal_numba",
+    "normal_numpy",
+    "normal_pair_numba",
+    "uniform_cuda",
+    "uniform_from_key_cuda",
+    "uniform_from_key_numba",
+    "uniform_numba",
+    "uniform_numpy",
+    # izhikevich
+    "izhikevich2003_scalar",
+    "izhikevich2003_scalar_cuda",
+    "izhikevich2003_scalar_numba",
+    "izhikevich2003_step_cuda",
+    "izhikevich2003_step_numba",
+    "izhikevich2003_step_numpy",
+    "izhikevich2003_update_cuda",
+    "izhikevich2003_update_numba",
+    "izhikevich2003_update_numpy",
+    "izhikevich2007_scalar",
+    "izhikevich2007_scalar_cuda",
+    "izhikevich2007_scalar_numba",
+    "izhikevich2007_step_cuda",
+    "izhikevich2007_step_numba",
+    "izhikevich2007_step_numpy",
+    "izhikevich2007_update_cuda",
+    "izhikevich2007_update_numba",
+    "izhikevich2007_update_numpy",
+    "izhikevich_reset_cuda",
+    "izhikevich_reset_numba",
+    "izhikevich_reset_numpy",
+    # lif
+    "LIF_RESET_SUBTRACT",
+    "LIF_RESET_ZERO",
+    "lif_update_cuda",
+    "lif_update_numba",
+    "lif_update_numpy",
+    # synapses
+    "double_exponential_synapse_update_cuda",
+    "double_exponential_synapse_update_numba",
+    "double_exponential_synapse_update_numpy",
+    "exponential_synapse_update_cuda",
+    "exponential_synapse_update_numba",
+    "exponential_synapse_update_numpy",
+    # traces
+    "TRACE_ADDITIVE",
+    "TRACE_NEAREST",
+    "trace_update_cuda",
+    "trace_update_numba",
+    "trace_update_numpy",
+    # propagation
+    "csr_partition",
+    "csr_partition_bounds",
+    "csr_propagate_cuda",
+    "csr_propagate_numba",
+    "csr_propagate_numpy",
+    "csr_propagate_partitioned_numba",
+    "csr_propagate_range_numba",
+    "dense_propagate_cuda",
+    "dense_propagate_numba",
+    "dense_propagate_numpy",
+]
+
+# ---------------------------------------------------------------------------
+# Network kernels (spikesub.kernels.network): fused multi-step simulation loops.
+# Their imports and __all__ entries go in this block, below everything above.
+# ---------------------------------------------------------------------------

@@ -10,3 +10,8 @@ import os
 
 if not glob.glob("/dev/nvidia[0-9]*"):
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+    # pyproject's warning filters import numba before this file runs: re-read its settings
+    from numba.core import config
+
+    config.reload_config()
