@@ -1,0 +1,370 @@
+"""Figures of saved results: spike rasters, population rates, membrane traces.
+
+Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot, no global state),
+so it works headless and from threads, and returns it. With ``path`` the figure is also saved
+as PNG, atomically, with :func:`spikesub.runs.save_figure`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from spikesub.analysis import (
+    _check_finite,
+    _check_n_neurons,
+    _check_positive,
+    _check_spikes,
+    _check_times,
+    population_rate_hz,
+)
+from spikesub.runs import load_npz, load_spikes, save_figure
+
+EXCITATORY_COLOR = "tab:blue"
+INHIBITORY_COLOR = "tab:red"
+ALL_COLOR = "black"
+
+# Above this many points the raster draws dots instead of ticks (faster, less ink).
+_TICK_MARKER_LIMIT = 20_000
+
+
+def _subsample_neurons(
+    indices: np.ndarray, n_neurons: int, max_points: int, seed: int
+) -> np.ndarray:
+    """Boolean ``(n_neurons,)`` mask of a random set of neurons with at most ``max_points`` spikes.
+
+    Neurons are taken in a seeded random order for as long as their spikes fit.
+    """
+    counts = np.bincount(indices, minlength=n_neurons)
+    order = np.random.default_rng(seed).permutation(n_neurons)
+    n_keep = int(np.searchsorted(np.cumsum(counts[order]), max_points, side="right"))
+    chosen = np.zeros(n_neurons, dtype=bool)
+    chosen[order[:n_keep]] = True
+    return chosen
+
+
+def raster(
+    times_ms: np.ndarray,
+    indices: np.ndarray,
+    n_neurons: int,
+    *,
+    excitatory: np.ndarray | None = None,
+    duration_ms: float | None = None,
+    t_start_ms: float = 0.0,
+    bin_ms: float = 1.0,
+    max_points: int = 200_000,
+    seed: int = 0,
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """Spike raster with the population rate below it.
+
+    The top panel draws one mark per spike (excitatory and inhibitory neurons in two colours,
+    the legend giving neuron and spike counts); the bottom panel, sharing the time axis, draws
+    the population rate per neuron in Hz in bins of ``bin_ms`` (all neurons, and each group
+    when ``excitatory`` is given).
+
+    When there are more than ``max_points`` spikes, the raster shows a random subset of neurons
+    (chosen with ``seed``, at most ``max_points`` spikes in all, rows renumbered in index
+    order) and the title says so; the rate panel always uses every spike.
+
+    Args:
+        times_ms: ``(n_spikes,)`` spike times in ms.
+        indices: ``(n_spikes,)`` int neuron index of each spike, in ``[0, n_neurons)``.
+        n_neurons: population size (>= 1).
+        excitatory: optional ``(n_neurons,)`` bool, True for excitatory neurons.
+        duration_ms: length of the window in ms (> 0); ``None`` takes the last spike's bin.
+        t_start_ms: start of the window in ms.
+        bin_ms: bin width of the rate panel in ms (> 0).
+        max_points: most spikes to draw (>= 1).
+        seed: seed of the neuron subset.
+        title: figure title; the default states spike, neuron and duration counts.
+        path: if given, the figure is saved there as PNG.
+
+    Returns:
+        the figure, with two axes: raster, then rate.
+    """
+    n_neurons = _check_n_neurons(n_neurons)
+    times_ms, indices = _check_spikes(times_ms, indices, n_neurons)
+    t_start_ms = _check_finite("t_start_ms", t_start_ms)
+    bin_ms = _check_positive("bin_ms", bin_ms)
+    if isinstance(max_points, bool) or not isinstance(max_points, Integral) or max_points < 1:
+        raise ValueError(f"max_points must be an int >= 1; got {max_points!r}")
+    if duration_ms is None:
+        if times_ms.size:
+            last_bin = np.floor((times_ms.max() - t_start_ms) / bin_ms)
+            duration_ms = float(max(last_bin + 1.0, 1.0) * bin_ms)
+        else:
+            duration_ms = bin_ms
+    duration_ms = _check_positive("duration_ms", duration_ms)
+    if excitatory is not None:
+        excitatory = np.asarray(excitatory)
+        if excitatory.shape != (n_neurons,) or excitatory.dtype != np.bool_:
+            raise ValueError(
+                f"excitatory must be a bool array of shape (n_neurons,) = ({n_neurons},); got "
+                f"{excitatory.dtype} {excitatory.shape}"
+            )
+
+    n_spikes = int(times_ms.size)
+    subsampled = n_spikes > max_points
+    if subsampled:
+        chosen = _subsample_neurons(indices, n_neurons, int(max_points), seed)
+        row_of = np.cumsum(chosen) - 1
+        keep = chosen[indices]
+        draw_t, draw_row = times_ms[keep], row_of[indices[keep]]
+        draw_neuron = indices[keep]
+        n_rows = int(chosen.sum())
+    else:
+        draw_t, draw_row, draw_neuron = times_ms, indices, indices
+        n_rows = n_neurons
+
+    fig = Figure(figsize=(10.0, 6.0), layout="constrained")
+    ax_raster, ax_rate = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3.0, 1.0]})
+    if draw_t.size <= _TICK_MARKER_LIMIT:
+        style = {"marker": "|", "markersize": 3.0, "markeredgewidth": 0.6}
+    else:
+        style = {"marker": ".", "markersize": 1.0, "markeredgewidth": 0.0}
+    counts = np.bincount(indices, minlength=n_neurons)
+    if excitatory is None:
+        groups = [("spikes", np.ones(n_neurons, dtype=bool), ALL_COLOR)]
+    else:
+        groups = [
+            ("excitatory", excitatory, EXCITATORY_COLOR),
+            ("inhibitory", ~excitatory, INHIBITORY_COLOR),
+        ]
+    for name, members, color in groups:
+        sel = members[draw_neuron]
+        label = f"{name}: {int(members.sum()):,} neurons, {int(counts[members].sum()):,} spikes"
+        ax_raster.plot(
+            draw_t[sel], draw_row[sel], linestyle="none", color=color, label=label, **style
+        )
+    ax_raster.set_ylim(-0.5, max(n_rows, 1) - 0.5)
+    ax_raster.set_ylabel("neuron (random subset)" if subsampled else "neuron")
+    ax_raster.legend(loc="upper right", fontsize="small", markerscale=3.0, framealpha=0.8)
+
+    starts, rate = population_rate_hz(
+        times_ms, n_neurons, duration_ms, bin_ms=bin_ms, t_start_ms=t_start_ms
+    )
+    centers = starts + 0.5 * bin_ms
+    ax_rate.plot(centers, rate, color=ALL_COLOR, linewidth=1.0, label="all", zorder=3)
+    if excitatory is not None:
+        for name, members, color in groups:
+            n_group = int(members.sum())
+            if n_group == 0:
+                continue
+            _, group_rate = population_rate_hz(
+                times_ms[members[indices]],
+                n_group,
+                duration_ms,
+                bin_ms=bin_ms,
+                t_start_ms=t_start_ms,
+            )
+            ax_rate.plot(centers, group_rate, color=color, linewidth=0.7, alpha=0.7, label=name)
+        ax_rate.legend(loc="upper right", fontsize="small", ncols=3)
+    ax_rate.set_ylabel(f"rate (Hz, {bin_ms:g} ms bins)")
+    ax_rate.set_xlabel("time (ms)")
+    ax_rate.set_xlim(t_start_ms, t_start_ms + duration_ms)
+    ax_rate.set_ylim(bottom=0.0)
+
+    heading = (
+        title
+        if title is not None
+        else f"{n_spikes:,} spikes, {n_neurons:,} neurons, {duration_ms:g} ms"
+    )
+    if subsampled:
+        heading += (
+            f"\nshowing a random subset of {n_rows:,} of {n_neurons:,} neurons "
+            f"({draw_t.size:,} of {n_spikes:,} spikes, seed {seed})"
+        )
+    fig.suptitle(heading)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def membrane_traces(
+    times_ms: np.ndarray,
+    values: np.ndarray,
+    neuron_indices: Sequence[int] | np.ndarray,
+    *,
+    variable: str = "v",
+    unit: str = "mV",
+    v_peak: float | None = None,
+    spike_times: Sequence[np.ndarray] | None = None,
+    max_panels: int = 8,
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """Sampled state variable of a few neurons, one panel per neuron on a shared time axis.
+
+    Args:
+        times_ms: ``(samples,)`` sample times in ms.
+        values: ``(samples, k)`` samples of ``variable``, column ``j`` for neuron
+            ``neuron_indices[j]``; a 1-D ``(samples,)`` array is one neuron.
+        neuron_indices: ``(k,)`` neuron index of each column (used in the labels).
+        variable: name of the variable, for the axis labels.
+        unit: its unit, for the axis labels.
+        v_peak: spike cut-off; drawn as a dashed line, and spikes are drawn up to it.
+        spike_times: optional ``k`` arrays of spike times in ms, one per column; each spike is
+            drawn as a vertical line from the trace up to ``v_peak`` (or the panel's maximum).
+        max_panels: most panels to draw (>= 1); further columns are left out, and the title
+            says so.
+        title: figure title.
+        path: if given, the figure is saved there as PNG.
+
+    Returns:
+        the figure, with one axes per drawn neuron.
+    """
+    times_ms = _check_times(times_ms)
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise ValueError(f"values must be (samples, k); got shape {values.shape}")
+    if values.shape[0] != times_ms.shape[0]:
+        raise ValueError(
+            f"values must have one row per sample time; got {values.shape[0]} rows and "
+            f"{times_ms.shape[0]} times_ms"
+        )
+    neuron_indices = np.asarray(neuron_indices).reshape(-1)
+    if neuron_indices.shape[0] != values.shape[1]:
+        raise ValueError(
+            f"neuron_indices must have one entry per column of values; got "
+            f"{neuron_indices.shape[0]} for {values.shape[1]} columns"
+        )
+    k = values.shape[1]
+    if k == 0:
+        raise ValueError("values must have at least one column (neuron)")
+    if spike_times is not None and len(spike_times) != k:
+        raise ValueError(
+            f"spike_times must hold one array per column of values; got {len(spike_times)} "
+            f"for {k} columns"
+        )
+    if isinstance(max_panels, bool) or not isinstance(max_panels, Integral) or max_panels < 1:
+        raise ValueError(f"max_panels must be an int >= 1; got {max_panels!r}")
+    if v_peak is not None:
+        v_peak = _check_finite("v_peak", v_peak)
+
+    n_panels = min(k, int(max_panels))
+    fig = Figure(figsize=(10.0, 1.2 + 1.5 * n_panels), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0])
+    label = f"{variable} ({unit})" if unit else variable
+    for j, ax in enumerate(axes):
+        trace = values[:, j]
+        ax.plot(times_ms, trace, color="black", linewidth=0.8)
+        if v_peak is not None:
+            ax.axhline(v_peak, color="gray", linestyle="--", linewidth=0.6)
+        if spike_times is not None:
+            spikes = np.asarray(spike_times[j], dtype=np.float64).reshape(-1)
+            if times_ms.size:
+                spikes = spikes[(spikes >= times_ms.min()) & (spikes <= times_ms.max())]
+            if spikes.size and times_ms.size:
+                top = v_peak if v_peak is not None else float(np.nanmax(trace))
+                base = np.interp(spikes, times_ms, trace)
+                ax.vlines(spikes, base, top, color="tab:red", linewidth=0.8)
+        ax.set_ylabel(label)
+        ax.text(
+            0.005,
+            0.95,
+            f"neuron {neuron_indices[j]}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize="small",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1.0},
+        )
+    axes[-1].set_xlabel("time (ms)")
+    if times_ms.size > 1:
+        axes[-1].set_xlim(times_ms.min(), times_ms.max())
+    heading = title if title is not None else f"{variable} of {k} neuron{'s' * (k != 1)}"
+    if n_panels < k:
+        heading += f" (first {n_panels} of {k} shown)"
+    fig.suptitle(heading)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_run(run_dir: str | Path) -> list[Path]:
+    """Draw the figures of a simulation run folder from its saved files.
+
+    - ``spikes.npz`` (see :func:`spikesub.runs.save_spikes`) -> ``raster.png``;
+    - ``state.npz`` with ``times_ms`` ``(samples,)``, ``indices`` ``(k,)`` and one
+      ``(samples, k)`` array per variable (and optionally a scalar ``v_peak``) ->
+      ``membrane.png``, showing ``v`` (or the first variable), with spikes marked when
+      ``spikes.npz`` is there too.
+
+    Args:
+        run_dir: the run folder.
+
+    Returns:
+        the paths written, in the order above.
+
+    Raises:
+        FileNotFoundError: the folder does not exist or holds neither file.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist")
+    spikes_path = run_dir / "spikes.npz"
+    state_path = run_dir / "state.npz"
+    if not spikes_path.exists() and not state_path.exists():
+        raise FileNotFoundError(f"{run_dir} holds neither spikes.npz nor state.npz")
+
+    written: list[Path] = []
+    spikes = None
+    if spikes_path.exists():
+        spikes, excitatory = load_spikes(spikes_path)
+        out = run_dir / "raster.png"
+        raster(
+            spikes.times_ms,
+            spikes.indices,
+            spikes.n_neurons,
+            excitatory=excitatory,
+            duration_ms=spikes.duration_ms if spikes.duration_ms > 0 else None,
+            t_start_ms=spikes.t_start_ms,
+            title=f"{run_dir.name}: {len(spikes):,} spikes, {spikes.n_neurons:,} neurons",
+            path=out,
+        )
+        written.append(out)
+
+    if state_path.exists():
+        state = load_npz(state_path)
+        if "times_ms" not in state or "indices" not in state:
+            raise ValueError(f"{state_path} must hold 'times_ms' and 'indices'")
+        times_ms = state["times_ms"]
+        rec = state["indices"].astype(np.int64).reshape(-1)
+        variables = sorted(
+            key
+            for key, arr in state.items()
+            if key not in ("times_ms", "indices", "v_peak")
+            and arr.ndim == 2
+            and arr.shape == (times_ms.shape[0], rec.shape[0])
+        )
+        if variables and rec.size:
+            name = "v" if "v" in variables else variables[0]
+            spike_times = None
+            if spikes is not None:
+                order = np.argsort(spikes.indices, kind="stable")
+                sorted_idx = spikes.indices[order]
+                lo = np.searchsorted(sorted_idx, rec, side="left")
+                hi = np.searchsorted(sorted_idx, rec, side="right")
+                spike_times = [spikes.times_ms[order[a:b]] for a, b in zip(lo, hi, strict=True)]
+            v_peak = float(state["v_peak"]) if "v_peak" in state and name == "v" else None
+            out = run_dir / "membrane.png"
+            membrane_traces(
+                times_ms,
+                state[name],
+                rec,
+                variable=name,
+                unit="mV" if name == "v" else "",
+                v_peak=v_peak,
+                spike_times=spike_times,
+                title=f"{run_dir.name}: {name} of recorded neurons",
+                path=out,
+            )
+            written.append(out)
+    return written
