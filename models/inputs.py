@@ -1,0 +1,85 @@
+"""External input to a reservoir: currents over time and Poisson spike trains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spikesub.models.connectivity import SparseWeights
+
+
+def _finite(name: str, array: np.ndarray) -> None:
+    if not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{name} must be finite; found {array[tuple(bad)]} at index {tuple(bad)}")
+
+
+@dataclass(frozen=True)
+class CurrentInput:
+    """A low-dimensional input signal projected onto the neurons.
+
+    The current into neuron ``i`` at step ``n`` is ``sum_k signal[n, k] * encoder[k, i]``.
+
+    Attributes:
+        signal: ``(time, channels)`` input, one row per time step of the run.
+        encoder: ``(channels, neurons)`` projection weights.
+    """
+
+    signal: np.ndarray
+    encoder: np.ndarray
+
+    def __post_init__(self) -> None:
+        signal = np.asarray(self.signal, dtype=np.float64)
+        encoder = np.asarray(self.encoder, dtype=np.float64)
+        if signal.ndim != 2:
+            raise ValueError(f"signal must be 2-D (time, channels); got shape {signal.shape}")
+        if encoder.ndim != 2 or encoder.shape[0] != signal.shape[1]:
+            raise ValueError(
+                f"encoder must be (channels, neurons) with channels = {signal.shape[1]}; "
+                f"got shape {encoder.shape}"
+            )
+        _finite("signal", signal)
+        _finite("encoder", encoder)
+        object.__setattr__(self, "signal", signal)
+        object.__setattr__(self, "encoder", encoder)
+
+
+@dataclass(frozen=True)
+class PoissonInput:
+    """Independent Poisson spike trains delivered through their own synapses.
+
+    Attributes:
+        rate_hz: ``(channels,)`` constant rates, or ``(time, channels)`` one row per step.
+        weights: synapses from the channels to the neurons, a :class:`SparseWeights`
+            ``(channels -> neurons)`` or a dense ``(channels, neurons)`` array.
+    """
+
+    rate_hz: np.ndarray
+    weights: SparseWeights | np.ndarray
+
+    def __post_init__(self) -> None:
+        rate = np.asarray(self.rate_hz, dtype=np.float64)
+        if rate.ndim == 1:
+            rate = rate[None, :]
+        if rate.ndim != 2:
+            raise ValueError(f"rate_hz must be (channels,) or (time, channels); got {rate.shape}")
+        _finite("rate_hz", rate)
+        if np.any(rate < 0):
+            raise ValueError(f"rate_hz must be >= 0; got minimum {rate.min()}")
+        weights = self.weights
+        if not isinstance(weights, SparseWeights):
+            dense = np.asarray(weights)
+            if dense.ndim != 2:
+                raise ValueError(f"weights must be (channels, neurons); got shape {dense.shape}")
+            weights = SparseWeights.from_dense(dense)
+        if weights.n_pre != rate.shape[1]:
+            raise ValueError(
+                f"weights must have one row per channel ({rate.shape[1]}); got {weights.n_pre}"
+            )
+        object.__setattr__(self, "rate_hz", rate)
+        object.__setattr__(self, "weights", weights)
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.rate_hz.shape[1])

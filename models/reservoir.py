@@ -1,0 +1,550 @@
+"""A recurrent network of Izhikevich neurons with sparse synapses, on any backend."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numba
+import numpy as np
+from tqdm.auto import tqdm
+
+from spikesub.kernels import network as net
+from spikesub.kernels.backends import resolve_backend
+from spikesub.models.connectivity import SparseWeights, izhikevich_2003_weights
+from spikesub.models.errors import NonFiniteStateError
+from spikesub.models.inputs import CurrentInput, PoissonInput
+from spikesub.models.monitors import SimulationResult, SpikeTrains
+from spikesub.models.neurons import IzhikevichPopulation
+
+SYNAPSES: dict[str, int] = {
+    "delta": net.SYNAPSE_DELTA,
+    "exponential": net.SYNAPSE_EXPONENTIAL,
+    "double_exponential": net.SYNAPSE_DOUBLE_EXPONENTIAL,
+}
+STATE_VARIABLES: tuple[str, ...] = ("v", "u")
+# Below this size one thread is faster than splitting every step across threads.
+PARALLEL_MIN_NEURONS = 2048
+
+
+def _positive(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value}")
+    return value
+
+
+def _per_neuron(name: str, value: Any, n: int) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(n, float(array))
+    if array.shape != (n,):
+        raise ValueError(f"{name} must be a number or an array of shape ({n},); got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite; found {array[~np.isfinite(array)][0]}")
+    return array
+
+
+def _empty_csr(n_pre: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.zeros(n_pre + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, dtype)
+
+
+class IzhikevichReservoir:
+    """A population of Izhikevich neurons with recurrent synapses and external drive.
+
+    Args:
+        population: the neurons (2003 or 2007 form, heterogeneous parameters allowed).
+        weights: recurrent synapses ``W[pre, post]``: a :class:`SparseWeights` (CSR by
+            presynaptic row), a dense ``(N, N)`` array, or ``None`` for no recurrence.
+        synapse: ``"delta"`` (a presynaptic spike adds ``w`` to the postsynaptic ``v``
+            at once, in mV), ``"exponential"`` (adds ``w`` to a current that decays with
+            ``tau_syn_ms``) or ``"double_exponential"`` (rise ``tau_rise_ms``, decay
+            ``tau_decay_ms``, unit area: a spike of weight ``w`` delivers a total charge of
+            ``w`` current-units x ms).
+        bias_current: constant current per neuron (scalar or ``(N,)``); pA for the 2007
+            form, Izhikevich's dimensionless units for the 2003 form.
+        noise_std: standard deviation of a Gaussian noise current per neuron (scalar or
+            ``(N,)``), redrawn every ``noise_interval_ms`` and held in between (Izhikevich
+            2003 draws thalamic input once per 1 ms step).
+        dt_ms: time step in ms.
+        backend: ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cuda"``.
+        dtype: storage dtype of the state and the weights (float32 or float64).
+        seed: seed of the noise and Poisson draws (counter-based: identical on all backends).
+        n_threads: threads of the Numba backend (default: Numba's, for N >= 2048; else 1).
+
+    A run is deterministic: the same seed gives the same spikes bit for bit on the
+    ``"numpy"`` and ``"numba"`` backends (and between them).
+    """
+
+    def __init__(
+        self,
+        population: IzhikevichPopulation,
+        weights: SparseWeights | np.ndarray | None = None,
+        *,
+        synapse: str = "delta",
+        tau_syn_ms: float = 5.0,
+        tau_rise_ms: float = 2.0,
+        tau_decay_ms: float = 20.0,
+        bias_current: float | np.ndarray = 0.0,
+        noise_std: float | np.ndarray = 0.0,
+        noise_interval_ms: float = 1.0,
+        dt_ms: float = 0.1,
+        backend: str = "auto",
+        dtype: Any = np.float32,
+        seed: int = 0,
+        n_threads: int | None = None,
+    ) -> None:
+        if not isinstance(population, IzhikevichPopulation):
+            raise TypeError(
+                f"population must be an IzhikevichPopulation; got {type(population).__name__}"
+            )
+        self.population = population
+        n = population.n
+        self.dt_ms = _positive("dt_ms", dt_ms)
+        if synapse not in SYNAPSES:
+            raise ValueError(f"synapse must be one of {tuple(SYNAPSES)}; got {synapse!r}")
+        self.synapse = synapse
+        self.tau_syn_ms = _positive("tau_syn_ms", tau_syn_ms)
+        self.tau_rise_ms = _positive("tau_rise_ms", tau_rise_ms)
+        self.tau_decay_ms = _positive("tau_decay_ms", tau_decay_ms)
+        self.bias_current = _per_neuron("bias_current", bias_current, n)
+        self.noise_std = _per_neuron("noise_std", noise_std, n)
+        if np.any(self.noise_std < 0):
+            raise ValueError("noise_std must be >= 0")
+        self.noise_interval_ms = _positive("noise_interval_ms", noise_interval_ms)
+        self._noise_every = int(round(self.noise_interval_ms / self.dt_ms))
+        if self._noise_every < 1 or not math.isclose(
+            self._noise_every * self.dt_ms, self.noise_interval_ms, rel_tol=1e-9
+        ):
+            raise ValueError(
+                f"noise_interval_ms must be a whole multiple of dt_ms = {self.dt_ms}; "
+                f"got {self.noise_interval_ms}"
+            )
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64; got {self.dtype}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+        self.seed = int(seed)
+        self.backend = resolve_backend(backend)
+        self.weights = self._check_weights(weights, n)
+        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
+            raise ValueError(f"n_threads must be an integer >= 1; got {n_threads!r}")
+        if self.backend == "numba":
+            default = numba.get_num_threads() if n >= PARALLEL_MIN_NEURONS else 1
+            self.n_threads = min(n_threads or default, numba.config.NUMBA_NUM_THREADS)
+        else:
+            self.n_threads = 1
+        self._csr = (
+            self.weights.indptr,
+            self.weights.indices,
+            self.weights.weights.astype(self.dtype),
+        )
+        self._splits = net.csr_partition(*self._csr[:2], n, self.n_threads)
+        self.reset_state()
+
+    # ------------------------------------------------------------------------------------------
+    @classmethod
+    def izhikevich_2003(
+        cls,
+        n_exc: int = 800,
+        n_inh: int = 200,
+        *,
+        p: float | None = 1.0,
+        in_degree: int | None = None,
+        dt_ms: float = 0.1,
+        noise_std_exc: float = 5.0,
+        noise_std_inh: float = 2.0,
+        backend: str = "auto",
+        dtype: Any = np.float32,
+        seed: int = 0,
+        n_threads: int | None = None,
+    ) -> IzhikevichReservoir:
+        """The network of Izhikevich (2003), "Simple model of spiking neurons", scaled to any size.
+
+        ``n_exc`` excitatory and ``n_inh`` inhibitory heterogeneous neurons; weights
+        ``0.5 U(0,1)`` (excitatory) and ``-U(0,1)`` (inhibitory), connected with probability
+        ``p`` or a fixed ``in_degree``, scaled by ``1000 / K`` so that every size receives the
+        mean input of the original all-to-all 1000-neuron network; thalamic noise of standard
+        deviation 5 (excitatory) and 2 (inhibitory) held for 1 ms; delta synapses.
+        """
+        if in_degree is not None:
+            p = None
+        population = IzhikevichPopulation.izhikevich_2003(n_exc, n_inh, seed=seed)
+        weights = izhikevich_2003_weights(population, p=p, in_degree=in_degree, seed=seed)
+        noise = np.where(population.excitatory, noise_std_exc, noise_std_inh)
+        return cls(
+            population,
+            weights,
+            synapse="delta",
+            noise_std=noise,
+            noise_interval_ms=1.0,
+            dt_ms=dt_ms,
+            backend=backend,
+            dtype=dtype,
+            seed=seed,
+            n_threads=n_threads,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def n_neurons(self) -> int:
+        return self.population.n
+
+    @property
+    def t_ms(self) -> float:
+        """Biological time simulated since the last :meth:`reset_state`, in ms."""
+        return self.step * self.dt_ms
+
+    @property
+    def v(self) -> np.ndarray:
+        """Membrane potentials ``(N,)`` (a copy)."""
+        return np.array(self._state[0], copy=True)
+
+    @property
+    def u(self) -> np.ndarray:
+        """Recovery variables ``(N,)`` (a copy)."""
+        return np.array(self._state[1], copy=True)
+
+    def reset_state(self) -> None:
+        """Back to the population's initial state at t = 0 (synaptic currents cleared)."""
+        n = self.n_neurons
+        self._state = (
+            self.population.v_init.astype(self.dtype),
+            self.population.u_init.astype(self.dtype),
+            np.zeros(n, self.dtype),
+            np.zeros(n, self.dtype),
+            np.zeros(n, self.dtype),
+            np.zeros(n, np.float64),
+        )
+        self.step = 0
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able description of the network (for a run folder's config.json)."""
+        return {
+            "population": self.population.to_dict(),
+            "weights": self.weights.to_dict(),
+            "synapse": self.synapse,
+            "tau_syn_ms": self.tau_syn_ms,
+            "tau_rise_ms": self.tau_rise_ms,
+            "tau_decay_ms": self.tau_decay_ms,
+            "bias_current_mean": float(self.bias_current.mean()),
+            "noise_std_mean": float(self.noise_std.mean()),
+            "noise_interval_ms": self.noise_interval_ms,
+            "dt_ms": self.dt_ms,
+            "backend": self.backend,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "n_threads": self.n_threads,
+        }
+
+    # ------------------------------------------------------------------------------------------
+    def run(
+        self,
+        duration_ms: float,
+        *,
+        current: np.ndarray | CurrentInput | None = None,
+        poisson: PoissonInput | None = None,
+        record_spikes: bool = True,
+        record_state: Sequence[str] = (),
+        record_indices: Sequence[int] | np.ndarray | None = None,
+        record_every: int = 1,
+        progress: bool | None = None,
+    ) -> SimulationResult:
+        """Advance the network by ``duration_ms`` and return what was recorded.
+
+        Args:
+            duration_ms: biological time to simulate, in ms (rounded to whole steps).
+            current: external current: ``(N,)`` constant, ``(steps, N)`` one row per step,
+                or a :class:`CurrentInput` (signal ``(steps, K)`` and encoder ``(K, N)``).
+            poisson: Poisson input channels and their synapses onto the neurons.
+            record_spikes: keep the spike times and indices.
+            record_state: state variables to sample, from ``("v", "u")``.
+            record_indices: neurons to sample (default: up to 20 evenly spaced neurons).
+            record_every: sample every this many steps.
+            progress: show a progress bar (default: when stderr is a terminal).
+
+        Raises:
+            NonFiniteStateError: the state became NaN or infinite (names step and neuron).
+        """
+        duration_ms = _positive("duration_ms", duration_ms)
+        n_steps = int(round(duration_ms / self.dt_ms))
+        if n_steps < 1:
+            raise ValueError(
+                f"duration_ms must be at least dt_ms = {self.dt_ms}; got {duration_ms}"
+            )
+        n = self.n_neurons
+        bias, ext_mode, ext, encoder = self._external(current, n_steps)
+        poisson_args = self._poisson(poisson, n_steps)
+        rec_idx, rec_names = self._recording(record_state, record_indices, record_every)
+        n_samples = (n_steps + record_every - 1) // record_every if rec_idx.size else 0
+        rec_v = np.zeros((n_samples, rec_idx.size), self.dtype)
+        rec_u = np.zeros((n_samples, rec_idx.size), self.dtype)
+        pop_counts = np.zeros(n_steps, np.int32)
+        run_step0 = self.step
+
+        p = self.population
+        dummy = np.zeros(n)
+        params = (
+            0 if p.form == "2003" else 1,
+            p.a, p.b, p.c, p.d,
+            p.C if p.C is not None else dummy,
+            p.k if p.k is not None else dummy,
+            p.v_r if p.v_r is not None else dummy,
+            p.v_t if p.v_t is not None else dummy,
+            float(p.v_peak), int(p.n_substeps), self.dt_ms,
+        )  # fmt: skip
+        decay_a = math.exp(
+            -self.dt_ms / (self.tau_syn_ms if self.synapse == "exponential" else self.tau_decay_ms)
+        )
+        decay_b = math.exp(-self.dt_ms / self.tau_rise_ms)
+        synapse = (
+            SYNAPSES[self.synapse], decay_a, decay_b, self.dt_ms, self.tau_rise_ms,
+            self.tau_decay_ms,
+        )  # fmt: skip
+        chunk = max(1, min(n_steps, int(round(100.0 / self.dt_ms))))
+        show = progress if progress is not None else sys.stderr.isatty()
+        started = time.perf_counter()
+        with tqdm(
+            total=n_steps, disable=not show, unit="step", desc=f"simulate ({self.backend})",
+            leave=False,
+        ) as bar:  # fmt: skip
+            if self.backend == "cuda":
+                spike_steps, spike_idx, n_recorded = self._run_cuda(
+                    params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+                    record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
+                )  # fmt: skip
+            else:
+                spike_steps, spike_idx, n_recorded = self._run_cpu(
+                    params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+                    record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
+                )  # fmt: skip
+        wall = time.perf_counter() - started
+
+        spikes = None
+        if record_spikes:
+            steps = spike_steps[:n_recorded]
+            idx = spike_idx[:n_recorded]
+            order = np.lexsort((idx, steps))  # CUDA records in arbitrary order
+            spikes = SpikeTrains(
+                times_ms=steps[order] * self.dt_ms,
+                indices=idx[order].astype(np.int32),
+                n_neurons=n,
+                t_start_ms=run_step0 * self.dt_ms,
+                duration_ms=n_steps * self.dt_ms,
+            )
+        state = {}
+        if "v" in rec_names:
+            state["v"] = rec_v
+        if "u" in rec_names:
+            state["u"] = rec_u
+        return SimulationResult(
+            spikes=spikes,
+            population_counts=pop_counts,
+            excitatory=np.asarray(p.excitatory, dtype=bool),
+            dt_ms=self.dt_ms,
+            backend=self.backend,
+            state=state,
+            state_times_ms=(run_step0 + np.arange(n_samples) * record_every) * self.dt_ms,
+            state_indices=rec_idx,
+            wall_time_s=wall,
+        )
+
+    # ------------------------------------------------------------------------------------------
+    def _run_cpu(
+        self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
+    ):  # fmt: skip
+        loop = net.run_network_numpy if self.backend == "numpy" else net.run_network_numba
+        drive = (bias, self.noise_std, self._noise_every, np.uint64(self.seed), ext_mode)
+        recurrent = (*self._csr, self._splits)
+        capacity = 1024 if record_spikes else 0
+        spike_steps = np.zeros(capacity, np.int64)
+        spike_idx = np.zeros(capacity, np.int32)
+        n_recorded = 0
+        rates = poisson_args[0]
+        for start in range(0, n_steps, chunk):
+            count = min(chunk, n_steps - start)
+            g0 = run_step0 + start
+            ext_chunk = ext[start : start + count] if ext_mode else ext
+            rate_chunk = rates[start : start + count] if rates.shape[0] > 1 else rates
+            record = (
+                record_spikes, spike_steps, spike_idx, n_recorded, pop_counts[start:],
+                rec_idx, record_every, run_step0, rec_v, rec_u,
+            )  # fmt: skip
+            status, err_step, err_neuron, n_recorded, spike_steps, spike_idx = loop(
+                params, self._state, (*drive, ext_chunk, encoder), recurrent, synapse,
+                (rate_chunk, *poisson_args[1:]), g0, count, record,
+            )  # fmt: skip
+            if status == net.STATUS_NONFINITE:
+                self.step = err_step + 1
+                raise NonFiniteStateError(err_step - run_step0, err_neuron, "v/u", self.dt_ms)
+            self.step = g0 + count
+            bar.update(count)
+        return spike_steps, spike_idx, n_recorded
+
+    def _run_cuda(
+        self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
+    ):  # fmt: skip
+        from numba import cuda
+
+        to_dev = cuda.to_device
+        n = self.n_neurons
+        d_params = tuple(to_dev(x) if isinstance(x, np.ndarray) else x for x in params)
+        d_state = tuple(to_dev(x) for x in self._state)
+        d_bias, d_std = to_dev(bias), to_dev(self.noise_std)
+        d_encoder = to_dev(encoder)
+        d_recurrent = (*(to_dev(x) for x in self._csr), None)
+        rates = poisson_args[0]
+        d_poisson_static = tuple(to_dev(x) for x in poisson_args[1:4])
+        d_rec_idx = to_dev(rec_idx)
+        d_rec_v, d_rec_u = to_dev(rec_v), to_dev(rec_u)
+        capacity = max(65536, n * chunk // 20) if record_spikes else 0
+        steps_out, idx_out = [], []
+        for start in range(0, n_steps, chunk):
+            count = min(chunk, n_steps - start)
+            g0 = run_step0 + start
+            d_ext = to_dev(np.ascontiguousarray(ext[start : start + count] if ext_mode else ext))
+            d_rates = to_dev(
+                np.ascontiguousarray(rates[start : start + count] if rates.shape[0] > 1 else rates)
+            )
+            drive = (d_bias, d_std, self._noise_every, np.uint64(self.seed), ext_mode, d_ext,
+                     d_encoder)  # fmt: skip
+            d_counts = cuda.device_array(count, np.int32)
+            snapshot = [to_dev(x.copy_to_host()) for x in d_state] if record_spikes else None
+            while True:
+                d_buf = cuda.device_array((capacity, 2), np.int64)
+                d_base = to_dev(np.zeros(1, np.int64))
+                record = (d_buf, d_base, d_counts, d_rec_idx, record_every, run_step0,
+                          d_rec_v, d_rec_u)  # fmt: skip
+                status, err_step, err_neuron = net.run_network_cuda(
+                    d_params, d_state, drive, d_recurrent, synapse,
+                    (d_rates, *d_poisson_static, None), g0, count, record,
+                )  # fmt: skip
+                fired = int(d_base.copy_to_host()[0])
+                if status != net.STATUS_OK or fired <= capacity:
+                    break
+                # more spikes than the buffer holds: replay the chunk with room for all of them
+                capacity = int(fired * 1.25) + 1
+                for dst, src in zip(d_state, snapshot, strict=True):
+                    dst.copy_to_device(src)
+            if status == net.STATUS_NONFINITE:
+                self._state = tuple(x.copy_to_host() for x in d_state)
+                self.step = err_step + 1
+                raise NonFiniteStateError(err_step - run_step0, err_neuron, "v/u", self.dt_ms)
+            pop_counts[start : start + count] = d_counts.copy_to_host()
+            if record_spikes and fired:
+                pairs = d_buf.copy_to_host()[:fired]
+                steps_out.append(pairs[:, 0] + g0)
+                idx_out.append(pairs[:, 1].astype(np.int32))
+            self.step = g0 + count
+            bar.update(count)
+        self._state = tuple(x.copy_to_host() for x in d_state)
+        rec_v[...] = d_rec_v.copy_to_host()
+        rec_u[...] = d_rec_u.copy_to_host()
+        if steps_out:
+            steps = np.concatenate(steps_out)
+            return steps, np.concatenate(idx_out), steps.size
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), 0
+
+    # ------------------------------------------------------------------------------------------
+    def _check_weights(self, weights: Any, n: int) -> SparseWeights:
+        if weights is None:
+            indptr, indices, values = _empty_csr(n, self.dtype)
+            return SparseWeights(indptr, indices, values, n, n)
+        if isinstance(weights, SparseWeights):
+            if weights.n_pre != n or weights.n_post != n:
+                raise ValueError(
+                    f"weights must connect the {n} neurons to themselves; "
+                    f"got {weights.n_pre} x {weights.n_post}"
+                )
+            return weights
+        dense = np.asarray(weights)
+        if dense.shape != (n, n):
+            raise ValueError(
+                f"weights must be SparseWeights or a ({n}, {n}) array; got {dense.shape}"
+            )
+        if not np.all(np.isfinite(dense)):
+            raise ValueError("weights must be finite")
+        return SparseWeights.from_dense(dense, dtype=self.dtype)
+
+    def _external(self, current: Any, n_steps: int):
+        n = self.n_neurons
+        no_ext = np.zeros((1, 1)), np.zeros((1, 1))
+        if current is None:
+            return self.bias_current, 0, *no_ext
+        if isinstance(current, CurrentInput):
+            if current.encoder.shape[1] != n:
+                raise ValueError(
+                    f"current.encoder must have {n} columns (neurons); got {current.encoder.shape}"
+                )
+            if current.signal.shape[0] != n_steps:
+                raise ValueError(
+                    f"current.signal must have one row per step ({n_steps}); "
+                    f"got {current.signal.shape[0]}"
+                )
+            return self.bias_current, 2, current.signal, current.encoder
+        array = np.asarray(current, dtype=np.float64)
+        if not np.all(np.isfinite(array)):
+            raise ValueError("current must be finite (found NaN or inf)")
+        if array.shape == (n,):
+            return self.bias_current + array, 0, *no_ext
+        if array.shape == (n_steps, n):
+            return self.bias_current, 1, array, np.zeros((1, 1))
+        raise ValueError(
+            f"current must have shape ({n},) or (steps, neurons) = ({n_steps}, {n}); "
+            f"got {array.shape}"
+        )
+
+    def _poisson(self, poisson: PoissonInput | None, n_steps: int):
+        n = self.n_neurons
+        if poisson is None:
+            indptr, indices, values = _empty_csr(0, self.dtype)
+            return (
+                np.zeros((1, 0)), indptr, indices, values,
+                np.zeros((0, self.n_threads + 1), np.int64),
+            )  # fmt: skip
+        if not isinstance(poisson, PoissonInput):
+            raise TypeError(f"poisson must be a PoissonInput; got {type(poisson).__name__}")
+        if poisson.weights.n_post != n:
+            raise ValueError(
+                f"poisson.weights must target the {n} neurons; got {poisson.weights.n_post}"
+            )
+        rates = poisson.rate_hz
+        if rates.shape[0] not in (1, n_steps):
+            raise ValueError(
+                f"poisson.rate_hz must be (channels,) or ({n_steps}, channels); got {rates.shape}"
+            )
+        if np.any(rates * self.dt_ms * 1e-3 > 1.0):
+            raise ValueError(f"poisson.rate_hz must be <= 1 / dt = {1000.0 / self.dt_ms} Hz")
+        w = poisson.weights
+        splits = net.csr_partition(w.indptr, w.indices, n, self.n_threads)
+        return rates, w.indptr, w.indices, w.weights.astype(self.dtype), splits
+
+    def _recording(self, record_state, record_indices, record_every):
+        names = (record_state,) if isinstance(record_state, str) else tuple(record_state)
+        for name in names:
+            if name not in STATE_VARIABLES:
+                raise ValueError(
+                    f"record_state must name variables from {STATE_VARIABLES}; got {name!r}"
+                )
+        if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)):
+            raise TypeError(f"record_every must be an integer >= 1; got {record_every!r}")
+        if record_every < 1:
+            raise ValueError(f"record_every must be an integer >= 1; got {record_every}")
+        if not names:
+            return np.zeros(0, np.int64), names
+        n = self.n_neurons
+        if record_indices is None:
+            idx = np.unique(np.linspace(0, n - 1, min(n, 20)).round().astype(np.int64))
+        else:
+            idx = np.asarray(record_indices, dtype=np.int64).ravel()
+            if idx.size == 0 or idx.min() < 0 or idx.max() >= n:
+                raise ValueError(f"record_indices must be neuron indices in [0, {n - 1}]")
+        return idx, names
