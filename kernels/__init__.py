@@ -172,5 +172,11 @@ __all__ = [
 
 # ---------------------------------------------------------------------------
 # Network kernels (spikesub.kernels.network): fused multi-step simulation loops.
-# Their imports and __all__ entries go in this block, below everything above.
 # ---------------------------------------------------------------------------
+from spikesub.kernels.network import (  # noqa: E402
+    run_network_cuda,
+    run_network_numba,
+    run_network_numpy,
+)
+
+__all__ += ["run_network_cuda", "run_network_numba", "run_network_numpy"]

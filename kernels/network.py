@@ -46,7 +46,7 @@ Argument groups (tuples, so every backend takes the same arguments):
     ``(K, N)``, summed over K in ascending order.
 ``recurrent = (indptr, indices, weights, splits)``
     CSR by presynaptic row (weights in the state dtype); ``splits``
-    ``(N, n_parts + 1)`` from :func:`csr_partition`.
+    ``(N, n_parts + 1)`` from :func:`spikesub.kernels.propagation.csr_partition`.
 ``synapse = (mode, decay_a, decay_b, dt_ms, tau_rise_ms, tau_decay_ms)``
     mode 0 = delta, 1 = exponential (``decay_a = exp(-dt/tau)``), 2 =
     double-exponential (``decay_a = exp(-dt/tau_decay)``, ``decay_b =
@@ -78,6 +78,7 @@ from spikesub.kernels.izhikevich import (
     izhikevich2007_scalar_cuda,
     izhikevich2007_scalar_numba,
 )
+from spikesub.kernels.propagation import csr_propagate_numpy, csr_propagate_range_numba
 from spikesub.kernels.rng import (
     key_numba,
     normal_cuda,
@@ -103,39 +104,6 @@ SYNAPSE_DOUBLE_EXPONENTIAL = 2
 # ----------------------------------------------------------------------------------------------
 # Numba CPU
 # ----------------------------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def csr_partition(indptr, indices, n_post, n_parts):
-    """Offsets splitting every CSR row at ``n_parts`` equal ranges of postsynaptic indices.
-
-    Returns ``splits`` ``(n_pre, n_parts + 1)`` int64: row ``i``'s synapses onto postsynaptic
-    range ``p`` are ``splits[i, p]:splits[i, p + 1]`` (rows must be sorted by target).
-    """
-    n_pre = indptr.shape[0] - 1
-    splits = np.empty((n_pre, n_parts + 1), dtype=np.int64)
-    bounds = np.empty(n_parts + 1, dtype=np.int64)
-    for p in range(n_parts + 1):
-        bounds[p] = (n_post * p) // n_parts
-    for i in range(n_pre):
-        start = indptr[i]
-        end = indptr[i + 1]
-        splits[i, 0] = start
-        j = start
-        for p in range(1, n_parts):
-            while j < end and indices[j] < bounds[p]:
-                j += 1
-            splits[i, p] = j
-        splits[i, n_parts] = end
-    return splits
-
-
-@njit(inline="always")
-def _deliver_range(spikes, n_spikes, indices, weights, splits, part, target):
-    for s in range(n_spikes):
-        i = spikes[s]
-        for j in range(splits[i, part], splits[i, part + 1]):
-            target[indices[j]] += weights[j]
 
 
 @njit(cache=True)
@@ -264,8 +232,12 @@ def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_st
             for part in prange(n_parts):
                 lo = bounds[part]
                 hi = bounds[part + 1]
-                _deliver_range(spikes, n_spikes, rec_indices, rec_weights, rec_splits, part, target)
-                _deliver_range(in_spikes, n_in, in_indices, in_weights, in_splits, part, target)
+                csr_propagate_range_numba(
+                    spikes, n_spikes, rec_indptr, rec_indices, rec_weights, rec_splits, part, target
+                )
+                csr_propagate_range_numba(
+                    in_spikes, n_in, in_indptr, in_indices, in_weights, in_splits, part, target
+                )
                 for s in range(n_spikes):
                     i = spikes[s]
                     if lo <= i < hi:
@@ -320,19 +292,6 @@ def run_network_numba(params, state, drive, recurrent, synapse, poisson, step0, 
 # ----------------------------------------------------------------------------------------------
 # NumPy reference
 # ----------------------------------------------------------------------------------------------
-
-
-def _deliver_numpy(spikes, indptr, indices, weights, target):
-    if spikes.size == 0:
-        return
-    starts = indptr[spikes]
-    lengths = indptr[spikes + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return
-    # positions of every synapse of every spiking row, rows in spike order
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    np.add.at(target, indices[offsets], weights[offsets])
 
 
 def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
@@ -410,8 +369,8 @@ def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, 
             draws = uniform_numpy(int(seed), STREAM_POISSON, g, channels)
             in_spikes = np.flatnonzero(draws < rates[row] * dt_ms * 1e-3).astype(np.int32)
         target = v if syn_mode == SYNAPSE_DELTA else syn_in
-        _deliver_numpy(spikes, rec_indptr, rec_indices, rec_weights, target)
-        _deliver_numpy(in_spikes, in_indptr, in_indices, in_weights, target)
+        csr_propagate_numpy(spikes, spikes.size, rec_indptr, rec_indices, rec_weights, target)
+        csr_propagate_numpy(in_spikes, in_spikes.size, in_indptr, in_indices, in_weights, target)
         v[spikes] = c[spikes]
         u[spikes] = u[spikes].astype(np.float64) + d[spikes]
         if syn_mode == SYNAPSE_EXPONENTIAL:

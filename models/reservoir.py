@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from spikesub.kernels import network as net
 from spikesub.kernels.backends import resolve_backend
+from spikesub.kernels.propagation import csr_partition
 from spikesub.models.connectivity import SparseWeights, izhikevich_2003_weights
 from spikesub.models.errors import NonFiniteStateError
 from spikesub.models.inputs import CurrentInput, PoissonInput
@@ -145,7 +146,7 @@ class IzhikevichReservoir:
             self.weights.indices,
             self.weights.weights.astype(self.dtype),
         )
-        self._splits = net.csr_partition(*self._csr[:2], n, self.n_threads)
+        self._splits = csr_partition(*self._csr[:2], n, self.n_threads)
         self.reset_state()
 
     # ------------------------------------------------------------------------------------------
@@ -173,6 +174,8 @@ class IzhikevichReservoir:
         mean input of the original all-to-all 1000-neuron network; thalamic noise of standard
         deviation 5 (excitatory) and 2 (inhibitory) held for 1 ms; delta synapses.
         """
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
         if in_degree is not None:
             p = None
         population = IzhikevichPopulation.izhikevich_2003(n_exc, n_inh, seed=seed)
@@ -524,7 +527,7 @@ class IzhikevichReservoir:
         if np.any(rates * self.dt_ms * 1e-3 > 1.0):
             raise ValueError(f"poisson.rate_hz must be <= 1 / dt = {1000.0 / self.dt_ms} Hz")
         w = poisson.weights
-        splits = net.csr_partition(w.indptr, w.indices, n, self.n_threads)
+        splits = csr_partition(w.indptr, w.indices, n, self.n_threads)
         return rates, w.indptr, w.indices, w.weights.astype(self.dtype), splits
 
     def _recording(self, record_state, record_indices, record_every):

@@ -1,0 +1,198 @@
+"""The ``spikesub`` command.
+
+Every subcommand turns a bad parameter, a missing file, an unavailable backend or a
+diverging simulation into one line on stderr and exit status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+_DESCRIPTION = """\
+spikesub: spiking neural networks on Numba CPU and CUDA kernels.
+
+  spikesub demo                  simulate the Izhikevich (2003) network, 1 s, raster in runs/demo
+  spikesub simulate --help       the reservoir simulation and its options
+  spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
+  spikesub info                  versions, threads and which backends can run here
+"""
+
+
+def _add_simulate_options(parser: argparse.ArgumentParser, *, out_default: str | None) -> None:
+    net = parser.add_argument_group("network (Izhikevich 2003, heterogeneous E/I)")
+    net.add_argument("--n-exc", type=int, default=800, help="excitatory neurons (default 800)")
+    net.add_argument("--n-inh", type=int, default=200, help="inhibitory neurons (default 200)")
+    conn = net.add_mutually_exclusive_group()
+    conn.add_argument(
+        "--p",
+        type=float,
+        default=None,
+        help="connection probability (default: 1.0 up to 1000 neurons, else 0.1)",
+    )
+    conn.add_argument(
+        "--in-degree", type=int, default=None, help="fixed number of inputs per neuron"
+    )
+    net.add_argument(
+        "--noise-exc", type=float, default=5.0, help="thalamic noise std, excitatory (default 5)"
+    )
+    net.add_argument(
+        "--noise-inh", type=float, default=2.0, help="thalamic noise std, inhibitory (default 2)"
+    )
+    sim = parser.add_argument_group("simulation")
+    sim.add_argument(
+        "--duration-ms", type=float, default=1000.0, help="biological time (default 1000)"
+    )
+    sim.add_argument("--dt-ms", type=float, default=0.1, help="time step in ms (default 0.1)")
+    sim.add_argument(
+        "--backend",
+        default="auto",
+        help="auto (CUDA if a GPU is present, else numba), numpy, numba or cuda",
+    )
+    sim.add_argument("--dtype", default="float32", help="state precision: float32 or float64")
+    sim.add_argument("--seed", type=int, default=0, help="seed of network and noise (default 0)")
+    sim.add_argument(
+        "--traces", type=int, default=4, help="neurons whose membrane potential is plotted"
+    )
+    parser.add_argument(
+        "--out",
+        default=out_default,
+        help="run folder to write"
+        + (f" (default {out_default})" if out_default else " (default runs/simulate-<time>)"),
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spikesub",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"spikesub {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="the main job: a reservoir simulation with its raster plot",
+        description="Simulate the Izhikevich (2003) network of 800 excitatory and 200 inhibitory "
+        "neurons for 1 s and write config, spikes, metrics, raster and membrane plots.",
+    )
+    _add_simulate_options(demo, out_default="runs/demo")
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="simulate an Izhikevich reservoir and write a run folder",
+        description="Simulate the Izhikevich (2003) network, scaled to any size, and write a run "
+        "folder: config.json, spikes.npz, state.npz, metrics.json (mean rate, CV of ISIs, "
+        "synchrony), raster.png, membrane.png.",
+    )
+    _add_simulate_options(simulate, out_default=None)
+
+    plot = sub.add_parser("plot", help="redraw the figures of a run folder")
+    plot.add_argument("run_dir", help="a folder written by 'spikesub simulate' or 'demo'")
+
+    sub.add_parser("info", help="versions, threads and available backends")
+    return parser
+
+
+def _version() -> str:
+    from spikesub import __version__
+
+    return __version__
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from spikesub.simulate import SimulationConfig, simulate
+
+    config = SimulationConfig(
+        n_exc=args.n_exc,
+        n_inh=args.n_inh,
+        p=args.p,
+        in_degree=args.in_degree,
+        duration_ms=args.duration_ms,
+        dt_ms=args.dt_ms,
+        noise_std_exc=args.noise_exc,
+        noise_std_inh=args.noise_inh,
+        backend=args.backend,
+        dtype=args.dtype,
+        seed=args.seed,
+        n_traces=args.traces,
+    )
+    run_dir, metrics = simulate(config, args.out, progress=False if args.quiet else None)
+    if not args.quiet:
+        print(
+            f"{metrics['n_neurons']} neurons, {metrics['n_synapses']} synapses, "
+            f"{metrics['duration_ms']:.0f} ms on {metrics['backend']} "
+            f"in {metrics['wall_time_s']:.2f} s (compilation included on first use)"
+        )
+        print(
+            f"mean rate {metrics['mean_rate_hz']:.2f} Hz "
+            f"(exc {metrics['mean_rate_exc_hz']:.2f}, inh {metrics['mean_rate_inh_hz']:.2f}), "
+            f"CV of ISIs {metrics['cv_isi_mean']:.2f}, synchrony chi {metrics['synchrony_chi']:.2f}"
+        )
+        print(f"run folder: {run_dir}  (raster: {Path(run_dir) / 'raster.png'})")
+    return 0
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from spikesub.plot import plot_run
+
+    for path in plot_run(args.run_dir):
+        print(path)
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    import numba
+    import numpy as np
+
+    from spikesub.kernels.backends import cuda_available, cuda_simulator_enabled, gpu_present
+
+    print(f"spikesub {_version()}")
+    print(f"numpy {np.__version__}, numba {numba.__version__}, threads {numba.get_num_threads()}")
+    print("backends: numpy, numba" + (", cuda" if cuda_available() else ""))
+    if gpu_present():
+        from numba import cuda
+
+        print(f"GPU: {cuda.get_current_device().name.decode()}")
+    elif cuda_simulator_enabled():
+        print("GPU: none (CUDA simulator on: NUMBA_ENABLE_CUDASIM=1)")
+    else:
+        print("GPU: none ('auto' runs on numba)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spikesub`` console command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    handlers = {
+        "demo": _run_simulate,
+        "simulate": _run_simulate,
+        "plot": _run_plot,
+        "info": _run_info,
+    }
+    from spikesub.kernels.backends import BackendUnavailableError
+    from spikesub.models.errors import SpikesubError
+
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError, SpikesubError, BackendUnavailableError, OSError) as error:
+        message = str(error) or type(error).__name__
+        print(f"spikesub {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"spikesub {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
