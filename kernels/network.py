@@ -358,7 +358,7 @@ def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, 
         bad = ~(np.isfinite(v) & np.isfinite(u))
         if bad.any():
             return finish(STATUS_NONFINITE, g, int(np.argmax(bad)))
-        spikes = np.flatnonzero(v >= v_peak).astype(np.int32)
+        spikes = np.flatnonzero(v.astype(np.float64) >= v_peak).astype(np.int32)
         pop_counts[step] = spikes.size
         if record_spikes and spikes.size:
             steps_out.append(np.full(spikes.size, g, dtype=np.int64))
@@ -431,7 +431,7 @@ def _cuda_update(params, state, drive, syn_mode, g, step, spiked, spikes, counte
     u[i] = ui
     if not (math.isfinite(v[i]) and math.isfinite(u[i])):
         cuda.atomic.min(err, 0, g * v.shape[0] + i)
-    fired = v[i] >= v_peak
+    fired = np.float64(v[i]) >= v_peak
     spiked[i] = fired
     if fired:
         slot = cuda.atomic.add(counters, 0, 1)
@@ -486,7 +486,7 @@ def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spi
         r_old = np.float64(syn_a[i])
         h_old = np.float64(syn_b[i])
         syn_a[i] = r_old * decay_a + syn_dt * h_old
-        syn_b[i] = h_old * decay_b + np.float64(syn_in[i]) / (tau_rise * tau_decay)
+        syn_b[i] = h_old * decay_b + np.float64(syn_in[i]) * (1.0 / (tau_rise * tau_decay))
         syn_in[i] = 0.0
 
 

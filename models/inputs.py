@@ -11,8 +11,8 @@ from spikesub.models.connectivity import SparseWeights
 
 def _finite(name: str, array: np.ndarray) -> None:
     if not np.all(np.isfinite(array)):
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(f"{name} must be finite; found {array[tuple(bad)]} at index {tuple(bad)}")
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{name} must be finite; found {array[bad]} at index {bad}")
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class SimulationResult:
         dt_ms: the time step in ms.
         backend: the backend that ran the simulation.
         wall_time_s: wall-clock time of the run in seconds (compilation included on first use).
+        t_start_ms: biological time at the start of the run, in ms.
     """
 
     spikes: SpikeTrains | None
@@ -71,6 +72,7 @@ class SimulationResult:
     state_times_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
     state_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     wall_time_s: float = 0.0
+    t_start_ms: float = 0.0
 
     @property
     def n_neurons(self) -> int:
@@ -92,6 +94,5 @@ class SimulationResult:
         n_bins = self.population_counts.shape[0] // per_bin
         counts = self.population_counts[: n_bins * per_bin].reshape(n_bins, per_bin).sum(axis=1)
         width_s = per_bin * self.dt_ms / 1000.0
-        t0 = self.spikes.t_start_ms if self.spikes is not None else 0.0
-        starts = t0 + np.arange(n_bins) * per_bin * self.dt_ms
+        starts = self.t_start_ms + np.arange(n_bins) * per_bin * self.dt_ms
         return starts, counts / (self.n_neurons * width_s)

@@ -41,7 +41,7 @@ def _positive(name: str, value: float) -> float:
 
 
 def _per_neuron(name: str, value: Any, n: int) -> np.ndarray:
-    array = np.asarray(value, dtype=np.float64)
+    array = np.array(value, dtype=np.float64)
     if array.ndim == 0:
         array = np.full(n, float(array))
     if array.shape != (n,):
@@ -51,8 +51,25 @@ def _per_neuron(name: str, value: Any, n: int) -> np.ndarray:
     return array
 
 
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view. Numba compiles one version per (dtype, writable) combination of its
+    arguments, so arrays that can come from frozen models are always passed read-only."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _scratch(array: Any) -> np.ndarray:
+    """A writable, C-contiguous float64 array (a copy when needed)."""
+    return np.require(array, dtype=np.float64, requirements=["C", "W"])
+
+
 def _empty_csr(n_pre: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return np.zeros(n_pre + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, dtype)
+    return (
+        _readonly(np.zeros(n_pre + 1, np.int64)),
+        _readonly(np.zeros(0, np.int32)),
+        _readonly(np.zeros(0, dtype)),
+    )
 
 
 class IzhikevichReservoir:
@@ -142,9 +159,9 @@ class IzhikevichReservoir:
         else:
             self.n_threads = 1
         self._csr = (
-            self.weights.indptr,
-            self.weights.indices,
-            self.weights.weights.astype(self.dtype),
+            _readonly(self.weights.indptr),
+            _readonly(self.weights.indices),
+            _readonly(self.weights.weights.astype(self.dtype, copy=False)),
         )
         self._splits = csr_partition(*self._csr[:2], n, self.n_threads)
         self.reset_state()
@@ -292,7 +309,7 @@ class IzhikevichReservoir:
         run_step0 = self.step
 
         p = self.population
-        dummy = np.zeros(n)
+        dummy = _readonly(np.zeros(n))
         params = (
             0 if p.form == "2003" else 1,
             p.a, p.b, p.c, p.d,
@@ -356,6 +373,7 @@ class IzhikevichReservoir:
             state_times_ms=(run_step0 + np.arange(n_samples) * record_every) * self.dt_ms,
             state_indices=rec_idx,
             wall_time_s=wall,
+            t_start_ms=run_step0 * self.dt_ms,
         )
 
     # ------------------------------------------------------------------------------------------
@@ -479,7 +497,7 @@ class IzhikevichReservoir:
 
     def _external(self, current: Any, n_steps: int):
         n = self.n_neurons
-        no_ext = np.zeros((1, 1)), np.zeros((1, 1))
+        no_ext = _scratch(np.zeros((1, 1))), _scratch(np.zeros((1, 1)))
         if current is None:
             return self.bias_current, 0, *no_ext
         if isinstance(current, CurrentInput):
@@ -492,14 +510,14 @@ class IzhikevichReservoir:
                     f"current.signal must have one row per step ({n_steps}); "
                     f"got {current.signal.shape[0]}"
                 )
-            return self.bias_current, 2, current.signal, current.encoder
+            return self.bias_current, 2, _scratch(current.signal), _scratch(current.encoder)
         array = np.asarray(current, dtype=np.float64)
         if not np.all(np.isfinite(array)):
             raise ValueError("current must be finite (found NaN or inf)")
         if array.shape == (n,):
             return self.bias_current + array, 0, *no_ext
         if array.shape == (n_steps, n):
-            return self.bias_current, 1, array, np.zeros((1, 1))
+            return self.bias_current, 1, _scratch(array), no_ext[1]
         raise ValueError(
             f"current must have shape ({n},) or (steps, neurons) = ({n_steps}, {n}); "
             f"got {array.shape}"
@@ -510,7 +528,7 @@ class IzhikevichReservoir:
         if poisson is None:
             indptr, indices, values = _empty_csr(0, self.dtype)
             return (
-                np.zeros((1, 0)), indptr, indices, values,
+                _scratch(np.zeros((1, 0))), indptr, indices, values,
                 np.zeros((0, self.n_threads + 1), np.int64),
             )  # fmt: skip
         if not isinstance(poisson, PoissonInput):
@@ -528,7 +546,8 @@ class IzhikevichReservoir:
             raise ValueError(f"poisson.rate_hz must be <= 1 / dt = {1000.0 / self.dt_ms} Hz")
         w = poisson.weights
         splits = csr_partition(w.indptr, w.indices, n, self.n_threads)
-        return rates, w.indptr, w.indices, w.weights.astype(self.dtype), splits
+        weights = _readonly(w.weights.astype(self.dtype, copy=False))
+        return _scratch(rates), _readonly(w.indptr), _readonly(w.indices), weights, splits
 
     def _recording(self, record_state, record_indices, record_every):
         names = (record_state,) if isinstance(record_state, str) else tuple(record_state)

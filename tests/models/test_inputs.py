@@ -1,0 +1,119 @@
+"""External inputs of a reservoir: CurrentInput and PoissonInput (construction and validation)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from spikesub.models.connectivity import SparseWeights
+from spikesub.models.inputs import CurrentInput, PoissonInput
+
+# -- CurrentInput ------------------------------------------------------------------------------
+
+
+def test_current_input_converts_to_float64_and_keeps_values():
+    signal = np.arange(12, dtype=np.float32).reshape(6, 2)
+    encoder = [[1, 0, 2], [0, 1, -1]]
+    ci = CurrentInput(signal, encoder)
+    assert ci.signal.dtype == ci.encoder.dtype == np.float64
+    assert ci.signal.shape == (6, 2) and ci.encoder.shape == (2, 3)
+    np.testing.assert_array_equal(ci.signal, signal)
+    np.testing.assert_array_equal(ci.encoder, encoder)
+    # the current it stands for: signal @ encoder, (time, neurons)
+    np.testing.assert_array_equal(ci.signal @ ci.encoder, signal.astype(np.float64) @ encoder)
+
+
+def test_current_input_is_frozen():
+    ci = CurrentInput(np.zeros((3, 1)), np.ones((1, 2)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ci.signal = np.ones((3, 1))
+
+
+@pytest.mark.parametrize(
+    ("signal", "encoder", "match"),
+    [
+        (np.zeros(5), np.zeros((1, 3)), "signal"),
+        (np.zeros((2, 5, 1)), np.zeros((5, 3)), "signal"),
+        (np.zeros((5, 2)), np.zeros((3, 4)), "encoder"),
+        (np.zeros((5, 2)), np.zeros(2), "encoder"),
+        (np.array([[0.0], [np.nan]]), np.zeros((1, 3)), "signal"),
+        (np.zeros((2, 1)), np.array([[1.0, np.inf]]), "encoder"),
+    ],
+)
+def test_current_input_rejects_bad_shapes_and_values(signal, encoder, match):
+    with pytest.raises(ValueError, match=match):
+        CurrentInput(signal, encoder)
+
+
+def test_current_input_names_the_first_non_finite_entry():
+    signal = np.zeros((4, 3))
+    signal[2, 1] = -np.inf
+    with pytest.raises(ValueError, match=r"\(2, 1\)"):
+        CurrentInput(signal, np.zeros((3, 2)))
+
+
+# -- PoissonInput ------------------------------------------------------------------------------
+
+
+def test_poisson_input_constant_rates_become_one_row():
+    pi = PoissonInput([10.0, 20.0, 0.0], np.ones((3, 4)))
+    assert pi.rate_hz.shape == (1, 3) and pi.rate_hz.dtype == np.float64
+    assert pi.n_channels == 3
+    assert isinstance(pi.weights, SparseWeights)
+    assert (pi.weights.n_pre, pi.weights.n_post) == (3, 4)
+
+
+def test_poisson_input_time_varying_rates_keep_their_shape():
+    rates = np.linspace(0.0, 50.0, 20).reshape(10, 2)
+    pi = PoissonInput(rates, np.eye(2))
+    assert pi.rate_hz.shape == (10, 2)
+    np.testing.assert_array_equal(pi.rate_hz, rates)
+    assert pi.n_channels == 2
+
+
+def test_poisson_input_dense_weights_become_csr_without_zeros():
+    dense = np.array([[0.0, 2.5, 0.0], [1.0, 0.0, -3.0]])
+    pi = PoissonInput([5.0, 5.0], dense)
+    w = pi.weights
+    assert w.nnz == 3
+    np.testing.assert_array_equal(w.indptr, [0, 1, 3])
+    np.testing.assert_array_equal(w.indices, [1, 0, 2])
+    np.testing.assert_array_equal(w.weights, [2.5, 1.0, -3.0])
+
+
+def test_poisson_input_keeps_given_sparse_weights():
+    sparse = SparseWeights.from_dense(np.eye(3) * 4.0, dtype=np.float64)
+    pi = PoissonInput(np.full(3, 7.0), sparse)
+    assert pi.weights is sparse
+
+
+def test_poisson_input_is_frozen():
+    pi = PoissonInput([1.0], np.ones((1, 1)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pi.rate_hz = np.zeros((1, 1))
+
+
+@pytest.mark.parametrize(
+    ("rates", "weights", "match"),
+    [
+        ([-1.0, 5.0], np.ones((2, 3)), "rate_hz"),
+        (np.array([[1.0, 2.0], [3.0, -0.5]]), np.ones((2, 3)), "rate_hz"),
+        ([np.nan, 1.0], np.ones((2, 3)), "rate_hz"),
+        ([np.inf], np.ones((1, 3)), "rate_hz"),
+        (np.zeros((2, 2, 2)), np.ones((2, 3)), "rate_hz"),
+        ([1.0, 2.0], np.ones((3, 3)), "weights"),
+        ([1.0, 2.0], np.ones(3), "weights"),
+        ([1.0], SparseWeights.from_dense(np.ones((2, 3))), "weights"),
+        ([1.0], np.array([[np.nan, 1.0]]), "weights"),
+    ],
+)
+def test_poisson_input_rejects_bad_rates_and_weights(rates, weights, match):
+    with pytest.raises(ValueError, match=match):
+        PoissonInput(rates, weights)
+
+
+def test_poisson_input_zero_rate_is_allowed():
+    pi = PoissonInput(np.zeros(4), np.ones((4, 2)))
+    assert np.all(pi.rate_hz == 0.0)
