@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, njit, prange
 
+from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+
 
 def izhikevich2003_scalar(v, u, current, a, b, dt_ms, n_substeps):
     """One step of the 2003 model for one neuron; float64 in, ``(v, u)`` out."""
@@ -65,20 +67,11 @@ izhikevich2007_scalar_cuda = cuda.jit(device=True)(izhikevich2007_scalar)
 # the stored (rounded) ``v``, so every backend flags the same neurons.
 # ---------------------------------------------------------------------------
 
-THREADS_PER_BLOCK = 128
 """CUDA threads per block used by the ``*_cuda`` launchers."""
 
 
 def _n_blocks(n: int) -> int:
     return (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-
-
-def _length(array) -> int:
-    """Length of the first axis of a NumPy array, device array or CUDA-array-interface object."""
-    shape = getattr(array, "shape", None)
-    if shape is None:
-        shape = array.__cuda_array_interface__["shape"]
-    return int(shape[0])
 
 
 def _f64(x) -> np.ndarray:
@@ -463,7 +456,7 @@ def izhikevich2003_update_cuda(v, u, current, a, b, dt_ms, n_substeps, v_peak, s
     Arrays may be NumPy arrays (copied to the device and back) or device arrays / objects with
     ``__cuda_array_interface__`` (updated on the device). One thread per neuron.
     """
-    n = _length(v)
+    n = array_length(v)
     if n == 0:
         return
     _izhikevich2003_update_kernel[_n_blocks(n), THREADS_PER_BLOCK](
@@ -476,7 +469,7 @@ def izhikevich2007_update_cuda(
 ) -> None:
     """CUDA version of :func:`izhikevich2007_update_numpy` (arrays as in
     :func:`izhikevich2003_update_cuda`)."""
-    n = _length(v)
+    n = array_length(v)
     if n == 0:
         return
     _izhikevich2007_update_kernel[_n_blocks(n), THREADS_PER_BLOCK](
@@ -486,7 +479,7 @@ def izhikevich2007_update_cuda(
 
 def izhikevich_reset_cuda(v, u, c, d, spiked) -> None:
     """CUDA version of :func:`izhikevich_reset_numpy`."""
-    n = _length(v)
+    n = array_length(v)
     if n == 0:
         return
     _izhikevich_reset_kernel[_n_blocks(n), THREADS_PER_BLOCK](v, u, c, d, spiked)
@@ -494,7 +487,7 @@ def izhikevich_reset_cuda(v, u, c, d, spiked) -> None:
 
 def izhikevich2003_step_cuda(v, u, current, a, b, c, d, dt_ms, n_substeps, v_peak, spiked) -> None:
     """CUDA version of :func:`izhikevich2003_step_numpy`: update and reset in one kernel."""
-    n = _length(v)
+    n = array_length(v)
     if n == 0:
         return
     _izhikevich2003_step_kernel[_n_blocks(n), THREADS_PER_BLOCK](
@@ -506,7 +499,7 @@ def izhikevich2007_step_cuda(
     v, u, current, C, k, v_r, v_t, a, b, c, d, dt_ms, n_substeps, v_peak, spiked
 ) -> None:
     """CUDA version of :func:`izhikevich2007_step_numpy`: update and reset in one kernel."""
-    n = _length(v)
+    n = array_length(v)
     if n == 0:
         return
     _izhikevich2007_step_kernel[_n_blocks(n), THREADS_PER_BLOCK](

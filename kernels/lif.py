@@ -24,19 +24,12 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, njit, prange
 
+from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+
 LIF_RESET_ZERO = 0
 """``reset_mode``: a spiking neuron's ``v`` is set to ``v_reset``."""
 LIF_RESET_SUBTRACT = 1
 """``reset_mode``: a spiking neuron's ``v`` drops by ``v_th - v_reset`` (keeps the overshoot)."""
-
-THREADS_PER_BLOCK = 128
-
-
-def _length(array) -> int:
-    shape = getattr(array, "shape", None)
-    if shape is None:
-        shape = array.__cuda_array_interface__["shape"]
-    return int(shape[0])
 
 
 def lif_update_numpy(
@@ -229,7 +222,7 @@ def lif_update_cuda(
     Arrays may be NumPy arrays (copied to the device and back) or device arrays / objects with
     ``__cuda_array_interface__`` (updated on the device).
     """
-    n = _length(v)
+    n = array_length(v)
     if n == 0:
         return
     blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK

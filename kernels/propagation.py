@@ -29,16 +29,10 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, njit, prange
 
-THREADS_PER_BLOCK = 128
+from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+
 _MAX_BLOCKS = 65535
 _DENSE_CHUNK = 2048
-
-
-def _length(array) -> int:
-    shape = getattr(array, "shape", None)
-    if shape is None:
-        shape = array.__cuda_array_interface__["shape"]
-    return int(shape[0])
 
 
 # CSR propagation: NumPy reference --------------------------------------------
@@ -259,7 +253,7 @@ def _dense_propagate_kernel(spiked, weights, out):
 def dense_propagate_cuda(spiked, weights, out) -> None:
     """CUDA version of :func:`dense_propagate_numpy`: one thread per post neuron, walking the
     pre neurons in ascending order (coalesced reads of each weight row)."""
-    n = _length(out)
+    n = array_length(out)
     if n == 0:
         return
     blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK

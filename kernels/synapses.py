@@ -23,15 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, njit, prange
 
-THREADS_PER_BLOCK = 128
-
-
-def _length(array) -> int:
-    shape = getattr(array, "shape", None)
-    if shape is None:
-        shape = array.__cuda_array_interface__["shape"]
-    return int(shape[0])
-
+from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
 
 PARALLEL_MIN_NEURONS = 65536
 """Array size from which the Numba synapse kernels run multi-threaded (smaller ones run
@@ -82,7 +74,7 @@ def exponential_synapse_update_cuda(s, inputs, decay: float) -> None:
     Arrays may be NumPy arrays (copied to the device and back) or device arrays / objects with
     ``__cuda_array_interface__``.
     """
-    n = _length(s)
+    n = array_length(s)
     if n == 0:
         return
     _exponential_synapse_kernel[_n_blocks(n), THREADS_PER_BLOCK](s, inputs, float(decay))
@@ -165,7 +157,7 @@ def double_exponential_synapse_update_cuda(
     tau_decay_ms: float,
 ) -> None:
     """CUDA version of :func:`double_exponential_synapse_update_numpy`, one thread per neuron."""
-    n = _length(r)
+    n = array_length(r)
     if n == 0:
         return
     denom = float(tau_rise_ms) * float(tau_decay_ms)

@@ -17,23 +17,17 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda, njit, prange
 
+from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+
 TRACE_ADDITIVE = 0
 """``mode``: each spike adds ``increment`` to the decayed trace."""
 TRACE_NEAREST = 1
 """``mode``: each spike sets the trace to ``increment``."""
 
-THREADS_PER_BLOCK = 128
 
 PARALLEL_MIN_NEURONS = 65536
 """Array size from which :func:`trace_update_numba` runs multi-threaded (smaller ones run
 serially, where starting threads costs more than the update; both paths give the same bits)."""
-
-
-def _length(array) -> int:
-    shape = getattr(array, "shape", None)
-    if shape is None:
-        shape = array.__cuda_array_interface__["shape"]
-    return int(shape[0])
 
 
 def trace_update_numpy(
@@ -102,7 +96,7 @@ def trace_update_cuda(x, spiked, decay: float, increment: float, mode: int) -> N
     Arrays may be NumPy arrays (copied to the device and back) or device arrays / objects with
     ``__cuda_array_interface__``.
     """
-    n = _length(x)
+    n = array_length(x)
     if n == 0:
         return
     blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
