@@ -82,8 +82,8 @@ from spikesub.kernels.propagation import csr_propagate_numpy, csr_propagate_rang
 from spikesub.kernels.rng import (
     key_numba,
     normal_cuda,
+    normal_from_key_numba,
     normal_numpy,
-    normal_pair_numba,
     uniform_cuda,
     uniform_from_key_numba,
     uniform_numpy,
@@ -117,106 +117,196 @@ def _grow(buf, n_used, n_more):
     return out
 
 
-def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
-    form, a, b, c, d, C, k, v_r, v_t, v_peak, n_substeps, dt_ms = params
+@njit(inline="always")
+def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, recurrent,
+                  synapse, poisson):  # fmt: skip
+    """Deliver the previous step's spikes into neurons lo:hi, reset them, update filters."""
+    c = params[3]
+    d = params[4]
     v, u, syn_a, syn_b, syn_in, noise = state
-    bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
     rec_indptr, rec_indices, rec_weights, rec_splits = recurrent
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
     rates, in_indptr, in_indices, in_weights, in_splits = poisson
+    target = v if syn_mode == 0 else syn_in
+    csr_propagate_range_numba(
+        prev, n_prev, rec_indptr, rec_indices, rec_weights, rec_splits, part, target
+    )
+    csr_propagate_range_numba(
+        in_spikes, n_in, in_indptr, in_indices, in_weights, in_splits, part, target
+    )
+    for s in range(n_prev):
+        i = prev[s]
+        if lo <= i < hi:
+            v[i] = c[i]
+            u[i] = np.float64(u[i]) + d[i]
+    if syn_mode == 1:
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            syn_a[i] = np.float64(syn_a[i]) * decay_a + np.float64(syn_in[i])
+            syn_in[i] = 0.0
+    elif syn_mode == 2:
+        hr_norm = 1.0 / (tau_rise * tau_decay)
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            r_old = np.float64(syn_a[i])
+            h_old = np.float64(syn_b[i])
+            syn_a[i] = r_old * decay_a + syn_dt * h_old
+            syn_b[i] = h_old * decay_b + np.float64(syn_in[i]) * hr_norm
+            syn_in[i] = 0.0
+
+
+@njit(cache=True)
+def _update_range(lo, hi, step, params, state, drive, syn_mode, cur):
+    """Input current and Euler update of neurons lo:hi; returns how many became non-finite.
+
+    The common cases (2003 or 2007 form, one sub-step) are straight-line loops that the
+    compiler vectorises; they perform exactly the operations of the scalar functions.
+    """
+    form, a, b, c, d, C, k, v_r, v_t, v_peak, n_substeps, dt_ms = params
+    v, u, syn_a, syn_b, syn_in, noise = state
+    bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
+    # unsigned loop indices: Numba then emits no negative-index wraparound, and loops vectorise
+    lo = np.uint64(lo)
+    hi = np.uint64(hi)
+    for i in range(lo, hi):
+        cur[i] = bias[i] + noise[i]
+    if ext_mode == 1:
+        for i in range(lo, hi):
+            cur[i] = cur[i] + ext[step, i]
+    elif ext_mode == 2:
+        for i in range(lo, hi):
+            acc = 0.0
+            for q in range(ext.shape[1]):
+                acc = acc + ext[step, q] * encoder[q, i]
+            cur[i] = cur[i] + acc
+    if syn_mode != 0:
+        for i in range(lo, hi):
+            cur[i] = cur[i] + syn_a[i]
+    bad = 0
+    if n_substeps == 1 and form == 0:
+        for i in range(lo, hi):
+            vi = np.float64(v[i])
+            ui = np.float64(u[i])
+            v[i] = vi + dt_ms * (0.04 * vi * vi + 5.0 * vi + 140.0 - ui + cur[i])
+            u[i] = ui + dt_ms * a[i] * (b[i] * vi - ui)
+            vs = np.float64(v[i])
+            us = np.float64(u[i])
+            bad += ((vs - vs) != 0.0) | ((us - us) != 0.0)  # inf - inf and NaN are NaN
+    elif n_substeps == 1:
+        for i in range(lo, hi):
+            vi = np.float64(v[i])
+            ui = np.float64(u[i])
+            v[i] = vi + dt_ms * (k[i] * (vi - v_r[i]) * (vi - v_t[i]) - ui + cur[i]) / C[i]
+            u[i] = ui + dt_ms * a[i] * (b[i] * (vi - v_r[i]) - ui)
+            vs = np.float64(v[i])
+            us = np.float64(u[i])
+            bad += ((vs - vs) != 0.0) | ((us - us) != 0.0)
+    else:
+        for i in range(lo, hi):
+            if form == 0:
+                vi, ui = izhikevich2003_scalar_numba(
+                    np.float64(v[i]), np.float64(u[i]), cur[i], a[i], b[i], dt_ms, n_substeps
+                )
+            else:
+                vi, ui = izhikevich2007_scalar_numba(
+                    np.float64(v[i]), np.float64(u[i]), cur[i],
+                    C[i], k[i], v_r[i], v_t[i], a[i], b[i], dt_ms, n_substeps,
+                )  # fmt: skip
+            v[i] = vi
+            u[i] = ui
+            vs = np.float64(v[i])
+            us = np.float64(u[i])
+            bad += ((vs - vs) != 0.0) | ((us - us) != 0.0)
+    return bad
+
+
+def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
+    v_peak = params[9]
+    v, u, syn_a, syn_b, syn_in, noise = state
+    bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
+    rec_splits = recurrent[3]
+    syn_mode = synapse[0]
+    rates = poisson[0]
+    dt_ms = params[11]
     (record_spikes, spike_steps, spike_idx, n_recorded, pop_counts,
      rec_idx, record_every, run_step0, rec_v, rec_u) = record  # fmt: skip
 
     n = v.shape[0]
     # Thread ``part`` owns neurons bounds[part]:bounds[part + 1]: it updates them, and it is
     # the only one to deliver synaptic input to them, so no two threads write the same neuron.
+    # One parallel region per step: it first finishes the previous step (delivery, reset,
+    # filters) and then updates and thresholds this one, which keeps Brian2's order.
     n_parts = rec_splits.shape[1] - 1
     bounds = np.empty(n_parts + 1, dtype=np.int64)
     for part in range(n_parts + 1):
         bounds[part] = (n * part) // n_parts
     part_count = np.zeros(n_parts, dtype=np.int64)
-    part_bad = np.full(n_parts, -1, dtype=np.int64)
+    part_bad = np.zeros(n_parts, dtype=np.int64)
     n_channels = rates.shape[1]
-    n_ext = ext.shape[1]
     n_rec = rec_idx.shape[0]
-    spikes = np.empty(n, dtype=np.int32)
+    cur = np.empty(n, dtype=np.float64)
+    spikes = np.empty(n, dtype=np.int32)  # this step's spikes (per part, then compacted)
+    prev = np.empty(n, dtype=np.int32)  # the previous step's, delivered in this step's region
     in_spikes = np.empty(n_channels, dtype=np.int32)
     seed64 = np.uint64(seed)
     noise_on = False
     for i in range(n):
         if noise_std[i] != 0.0:
             noise_on = True
-    hr_norm = 1.0 / (tau_rise * tau_decay)
+    n_prev = 0
+    n_in = 0
 
-    for step in range(n_steps):
+    for step in range(n_steps + 1):
         g = step0 + step
-        # sample the state at the start of the step
-        if n_rec > 0 and (g - run_step0) % record_every == 0:
-            row = (g - run_step0) // record_every
-            for r in range(n_rec):
-                rec_v[row, r] = v[rec_idx[r]]
-                rec_u[row, r] = u[rec_idx[r]]
-        refresh = noise_on and (step == 0 or g % noise_every == 0)
+        finishing = step > 0
+        last = step == n_steps
+        sample = (not last) and n_rec > 0 and (g - run_step0) % record_every == 0
+        refresh = (not last) and noise_on and (step == 0 or g % noise_every == 0)
         noise_key = key_numba(seed64, np.uint64(STREAM_NOISE), np.uint64(g // noise_every))
-        # 1-3: input current, neuron update, threshold (spikes kept in ascending order per part)
         for part in prange(n_parts):
             lo = bounds[part]
             hi = bounds[part + 1]
-            if refresh:
-                for pair in range(lo // 2, (hi + 1) // 2):
-                    z0, z1 = normal_pair_numba(noise_key, np.uint64(pair))
-                    if 2 * pair >= lo:
-                        noise[2 * pair] = noise_std[2 * pair] * z0
-                    if 2 * pair + 1 < hi:
-                        noise[2 * pair + 1] = noise_std[2 * pair + 1] * z1
-            count = 0
-            for i in range(lo, hi):
-                current = bias[i] + noise[i]
-                if ext_mode == 1:
-                    current = current + ext[step, i]
-                elif ext_mode == 2:
-                    acc = 0.0
-                    for q in range(n_ext):
-                        acc = acc + ext[step, q] * encoder[q, i]
-                    current = current + acc
-                if syn_mode != 0:
-                    current = current + syn_a[i]
-                if form == 0:
-                    vi, ui = izhikevich2003_scalar_numba(
-                        np.float64(v[i]), np.float64(u[i]), current, a[i], b[i], dt_ms, n_substeps
-                    )
-                else:
-                    vi, ui = izhikevich2007_scalar_numba(
-                        np.float64(v[i]), np.float64(u[i]), current,
-                        C[i], k[i], v_r[i], v_t[i], a[i], b[i], dt_ms, n_substeps,
-                    )  # fmt: skip
-                v[i] = vi
-                u[i] = ui
-                if not (math.isfinite(v[i]) and math.isfinite(u[i])):
-                    part_bad[part] = i
-                    break
-                if v[i] >= v_peak:
-                    spikes[lo + count] = i
-                    count += 1
-            part_count[part] = count
+            if finishing:
+                _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state,
+                              recurrent, synapse, poisson)  # fmt: skip
+            if not last:
+                if sample:
+                    row = (g - run_step0) // record_every
+                    for r in range(n_rec):
+                        j = rec_idx[r]
+                        if lo <= j < hi:
+                            rec_v[row, r] = v[j]
+                            rec_u[row, r] = u[j]
+                if refresh:
+                    for i in range(np.uint64(lo), np.uint64(hi)):
+                        noise[i] = noise_std[i] * normal_from_key_numba(noise_key, i)
+                part_bad[part] = _update_range(lo, hi, step, params, state, drive, syn_mode, cur)
+                count = 0
+                for i in range(np.uint64(lo), np.uint64(hi)):
+                    if np.float64(v[i]) >= v_peak:
+                        spikes[lo + count] = i
+                        count += 1
+                part_count[part] = count
+        if last:
+            break
         for part in range(n_parts):
-            if part_bad[part] >= 0:
-                return STATUS_NONFINITE, g, part_bad[part], n_recorded, spike_steps, spike_idx
-        n_spikes = part_count[0]
-        for part in range(1, n_parts):
+            if part_bad[part] > 0:
+                for i in range(bounds[part], bounds[part + 1]):
+                    if not (math.isfinite(v[i]) and math.isfinite(u[i])):
+                        return STATUS_NONFINITE, g, i, n_recorded, spike_steps, spike_idx
+        # compact this step's spikes into ``prev`` (ascending), for delivery in the next region
+        n_prev = 0
+        for part in range(n_parts):
             lo = bounds[part]
             for s in range(part_count[part]):
-                spikes[n_spikes + s] = spikes[lo + s]
-            n_spikes += part_count[part]
-        pop_counts[step] = n_spikes
-        if record_spikes and n_spikes > 0:
-            spike_steps = _grow(spike_steps, n_recorded, n_spikes)
-            spike_idx = _grow(spike_idx, n_recorded, n_spikes)
-            for s in range(n_spikes):
+                prev[n_prev + s] = spikes[lo + s]
+            n_prev += part_count[part]
+        pop_counts[step] = n_prev
+        if record_spikes and n_prev > 0:
+            spike_steps = _grow(spike_steps, n_recorded, n_prev)
+            spike_idx = _grow(spike_idx, n_recorded, n_prev)
+            for s in range(n_prev):
                 spike_steps[n_recorded + s] = g
-                spike_idx[n_recorded + s] = spikes[s]
-            n_recorded += n_spikes
-        # 4: Poisson input channels
+                spike_idx[n_recorded + s] = prev[s]
+            n_recorded += n_prev
         n_in = 0
         if n_channels > 0:
             row = step if rates.shape[0] > 1 else 0
@@ -226,34 +316,6 @@ def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_st
                 if uniform_from_key_numba(in_key, np.uint64(q)) < p_fire:
                     in_spikes[n_in] = q
                     n_in += 1
-        # 5-7: delivery, reset and synaptic filters, each thread on the neurons it owns
-        target = v if syn_mode == 0 else syn_in
-        if n_spikes > 0 or n_in > 0 or syn_mode != 0:
-            for part in prange(n_parts):
-                lo = bounds[part]
-                hi = bounds[part + 1]
-                csr_propagate_range_numba(
-                    spikes, n_spikes, rec_indptr, rec_indices, rec_weights, rec_splits, part, target
-                )
-                csr_propagate_range_numba(
-                    in_spikes, n_in, in_indptr, in_indices, in_weights, in_splits, part, target
-                )
-                for s in range(n_spikes):
-                    i = spikes[s]
-                    if lo <= i < hi:
-                        v[i] = c[i]
-                        u[i] = np.float64(u[i]) + d[i]
-                if syn_mode == 1:
-                    for i in range(lo, hi):
-                        syn_a[i] = np.float64(syn_a[i]) * decay_a + np.float64(syn_in[i])
-                        syn_in[i] = 0.0
-                elif syn_mode == 2:
-                    for i in range(lo, hi):
-                        r_old = np.float64(syn_a[i])
-                        h_old = np.float64(syn_b[i])
-                        syn_a[i] = r_old * decay_a + syn_dt * h_old
-                        syn_b[i] = h_old * decay_b + np.float64(syn_in[i]) * hr_norm
-                        syn_in[i] = 0.0
     return STATUS_OK, -1, -1, n_recorded, spike_steps, spike_idx
 
 

