@@ -1,0 +1,447 @@
+"""Brian2 reference simulations of spikesub reservoirs.
+
+:func:`run_brian2` rebuilds an :class:`~spikesub.models.reservoir.IzhikevichReservoir` in Brian2
+(same neurons, initial state, weights, bias, noise statistics and external current) and runs it,
+so that spike trains and run times can be compared with spikesub's own simulation. Brian2 is an
+optional dependency (``pip install 'spikesub[reference]'``) and is imported only when a function
+of this module is called.
+
+One time step ``n`` (``t = n * dt_ms``) of the Brian2 network follows Brian2's default schedule,
+which is the order spikesub's reservoir uses too:
+
+1. ``start``: every ``noise_interval_ms`` the noise current is redrawn,
+   ``I_noise = noise_std * randn()``, and held until the next draw;
+2. ``groups``: forward Euler update of ``v`` and ``u`` from their values at the start of the step
+   (``method="euler"``) with ``I = bias_current + I_noise + current[n]``;
+3. ``thresholds``: a neuron spikes when ``v >= v_peak``; the spike is recorded at ``t = n * dt``;
+4. ``synapses``: delta synapses add their weight to the postsynaptic ``v`` (no delay);
+5. ``resets``: ``v = c``, ``u += d``.
+
+Variables are dimensionless (``v`` in mV, ``I`` in the model's current unit) and time enters
+only through ``/ms`` in the differential equations.
+
+Brian2 draws its noise from its own generator, so runs with noise agree with spikesub in
+statistics only; runs with noise switched off and the same ``current`` array agree spike for
+spike up to floating-point rounding.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from spikesub.models.monitors import SpikeTrains
+
+__all__ = ["Brian2Run", "TARGETS", "brian2_available", "import_brian2", "run_brian2"]
+
+#: Brian2 code generation targets that :func:`run_brian2` accepts (runtime mode).
+TARGETS: tuple[str, ...] = ("cython", "numpy")
+
+_INSTALL_HINT = "pip install 'spikesub[reference]'"
+
+
+def import_brian2() -> Any:
+    """Import and return the ``brian2`` module.
+
+    Raises:
+        ImportError: Brian2 is not installed; the message says how to install it.
+    """
+    try:
+        import brian2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(f"the Brian2 reference needs Brian2 and Cython: {_INSTALL_HINT}") from exc
+    return brian2
+
+
+def brian2_available() -> bool:
+    """True when Brian2 can be imported."""
+    try:
+        import_brian2()
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Brian2Run:
+    """Outcome of one Brian2 reference run.
+
+    Attributes:
+        spikes: spike trains of the whole network; times are exact multiples of ``dt_ms``.
+        build_s: wall time in s to create the Brian2 objects (groups, synapses, monitors),
+            connecting the synapses included.
+        compile_s: wall time in s of a first zero-length run, which generates the code of every
+            object and compiles it (``cython``: loads it from the on-disk cache when the same
+            code was compiled before).
+        run_s: wall time in s of the simulation itself (``net.run(duration)``, which includes
+            Brian2's own per-run preparation; see ``prepare_s``).
+        target: the code generation target (``"cython"`` or ``"numpy"``).
+        prepare_s: wall time in s of a second zero-length run: the preparation that every
+            ``net.run`` repeats (code generation with compiled code cached), part of ``run_s``.
+        run_cpu_s: CPU time in s of this process during ``net.run(duration)`` (Brian2's runtime
+            mode is single-threaded, so this is the run time without other processes' load).
+        v: ``(samples, n_recorded)`` float64 membrane potential of the neurons in
+            ``v_indices``, sampled at the start of every step (before its update, as spikesub's
+            reservoir samples), or ``None``.
+        v_times_ms: ``(samples,)`` sample times ``n * dt_ms`` in ms.
+        v_indices: ``(n_recorded,)`` int64 indices of the recorded neurons.
+        dt_ms: time step in ms.
+        duration_ms: simulated time in ms.
+        n_synapses: number of synapses in the Brian2 network.
+    """
+
+    spikes: SpikeTrains
+    build_s: float
+    compile_s: float
+    run_s: float
+    target: str
+    prepare_s: float = 0.0
+    run_cpu_s: float = 0.0
+    v: np.ndarray | None = None
+    v_times_ms: np.ndarray | None = None
+    v_indices: np.ndarray | None = None
+    dt_ms: float = 0.0
+    duration_ms: float = 0.0
+    n_synapses: int = 0
+
+    @property
+    def n_steps(self) -> int:
+        """Number of simulated time steps."""
+        return int(round(self.duration_ms / self.dt_ms)) if self.dt_ms > 0 else 0
+
+
+def _per_neuron(value: Any, n: int, name: str) -> np.ndarray:
+    """``value`` as a ``(n,)`` float64 array (scalars are broadcast)."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or have shape ({n},); got shape {arr.shape}")
+    return arr.copy()
+
+
+def _form_of(population: Any) -> str:
+    """``"2003"`` or ``"2007"`` from the population's ``form`` field."""
+    form = str(getattr(population, "form", "")).lower()
+    if "2003" in form:
+        return "2003"
+    if "2007" in form:
+        return "2007"
+    raise ValueError(
+        f"population.form must name the Izhikevich 2003 or 2007 form; got {population.form!r}"
+    )
+
+
+def _check_duration(duration_ms: float, dt_ms: float) -> int:
+    if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, float, np.number)):
+        raise TypeError(f"duration_ms must be a number of ms; got {type(duration_ms).__name__}")
+    duration_ms = float(duration_ms)
+    if not np.isfinite(duration_ms) or duration_ms < 0:
+        raise ValueError(f"duration_ms must be finite and >= 0; got {duration_ms}")
+    n_steps = int(round(duration_ms / dt_ms))
+    if abs(n_steps * dt_ms - duration_ms) > 1e-9 * max(1.0, duration_ms):
+        raise ValueError(
+            f"duration_ms must be a whole number of steps of dt_ms = {dt_ms}; got {duration_ms}"
+        )
+    return n_steps
+
+
+def _project(signal: Any, encoder: Any) -> np.ndarray:
+    """``(steps, N)`` current ``signal @ encoder``, summed over channels in ascending order as
+    spikesub's loop sums them (so the rounding is the same)."""
+    signal = np.asarray(signal, dtype=np.float64)
+    encoder = np.asarray(encoder, dtype=np.float64)
+    out = np.zeros((signal.shape[0], encoder.shape[1]))
+    for q in range(signal.shape[1]):
+        out += signal[:, q : q + 1] * encoder[q]
+    return out
+
+
+def _equations(form: str, with_noise: bool, with_current: bool) -> str:
+    terms = ["I_bias"]
+    if with_noise:
+        terms.append("I_noise")
+    if with_current:
+        terms.append("I_ext(t, i)")
+    current = " + ".join(terms)
+    if form == "2003":
+        model = (
+            "dv/dt = (0.04*v**2 + 5*v + 140 - u + I)/ms : 1\n"
+            "du/dt = a*(b*v - u)/ms : 1\n"
+            "a : 1 (constant)\nb : 1 (constant)\n"
+        )
+    else:
+        model = (
+            "dv/dt = (k*(v - v_r)*(v - v_t) - u + I)/C/ms : 1\n"
+            "du/dt = a*(b*(v - v_r) - u)/ms : 1\n"
+            "a : 1 (constant)\nb : 1 (constant)\n"
+            "C : 1 (constant)\nk : 1 (constant)\n"
+            "v_r : 1 (constant)\nv_t : 1 (constant)\n"
+        )
+    model += (
+        f"I = {current} : 1\n"
+        "c : 1 (constant)\nd : 1 (constant)\nv_peak : 1 (constant)\n"
+        "I_bias : 1 (constant)\n"
+    )
+    if with_noise:
+        model += "I_noise : 1\nsigma : 1 (constant)\n"
+    return model
+
+
+def run_brian2(
+    reservoir: Any,
+    duration_ms: float,
+    *,
+    current: np.ndarray | None = None,
+    target: str = "cython",
+    record_v: np.ndarray | list[int] | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Brian2Run:
+    """Simulate a spikesub reservoir in Brian2 (runtime mode) and time it.
+
+    The reservoir itself is not changed or advanced: Brian2 starts from the population's
+    ``v_init`` / ``u_init``, like a fresh spikesub run.
+
+    Args:
+        reservoir: an ``IzhikevichReservoir`` with ``synapse="delta"`` and ``n_substeps == 1``.
+        duration_ms: simulated time in ms, a whole number of steps of ``reservoir.dt_ms``.
+        current: optional external current, as in ``IzhikevichReservoir.run``: ``(n_neurons,)``
+            constant (added to the bias), ``(steps, n_neurons)`` with row ``n`` applied during
+            step ``n`` (at least ``duration_ms / dt_ms`` rows; extra rows are ignored), or a
+            ``CurrentInput`` (``signal @ encoder``, summed over channels in ascending order).
+        target: Brian2 code generation target, one of :data:`TARGETS`.
+        record_v: optional indices of neurons whose ``v`` is sampled at the start of every step.
+        seed: seed of Brian2's random generator (which is NumPy's global one); defaults to
+            ``reservoir.seed`` (0 when that is not an int).
+        progress: show a tqdm progress bar of the simulated time (updated about once a second).
+
+    Returns:
+        A :class:`Brian2Run` with the spike trains and the build / compile / run wall times.
+
+    Raises:
+        ImportError: Brian2 is not installed.
+        ValueError: ``reservoir.synapse`` is not ``"delta"``, ``n_substeps`` is not 1, ``target``
+            is unknown, ``duration_ms`` is negative or not a whole number of steps, ``current``
+            or ``record_v`` have the wrong shape or values.
+        TypeError: ``duration_ms`` or ``target`` have the wrong type.
+    """
+    if not isinstance(target, str):
+        raise TypeError(f"target must be a string, one of {TARGETS}; got {target!r}")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}; got {target!r}")
+    synapse = getattr(reservoir, "synapse", "delta")
+    if synapse != "delta":
+        raise ValueError(
+            f"synapse must be 'delta' for the Brian2 reference; the reservoir has "
+            f"synapse={synapse!r}"
+        )
+    population = reservoir.population
+    n = int(reservoir.n_neurons)
+    dt_ms = float(reservoir.dt_ms)
+    form = _form_of(population)
+    n_substeps = np.unique(np.asarray(population.n_substeps))
+    if n_substeps.size != 1 or int(n_substeps[0]) != 1:
+        raise ValueError(
+            f"n_substeps must be 1 for the Brian2 reference (Brian2's euler takes one step of "
+            f"dt); the population has n_substeps={population.n_substeps!r}"
+        )
+    n_steps = _check_duration(duration_ms, dt_ms)
+    ext = None
+    bias = _per_neuron(reservoir.bias_current, n, "bias_current")
+    if current is not None and hasattr(current, "signal") and hasattr(current, "encoder"):
+        current = _project(current.signal, current.encoder)
+    if current is not None and np.ndim(current) == 1:
+        constant = np.asarray(current, dtype=np.float64)
+        if constant.shape != (n,) or not np.all(np.isfinite(constant)):
+            raise ValueError(f"current must be finite with shape ({n},); got {constant.shape}")
+        bias = bias + constant
+    elif current is not None:
+        ext = np.asarray(current, dtype=np.float64)
+        if ext.ndim != 2 or ext.shape[1] != n or ext.shape[0] < n_steps:
+            raise ValueError(
+                f"current must have shape (steps >= {n_steps}, {n}); got shape {ext.shape}"
+            )
+        if not np.all(np.isfinite(ext[:n_steps])):
+            raise ValueError("current must be finite")
+        ext = np.ascontiguousarray(ext[:n_steps]) if n_steps else None
+    rec = None
+    if record_v is not None:
+        rec = np.asarray(record_v, dtype=np.int64).ravel()
+        if rec.size == 0 or rec.min() < 0 or rec.max() >= n:
+            raise ValueError(f"record_v must hold neuron indices in [0, {n - 1}]; got {record_v!r}")
+    noise_std = _per_neuron(reservoir.noise_std, n, "noise_std")
+    if np.any(noise_std < 0):
+        raise ValueError("noise_std must be >= 0")
+    with_noise = bool(np.any(noise_std > 0))
+    if seed is None:
+        seed = getattr(reservoir, "seed", 0)
+        seed = int(seed) if isinstance(seed, (int, np.integer)) else 0
+    seed = int(seed) % (2**32)
+
+    b2 = import_brian2()
+    # Brian2's preferences and NumPy's global generator (Brian2's) are put back afterwards.
+    old_target = b2.prefs.codegen.target
+    old_random = np.random.get_state()  # noqa: NPY002 (the generator Brian2 draws from)
+    b2.prefs.codegen.target = target
+    b2.seed(seed)
+    try:
+        return _build_and_run(
+            b2, reservoir, population, form, n, dt_ms, n_steps, target, bias, ext, rec,
+            noise_std, with_noise, progress,
+        )  # fmt: skip
+    finally:
+        b2.prefs.codegen.target = old_target
+        np.random.set_state(old_random)  # noqa: NPY002
+
+
+def _build_and_run(
+    b2: Any,
+    reservoir: Any,
+    population: Any,
+    form: str,
+    n: int,
+    dt_ms: float,
+    n_steps: int,
+    target: str,
+    bias: np.ndarray,
+    ext: np.ndarray | None,
+    rec: np.ndarray | None,
+    noise_std: np.ndarray,
+    with_noise: bool,
+    progress: bool,
+) -> Brian2Run:
+    ms = b2.ms
+    t0 = time.perf_counter()
+    clock = b2.Clock(dt=dt_ms * ms, name="spikesub_clock")
+    namespace: dict[str, Any] = {}
+    if ext is not None:
+        namespace["I_ext"] = b2.TimedArray(ext, dt=dt_ms * ms, name="spikesub_current")
+    group = b2.NeuronGroup(
+        n,
+        _equations(form, with_noise, ext is not None),
+        threshold="v >= v_peak",
+        reset="v = c\nu += d",
+        method="euler",
+        clock=clock,
+        namespace=namespace,
+        name="spikesub_neurons",
+    )
+    group.v = _per_neuron(population.v_init, n, "v_init")
+    group.u = _per_neuron(population.u_init, n, "u_init")
+    group.a = _per_neuron(population.a, n, "a")
+    group.b = _per_neuron(population.b, n, "b")
+    group.c = _per_neuron(population.c, n, "c")
+    group.d = _per_neuron(population.d, n, "d")
+    group.v_peak = _per_neuron(population.v_peak, n, "v_peak")
+    group.I_bias = bias
+    if form == "2007":
+        group.C = _per_neuron(population.C, n, "C")
+        group.k = _per_neuron(population.k, n, "k")
+        group.v_r = _per_neuron(population.v_r, n, "v_r")
+        group.v_t = _per_neuron(population.v_t, n, "v_t")
+    objects: list[Any] = [group]
+    if with_noise:
+        group.sigma = noise_std
+        group.I_noise = 0.0
+        interval_ms = float(reservoir.noise_interval_ms)
+        objects.append(
+            group.run_regularly(
+                "I_noise = sigma*randn()",
+                dt=interval_ms * ms,
+                when="start",
+                name="spikesub_noise",
+            )
+        )
+    pre, post = reservoir.weights.pre_post()
+    weights = np.asarray(reservoir.weights.weights, dtype=np.float64)
+    n_synapses = int(weights.shape[0])
+    if n_synapses:
+        syn = b2.Synapses(
+            group,
+            group,
+            model="w : 1 (constant)",
+            on_pre="v_post += w",
+            clock=clock,
+            name="spikesub_synapses",
+        )
+        syn.connect(i=np.asarray(pre, dtype=np.int32), j=np.asarray(post, dtype=np.int32))
+        syn.w[:] = weights
+        objects.append(syn)
+    del pre, post
+    spike_mon = b2.SpikeMonitor(group, name="spikesub_spikes")
+    objects.append(spike_mon)
+    state_mon = None
+    if rec is not None:
+        state_mon = b2.StateMonitor(
+            group, "v", record=rec, when="start", order=-1, clock=clock, name="spikesub_v"
+        )
+        objects.append(state_mon)
+    net = b2.Network(*objects, name="spikesub_network")
+    build_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    net.run(0 * ms, namespace={})
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net.run(0 * ms, namespace={})
+    prepare_s = time.perf_counter() - t0
+
+    report = None
+    bar = None
+    if progress and n_steps:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, unit="step", desc=f"brian2 ({target})", leave=False)
+
+        def report(elapsed: Any, completed: float, start: Any, duration: Any) -> None:
+            bar.update(int(round(completed * n_steps)) - bar.n)
+
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    try:
+        net.run(
+            n_steps * dt_ms * ms,
+            namespace={},
+            report=report,
+            report_period=1.0 * b2.second,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    run_s = time.perf_counter() - t0
+    run_cpu_s = time.process_time() - c0
+
+    dt_s = dt_ms * 1e-3
+    steps = np.rint(np.asarray(spike_mon.t_) / dt_s).astype(np.int64)
+    idx = np.asarray(spike_mon.i[:], dtype=np.int32)
+    order = np.lexsort((idx, steps))
+    spikes = SpikeTrains(
+        times_ms=steps[order] * dt_ms,
+        indices=idx[order],
+        n_neurons=n,
+        t_start_ms=0.0,
+        duration_ms=n_steps * dt_ms,
+    )
+    v = v_times = None
+    if state_mon is not None:
+        v = np.asarray(state_mon.v[:], dtype=np.float64).T.copy()
+        v_times = np.rint(np.asarray(state_mon.t_) / dt_s) * dt_ms
+    return Brian2Run(
+        spikes=spikes,
+        build_s=build_s,
+        compile_s=compile_s,
+        run_s=run_s,
+        target=target,
+        prepare_s=prepare_s,
+        run_cpu_s=run_cpu_s,
+        v=v,
+        v_times_ms=v_times,
+        v_indices=rec,
+        dt_ms=dt_ms,
+        duration_ms=n_steps * dt_ms,
+        n_synapses=n_synapses,
+    )
