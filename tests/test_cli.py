@@ -75,6 +75,7 @@ def test_plot_redraws_figures_from_saved_results(tmp_path, capsys):
         (["simulate", "--n-exc", "-1"], "n_exc"),
         (["simulate", "--noise-exc", "-1"], "noise_std_exc"),
         (["plot", "/nonexistent/run"], "does not exist"),
+        (["simulate", "--noise-exc", "1e30", "--duration-ms", "5"], "non-finite at step"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(args, named, capsys, tmp_path):
