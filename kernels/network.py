@@ -24,10 +24,12 @@ State is sampled at the start of a step (before its update), every
 
 The NumPy version is the reference; the Numba version performs the same
 float operations in the same order and is bit-identical to it. The Numba CPU
-loop runs the neuron update and the synaptic delivery in parallel over
-neurons and over contiguous ranges of postsynaptic neurons (no races: each
-range is owned by one thread). The CUDA version steps on the device with
-three kernel launches per step.
+loop gives each thread a contiguous range of neurons, which it updates and
+alone receives synaptic input for (no races, no atomics), in one parallel
+region per step: the region first finishes the previous step (delivery,
+reset, filters) for its range, then updates and thresholds this step. The
+CUDA version steps on the device with a few kernel launches per step
+(update and threshold, delivery with atomic additions, reset and filters).
 
 Argument groups (tuples, so every backend takes the same arguments):
 
