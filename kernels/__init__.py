@@ -180,3 +180,28 @@ from spikesub.kernels.network import (  # noqa: E402
 )
 
 __all__ += ["run_network_cuda", "run_network_numba", "run_network_numpy"]
+
+# Fused multi-step LIF layers (spikesub.kernels.lif_sequence): forward and backward over time.
+from spikesub.kernels.lif_sequence import (  # noqa: E402
+    RESET_SUBTRACT,
+    RESET_ZERO,
+    SURROGATE_IDS,
+    lif_sequence_backward_cuda,
+    lif_sequence_backward_numba,
+    lif_sequence_backward_numpy,
+    lif_sequence_forward_cuda,
+    lif_sequence_forward_numba,
+    lif_sequence_forward_numpy,
+)
+
+__all__ += [
+    "RESET_SUBTRACT",
+    "RESET_ZERO",
+    "SURROGATE_IDS",
+    "lif_sequence_backward_cuda",
+    "lif_sequence_backward_numba",
+    "lif_sequence_backward_numpy",
+    "lif_sequence_forward_cuda",
+    "lif_sequence_forward_numba",
+    "lif_sequence_forward_numpy",
+]

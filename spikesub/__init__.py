@@ -11,7 +11,9 @@ The public API::
 
 Kernels live in :mod:`spikesub.kernels` (NumPy, Numba CPU, Numba CUDA), stateful models in
 :mod:`spikesub.models`, spike-train metrics in :mod:`spikesub.analysis`, figures in
-:mod:`spikesub.plot` (imported on first use), run folders in :mod:`spikesub.runs`.
+:mod:`spikesub.plot` (imported on first use), run folders in :mod:`spikesub.runs`, spiking
+PyTorch layers in :mod:`spikesub.models.snn` (``ss.LIF``, ``ss.SpikingLinear``, ...; torch is
+imported on first use).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ __all__ = [
     "build_reservoir",
     "cuda_available",
     "dale_weights",
+    "encoders",
     "gpu_present",
     "izhikevich_2003_weights",
     "plot",
@@ -75,8 +78,26 @@ __all__ = [
 ]
 
 
+# Spiking layers for PyTorch: torch takes seconds to import, so they load on first use.
+_SNN_NAMES = (
+    "LIF",
+    "LeakyStep",
+    "SpikingConv2d",
+    "SpikingLinear",
+    "from_snntorch_leaky",
+    "lif_sequence",
+    "register_surrogate",
+    "swap_snntorch_leaky",
+)
+__all__ += list(_SNN_NAMES)
+
+
 def __getattr__(name: str) -> Any:
-    # matplotlib takes a moment to import: load the plotting module when it is first used
+    # matplotlib and torch take a moment to import: load those modules when first used
     if name == "plot":
         return importlib.import_module("spikesub.plot")
+    if name == "encoders":
+        return importlib.import_module("spikesub.models.encoders")
+    if name in _SNN_NAMES:
+        return getattr(importlib.import_module("spikesub.models.snn"), name)
     raise AttributeError(f"module 'spikesub' has no attribute {name!r}")

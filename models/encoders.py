@@ -1,0 +1,141 @@
+"""Spike encoders: turn static inputs into ``(T, *x.shape)`` sequences for the spiking layers.
+
+* :func:`direct` repeats the input at every step (the first layer integrates it as a current);
+* :func:`poisson` rate coding: at each step an element spikes with probability ``x``;
+* :func:`latency` first-spike time coding: each element spikes once, earlier when larger.
+
+Time is counted in steps (the layers' time unit). Outputs have ``x``'s dtype and device.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = ["direct", "latency", "poisson"]
+
+
+def _check_x(x: torch.Tensor, *, unit_interval: bool) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor; got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x contains non-finite values (NaN or inf); all must be finite")
+    if unit_interval and x.numel() and bool(((x < 0) | (x > 1)).any()):
+        raise ValueError(
+            f"x must lie in [0, 1]; got values in [{float(x.min())}, {float(x.max())}]"
+        )
+
+
+def _check_steps(steps: int) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"steps must be an int >= 1; got {type(steps).__name__}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1; got {steps}")
+    return int(steps)
+
+
+def direct(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """Repeat ``x`` over ``steps`` steps: ``(*shape)`` -> ``(steps, *shape)``.
+
+    Returns a broadcast view (no copy); gradients flow back to ``x`` summed over steps.
+    """
+    _check_x(x, unit_interval=False)
+    steps = _check_steps(steps)
+    return x.unsqueeze(0).expand(steps, *x.shape)
+
+
+def poisson(
+    x: torch.Tensor,
+    steps: int,
+    seed: int | np.random.Generator | torch.Generator | None = None,
+) -> torch.Tensor:
+    """Rate coding: element ``i`` spikes at each step independently with probability ``x[i]``.
+
+    Args:
+        x: spike probability per step, any shape, values in [0, 1].
+        steps: number of steps ``T`` (>= 1).
+        seed: int seed or ``numpy.random.Generator`` (draws made with NumPy on the host, so a
+            seed gives the same spikes on every device), or a ``torch.Generator`` on ``x``'s
+            device (draws made there). None draws fresh entropy.
+
+    Returns:
+        spikes ``(steps, *x.shape)``, 0/1 in ``x``'s dtype and device (not differentiable).
+        The expected count of element ``i`` is ``steps * x[i]``.
+    """
+    _check_x(x, unit_interval=True)
+    steps = _check_steps(steps)
+    shape = (steps, *x.shape)
+    if isinstance(seed, torch.Generator):
+        uniform = torch.rand(shape, generator=seed, dtype=x.dtype, device=x.device)
+    else:
+        if isinstance(seed, np.random.Generator):
+            rng = seed
+        elif seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+            rng = np.random.default_rng(seed)
+        else:
+            raise TypeError(
+                "seed must be an int, a numpy.random.Generator, a torch.Generator or None; "
+                f"got {type(seed).__name__}"
+            )
+        dtype = np.float32 if x.dtype == torch.float32 else np.float64
+        uniform = torch.from_numpy(rng.random(shape, dtype=dtype)).to(x.device, x.dtype)
+    return (uniform < x.detach()).to(x.dtype)
+
+
+def latency(
+    x: torch.Tensor,
+    steps: int,
+    *,
+    tau_steps: float = 5.0,
+    threshold: float = 0.01,
+    linear: bool = False,
+) -> torch.Tensor:
+    """First-spike time coding: each element spikes at most once, the larger the earlier.
+
+    Spike step of an element with value ``x`` in [0, 1]:
+
+    * ``linear=True``: ``round((1 - x) * (steps - 1))`` (``x = 1`` at step 0, ``x = 0`` at
+      the last step);
+    * ``linear=False`` (RC charging, as ``snntorch.spikegen.latency``): the time for a
+      membrane with time constant ``tau_steps`` driven by ``x`` to reach ``threshold``,
+      ``tau_steps * ln(x / (x - threshold))``, rounded; elements with ``x <= threshold``, or
+      whose time is ``>= steps``, do not spike.
+
+    Args:
+        x: values in [0, 1], any shape.
+        steps: number of steps ``T`` (>= 1).
+        tau_steps: RC time constant, in steps (> 0).
+        threshold: RC firing threshold, in (0, 1).
+        linear: use the linear code.
+
+    Returns:
+        spikes ``(steps, *x.shape)``, 0/1 in ``x``'s dtype and device, at most one per element.
+    """
+    _check_x(x, unit_interval=True)
+    steps = _check_steps(steps)
+    if isinstance(tau_steps, bool) or not isinstance(tau_steps, (int, float)):
+        raise TypeError(f"tau_steps must be a float > 0; got {type(tau_steps).__name__}")
+    if not math.isfinite(tau_steps) or tau_steps <= 0:
+        raise ValueError(f"tau_steps must be finite and > 0; got {tau_steps}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise TypeError(f"threshold must be a float in (0, 1); got {type(threshold).__name__}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must lie in (0, 1); got {threshold}")
+    values = x.detach().to(torch.float64)
+    if linear:
+        times = torch.round((1 - values) * (steps - 1))
+        fires = torch.ones_like(values, dtype=torch.bool)
+    else:
+        fires = values > threshold
+        safe = torch.where(fires, values, torch.ones_like(values))
+        times = torch.round(tau_steps * torch.log(safe / (safe - threshold)))
+        fires = fires & (times < steps)
+    times = torch.where(fires, times, torch.zeros_like(times)).to(torch.long)
+    spikes = torch.zeros((steps, *x.shape), dtype=x.dtype, device=x.device)
+    one_hot = torch.ones((1, *x.shape), dtype=x.dtype, device=x.device) * fires.to(x.dtype)
+    spikes.scatter_(0, times.unsqueeze(0), one_hot)
+    return spikes

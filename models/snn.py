@@ -1,0 +1,1013 @@
+"""Spiking layers for PyTorch on fused Numba / CUDA kernels, compatible with snnTorch.
+
+The neuron is snnTorch's ``Leaky`` (with its defaults ``reset_delay=True``). Per time step
+``t`` and neuron, with ``u = mem - threshold`` and ``H(u) = (u > 0)``:
+
+* ``reset_t = H(mem_{t-1} - threshold)``, detached (no gradient flows through the reset
+  decision; the threshold still receives gradient through the ``- reset_t * threshold`` term);
+* ``"subtract"``: ``mem_t = beta * mem_{t-1} + x_t - reset_t * threshold``;
+* ``"zero"``: ``mem_t = beta * (1 - reset_t) * mem_{t-1} + x_t``;
+* ``spk_t = H(mem_t - threshold)`` with ``dspk/dmem = surrogate'(mem_t - threshold)``.
+
+``mem_{-1}`` is the initial membrane ``mem0`` (zeros by default). Membranes are in the
+units of the input (dimensionless); time is counted in steps.
+
+:func:`lif_sequence` runs the whole sequence in one call: on CPU tensors through the
+compiled Numba kernel of :mod:`spikesub.kernels.lif_sequence`, on CUDA tensors through its
+CUDA kernel (no host copies), or through a plain PyTorch loop (``backend="torch"``), which
+reproduces snnTorch operation by operation and is the reference the kernels are tested
+against. Surrogate gradients are registered by name in :data:`surrogates`; the built-in ones
+reproduce ``snntorch.surrogate`` exactly, custom ones (:func:`register_surrogate`) run on the
+torch backend.
+
+Layers: :class:`LIF` (multi-step over ``(T, B, F)`` or ``(T, B, C, H, W)``),
+:class:`SpikingLinear`, :class:`SpikingConv2d`; readouts :func:`spike_count`,
+:func:`spike_rate`, :func:`last_membrane`; snnTorch interop :func:`from_snntorch_leaky`,
+:func:`swap_snntorch_leaky` and :class:`LeakyStep`.
+
+The ``"cuda"`` backend needs CUDA tensors on a real GPU. Under Numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``, no GPU) it accepts CPU tensors instead, whose NumPy views the
+simulator copies to its emulated device and back; this is how the tests run it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+import spikesub.kernels.lif_sequence as lif_kernels
+from spikesub.kernels.backends import (
+    BackendUnavailableError,
+    cuda_available,
+    cuda_simulator_enabled,
+)
+
+__all__ = [
+    "BUILTIN_SURROGATES",
+    "LIF",
+    "LIFSequenceFunction",
+    "LIF_BACKENDS",
+    "LeakyStep",
+    "OUTPUT_CHOICES",
+    "RESET_MODES",
+    "SpikingConv2d",
+    "SpikingLinear",
+    "from_snntorch_leaky",
+    "last_membrane",
+    "lif_sequence",
+    "register_surrogate",
+    "spike_count",
+    "spike_rate",
+    "surrogates",
+    "swap_snntorch_leaky",
+]
+
+RESET_MODES: tuple[str, ...] = ("subtract", "zero")
+"""Reset mechanisms: ``"subtract"`` (keep the overshoot) and ``"zero"``."""
+
+LIF_BACKENDS: tuple[str, ...] = ("auto", "torch", "numpy", "numba", "cuda")
+"""``backend`` choices of :func:`lif_sequence`; ``"auto"`` picks ``"cuda"`` for CUDA tensors,
+``"numba"`` for CPU tensors and ``"torch"`` for custom surrogates."""
+
+OUTPUT_CHOICES: tuple[str, ...] = ("spikes", "membrane", "both")
+"""What :class:`LIF` returns."""
+
+SurrogateFn = Callable[[torch.Tensor, float], torch.Tensor]
+
+
+# ---------------------------------------------------------------------------------------------
+# Surrogate gradients
+# ---------------------------------------------------------------------------------------------
+
+
+def _fast_sigmoid_grad(u: torch.Tensor, slope: float) -> torch.Tensor:
+    return 1.0 / (slope * torch.abs(u) + 1.0) ** 2
+
+
+def _atan_grad(u: torch.Tensor, slope: float) -> torch.Tensor:
+    return slope / 2 / (1 + (torch.pi / 2 * slope * u).pow(2))
+
+
+def _sigmoid_grad(u: torch.Tensor, slope: float) -> torch.Tensor:
+    # slope * sig(slope * u) * (1 - sig(slope * u)): snnTorch's formula, without the
+    # exp(-slope * u) overflow (inf / inf) for very negative u
+    s = torch.sigmoid(slope * u)
+    return slope * s * (1 - s)
+
+
+def _straight_through_grad(u: torch.Tensor, slope: float) -> torch.Tensor:
+    return torch.ones_like(u)
+
+
+BUILTIN_SURROGATES: dict[str, int] = {
+    "fast_sigmoid": 0,
+    "atan": 1,
+    "sigmoid": 2,
+    "straight_through": 3,
+}
+"""Names of the surrogates the kernels implement, with the integer id the kernels take."""
+
+surrogates: dict[str, SurrogateFn] = {
+    "fast_sigmoid": _fast_sigmoid_grad,
+    "atan": _atan_grad,
+    "sigmoid": _sigmoid_grad,
+    "straight_through": _straight_through_grad,
+}
+"""Registry: surrogate name -> ``fn(u, slope)``, the derivative ``dspk/du`` at
+``u = mem - threshold`` (same shape as ``u``). Formulas are those of ``snntorch.surrogate``:
+
+* ``"fast_sigmoid"``: ``1 / (slope * |u| + 1) ** 2``;
+* ``"atan"``: ``slope / 2 / (1 + (pi / 2 * slope * u) ** 2)``;
+* ``"sigmoid"``: ``slope * exp(-slope * u) / (exp(-slope * u) + 1) ** 2``;
+* ``"straight_through"``: ``1``.
+"""
+
+
+def register_surrogate(name: str, fn: SurrogateFn, *, overwrite: bool = False) -> None:
+    """Register a custom surrogate derivative under ``name``.
+
+    Args:
+        name: registry name; the built-in names cannot be replaced.
+        fn: ``fn(u, slope) -> tensor``, the derivative of the spike with respect to
+            ``u = mem - threshold``, elementwise, same shape as ``u``; must be differentiable
+            only if second derivatives are wanted.
+        overwrite: allow replacing an earlier custom registration of ``name``.
+
+    Layers using a custom surrogate run on the ``"torch"`` backend.
+
+    Raises:
+        TypeError: ``name`` is not a string or ``fn`` is not callable.
+        ValueError: ``name`` is built in, or already registered and ``overwrite`` is False.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string; got {name!r}")
+    if not callable(fn):
+        raise TypeError(f"fn must be callable as fn(u, slope); got {type(fn).__name__}")
+    if name in BUILTIN_SURROGATES:
+        raise ValueError(f"name {name!r} is a built-in surrogate and cannot be replaced")
+    if name in surrogates and not overwrite:
+        raise ValueError(f"surrogate {name!r} is already registered; pass overwrite=True")
+    surrogates[name] = fn
+
+
+class _SpikeFunction(torch.autograd.Function):
+    """``H(u) = (u > 0)`` in the dtype of ``u``, with a registered surrogate derivative."""
+
+    @staticmethod
+    def forward(ctx: Any, u: torch.Tensor, name: str, slope: float) -> torch.Tensor:
+        ctx.save_for_backward(u)
+        ctx.name = name
+        ctx.slope = slope
+        return (u > 0).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor):
+        (u,) = ctx.saved_tensors
+        return grad_out * surrogates[ctx.name](u, ctx.slope), None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference loop and kernel-backed autograd function
+# ---------------------------------------------------------------------------------------------
+
+
+def _lif_sequence_torch(
+    x: torch.Tensor,
+    beta: torch.Tensor,
+    threshold: torch.Tensor,
+    mem0: torch.Tensor,
+    reset: str,
+    surrogate: str,
+    slope: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Plain PyTorch loop, operation for operation as ``snntorch.Leaky``; autograd does BPTT."""
+    mem = mem0
+    spks = []
+    mems = []
+    for t in range(x.shape[0]):
+        reset_t = (mem - threshold > 0).to(x.dtype).detach()
+        if reset == "subtract":
+            mem = beta * mem + x[t] - reset_t * threshold
+        else:
+            mem = (1 - reset_t) * mem
+            mem = beta * mem + x[t]
+        spks.append(_SpikeFunction.apply(mem - threshold, surrogate, slope))
+        mems.append(mem)
+    return torch.stack(spks), torch.stack(mems)
+
+
+_RESET_IDS = {"subtract": lif_kernels.RESET_SUBTRACT, "zero": lif_kernels.RESET_ZERO}
+
+
+def _as_kernel_array(tensor: torch.Tensor, backend: str):
+    """A zero-copy view of a contiguous tensor that the kernel of ``backend`` can write to."""
+    if tensor.is_cuda:
+        from numba import cuda
+
+        return cuda.as_cuda_array(tensor)
+    return tensor.numpy()
+
+
+class LIFSequenceFunction(torch.autograd.Function):
+    """Fused LIF over a whole sequence; forward and backward each one kernel call.
+
+    ``apply(x, beta, threshold, mem0, reset_id, surrogate_id, slope, backend)`` with ``x``
+    ``(T, B, F)``, ``beta`` and ``threshold`` ``(F,)``, ``mem0`` ``(B, F)``, all contiguous,
+    one dtype and one device; ``backend`` is ``"numpy"``, ``"numba"`` or ``"cuda"``. Returns
+    ``spk, mem``, both ``(T, B, F)``. Prefer :func:`lif_sequence`, which validates and
+    broadcasts its arguments.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        beta: torch.Tensor,
+        threshold: torch.Tensor,
+        mem0: torch.Tensor,
+        reset_id: int,
+        surrogate_id: int,
+        slope: float,
+        backend: str,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n_steps, batch, features = x.shape
+        x2 = x.detach().contiguous().view(n_steps, batch * features)
+        beta_c = beta.detach().contiguous()
+        threshold_c = threshold.detach().contiguous()
+        mem0_c = mem0.detach().contiguous().view(batch * features)
+        spk = torch.empty_like(x2)
+        mem = torch.empty_like(x2)
+        forward_kernel = getattr(lif_kernels, f"lif_sequence_forward_{backend}")
+        if backend == "cuda" and not x.is_cuda:
+            # Numba's CUDA simulator: NumPy views are copied in and back by the launch
+            _sync_launch(forward_kernel, x2, beta_c, threshold_c, mem0_c, reset_id, spk, mem)
+        else:
+            forward_kernel(
+                _as_kernel_array(x2, backend),
+                _as_kernel_array(beta_c, backend),
+                _as_kernel_array(threshold_c, backend),
+                _as_kernel_array(mem0_c, backend),
+                int(reset_id),
+                _as_kernel_array(spk, backend),
+                _as_kernel_array(mem, backend),
+            )
+        ctx.save_for_backward(mem, mem0_c, beta_c, threshold_c)
+        ctx.reset_id = int(reset_id)
+        ctx.surrogate_id = int(surrogate_id)
+        ctx.slope = float(slope)
+        ctx.backend = backend
+        ctx.shape = (n_steps, batch, features)
+        return spk.view(n_steps, batch, features), mem.view(n_steps, batch, features)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_spk: torch.Tensor | None, grad_mem: torch.Tensor | None):
+        mem, mem0, beta, threshold = ctx.saved_tensors
+        n_steps, batch, features = ctx.shape
+        if grad_spk is None:
+            grad_spk = torch.zeros_like(mem)
+        if grad_mem is None:
+            grad_mem = torch.zeros_like(mem)
+        grad_spk = grad_spk.contiguous().view(n_steps, batch * features)
+        grad_mem = grad_mem.contiguous().view(n_steps, batch * features)
+        grad_x = torch.empty_like(mem)
+        grad_mem0 = torch.empty_like(mem0)
+        grad_beta = torch.empty_like(beta)
+        grad_threshold = torch.empty_like(threshold)
+        backward_kernel = getattr(lif_kernels, f"lif_sequence_backward_{ctx.backend}")
+        args = (
+            grad_spk,
+            grad_mem,
+            mem,
+            mem0,
+            beta,
+            threshold,
+            ctx.reset_id,
+            ctx.surrogate_id,
+            ctx.slope,
+            grad_x,
+            grad_mem0,
+            grad_beta,
+            grad_threshold,
+        )
+        if ctx.backend == "cuda" and not mem.is_cuda:
+            _sync_launch(backward_kernel, *args)
+        else:
+            backward_kernel(
+                *(
+                    _as_kernel_array(a, ctx.backend) if isinstance(a, torch.Tensor) else a
+                    for a in args
+                )
+            )
+        return (
+            grad_x.view(n_steps, batch, features),
+            grad_beta if ctx.needs_input_grad[1] else None,
+            grad_threshold if ctx.needs_input_grad[2] else None,
+            grad_mem0.view(batch, features) if ctx.needs_input_grad[3] else None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+def _sync_launch(kernel: Callable, *args) -> None:
+    """Launch a CUDA-simulator kernel on NumPy views of CPU tensors (copied in and back)."""
+    kernel(*(a.numpy() if isinstance(a, torch.Tensor) else a for a in args))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_float_tensor(name: str, value: torch.Tensor) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    if value.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be float32 or float64; got {value.dtype}")
+
+
+def _check_finite(name: str, value: torch.Tensor) -> None:
+    if not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} contains non-finite values (NaN or inf); all must be finite")
+
+
+def _check_slope(slope: float) -> float:
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+        raise TypeError(f"slope must be a positive float; got {type(slope).__name__}")
+    slope = float(slope)
+    if not math.isfinite(slope) or slope <= 0:
+        raise ValueError(f"slope must be a finite number > 0; got {slope}")
+    return slope
+
+
+def _check_reset(reset: str) -> None:
+    if reset not in RESET_MODES:
+        raise ValueError(f"reset must be one of {RESET_MODES}; got {reset!r}")
+
+
+def _check_surrogate(surrogate: str) -> None:
+    if not isinstance(surrogate, str) or surrogate not in surrogates:
+        raise ValueError(
+            f"surrogate must be one of the registered names {tuple(surrogates)}; got {surrogate!r}"
+        )
+
+
+def _check_beta_values(beta: torch.Tensor) -> None:
+    if bool(((beta <= 0) | (beta > 1) | ~torch.isfinite(beta)).any()):
+        raise ValueError(
+            f"beta must lie in (0, 1]; got values in [{float(beta.min())}, {float(beta.max())}]"
+        )
+
+
+def _check_threshold_values(threshold: torch.Tensor) -> None:
+    if bool(((threshold <= 0) | ~torch.isfinite(threshold)).any()):
+        raise ValueError(f"threshold must be finite and > 0; got minimum {float(threshold.min())}")
+
+
+def _per_feature(
+    name: str, value: torch.Tensor | float, features: int, like: torch.Tensor
+) -> torch.Tensor:
+    """``value`` as a ``(F,)`` tensor of ``like``'s dtype and device (autograd kept)."""
+    if not isinstance(value, torch.Tensor):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a float or a tensor; got {type(value).__name__}")
+        return torch.full((features,), float(value), dtype=like.dtype, device=like.device)
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor; got {value.dtype}")
+    if value.device != like.device:
+        raise ValueError(f"{name} is on {value.device} but x is on {like.device}; move it to x's")
+    if value.numel() == 1:
+        return value.reshape(1).to(like.dtype).expand(features)
+    if value.dim() != 1 or value.shape[0] != features:
+        raise ValueError(
+            f"{name} must be a scalar or have shape ({features},) (one per feature); "
+            f"got shape {tuple(value.shape)}"
+        )
+    return value.to(like.dtype)
+
+
+def _resolve_lif_backend(backend: str, x: torch.Tensor, surrogate: str) -> str:
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a string, one of {LIF_BACKENDS}; got {backend!r}")
+    name = backend.lower()
+    if name not in LIF_BACKENDS:
+        raise ValueError(f"backend must be one of {LIF_BACKENDS}; got {backend!r}")
+    builtin = surrogate in BUILTIN_SURROGATES
+    if name == "auto":
+        if not builtin:
+            return "torch"
+        return "cuda" if x.is_cuda else "numba"
+    if name == "torch":
+        return name
+    if not builtin:
+        raise ValueError(
+            f"surrogate {surrogate!r} is a custom surrogate, which runs only on backend='torch' "
+            f"(or 'auto'); the kernels implement {tuple(BUILTIN_SURROGATES)}"
+        )
+    if name in ("numpy", "numba"):
+        if x.device.type != "cpu":
+            raise ValueError(
+                f"backend={name!r} runs on the CPU but x is on {x.device}; use backend='cuda' "
+                "or 'auto', or move the tensors to the CPU"
+            )
+        return name
+    # cuda
+    if x.is_cuda:
+        if not cuda_available():
+            raise BackendUnavailableError("backend='cuda': Numba cannot reach the GPU")
+        return name
+    if x.device.type == "cpu" and cuda_simulator_enabled():
+        return name
+    raise ValueError(
+        f"backend='cuda' needs CUDA tensors, but x is on {x.device}; move the model and data "
+        "with .cuda(), or use backend='numba' for CPU tensors"
+    )
+
+
+def lif_sequence(
+    x: torch.Tensor,
+    beta: torch.Tensor | float,
+    threshold: torch.Tensor | float = 1.0,
+    mem0: torch.Tensor | None = None,
+    *,
+    reset: str = "subtract",
+    surrogate: str = "atan",
+    slope: float = 2.0,
+    backend: str = "auto",
+    clamp_beta: bool = False,
+    check_finite: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run leaky integrate-and-fire neurons over a whole sequence (snnTorch ``Leaky`` semantics).
+
+    Args:
+        x: synaptic input of every step, ``(T, B, F)``, float32 or float64.
+        beta: membrane decay per step, scalar or ``(F,)``, in (0, 1].
+        threshold: firing threshold, scalar or ``(F,)``, > 0.
+        mem0: initial membrane ``(B, F)``; zeros when None.
+        reset: ``"subtract"`` or ``"zero"``.
+        surrogate: registered surrogate name (see :data:`surrogates`).
+        slope: surrogate slope (snnTorch's ``alpha`` for atan), > 0.
+        backend: one of :data:`LIF_BACKENDS`.
+        clamp_beta: clamp ``beta`` into [0, 1] as snnTorch's forward does (gradient zero
+            outside) instead of rejecting values outside (0, 1]; layers with a learnable
+            ``beta`` use this.
+        check_finite: reject non-finite ``x`` / ``mem0`` (one reduction over ``x``).
+
+    Returns:
+        ``spk, mem``, both ``(T, B, F)`` in ``x``'s dtype and device; differentiable with
+        respect to ``x``, ``mem0``, ``beta`` and ``threshold`` where those require grad.
+
+    Raises:
+        TypeError: a tensor argument of the wrong type or dtype.
+        ValueError: wrong shapes, ``T == 0``, non-finite input, parameters out of range,
+            tensors on different devices, or a backend that does not run on ``x``'s device.
+        BackendUnavailableError: ``backend="cuda"`` and Numba cannot reach a GPU.
+    """
+    _check_float_tensor("x", x)
+    if x.dim() != 3:
+        raise ValueError(f"x must have shape (T, B, F) (3 dimensions); got {tuple(x.shape)}")
+    n_steps, batch, features = x.shape
+    if n_steps == 0:
+        raise ValueError("x must have at least one time step (T >= 1); got T = 0")
+    _check_reset(reset)
+    _check_surrogate(surrogate)
+    slope = _check_slope(slope)
+    name = _resolve_lif_backend(backend, x, surrogate)
+    if check_finite:
+        _check_finite("x", x)
+
+    beta_f = _per_feature("beta", beta, features, x)
+    threshold_f = _per_feature("threshold", threshold, features, x)
+    if clamp_beta:
+        beta_f = beta_f.clamp(0, 1)
+    else:
+        _check_beta_values(beta_f.detach())
+    _check_threshold_values(threshold_f.detach())
+    if mem0 is None:
+        mem0 = torch.zeros((batch, features), dtype=x.dtype, device=x.device)
+    else:
+        _check_float_tensor("mem0", mem0)
+        if tuple(mem0.shape) != (batch, features):
+            raise ValueError(
+                f"mem0 must have shape (B, F) = ({batch}, {features}); got {tuple(mem0.shape)}"
+            )
+        if mem0.device != x.device:
+            raise ValueError(f"mem0 is on {mem0.device} but x is on {x.device}")
+        if check_finite:
+            _check_finite("mem0", mem0)
+        mem0 = mem0.to(x.dtype)
+    if x.numel() == 0:
+        return torch.zeros_like(x), x.clone()
+    if name == "torch":
+        return _lif_sequence_torch(x, beta_f, threshold_f, mem0, reset, surrogate, slope)
+    return LIFSequenceFunction.apply(
+        x,
+        beta_f,
+        threshold_f,
+        mem0,
+        _RESET_IDS[reset],
+        lif_kernels.SURROGATE_IDS[surrogate],
+        slope,
+        name,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_param_tensor(name: str, value: torch.Tensor | float) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor; got {value.dtype}")
+        return value.detach().clone()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a float or a tensor; got {type(value).__name__}")
+    return torch.tensor(float(value))
+
+
+def _broadcast_param(name: str, value: torch.Tensor, tail: torch.Size) -> torch.Tensor:
+    """Broadcast a neuron parameter to the per-step shape ``tail`` and flatten it to ``(F,)``."""
+    try:
+        return value.expand(tail).reshape(-1)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} of shape {tuple(value.shape)} does not broadcast to the neuron shape "
+            f"{tuple(tail)} (use a scalar, one value per feature, or (C, 1, 1) for images)"
+        ) from None
+
+
+class _LIFParameters(nn.Module):
+    """Holds ``beta``, ``threshold`` (buffers or parameters) and the neuron options."""
+
+    def __init__(
+        self,
+        beta: torch.Tensor | float,
+        threshold: torch.Tensor | float,
+        learn_beta: bool,
+        learn_threshold: bool,
+        reset: str,
+        surrogate: str,
+        slope: float,
+        backend: str,
+    ) -> None:
+        super().__init__()
+        beta_t = _as_param_tensor("beta", beta)
+        threshold_t = _as_param_tensor("threshold", threshold)
+        _check_beta_values(beta_t)
+        _check_threshold_values(threshold_t)
+        _check_reset(reset)
+        _check_surrogate(surrogate)
+        self.slope = _check_slope(slope)
+        if not isinstance(backend, str) or backend.lower() not in LIF_BACKENDS:
+            raise ValueError(f"backend must be one of {LIF_BACKENDS}; got {backend!r}")
+        if learn_beta:
+            self.beta = nn.Parameter(beta_t)
+        else:
+            self.register_buffer("beta", beta_t)
+        if learn_threshold:
+            self.threshold = nn.Parameter(threshold_t)
+        else:
+            self.register_buffer("threshold", threshold_t)
+        self.reset = reset
+        self.surrogate = surrogate
+        self.backend = backend
+
+    def _run(self, x: torch.Tensor, mem0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """LIF over ``x`` ``(T, B, *neuron_shape)``; returns spk, mem of the same shape."""
+        _check_float_tensor("x", x)
+        if x.dim() < 3:
+            raise ValueError(
+                f"x must have shape (T, B, F) or (T, B, C, H, W); got {tuple(x.shape)}"
+            )
+        tail = x.shape[2:]
+        n_steps, batch = x.shape[:2]
+        features = int(np.prod(tail))
+        beta = _broadcast_param("beta", self.beta, tail)
+        threshold = _broadcast_param("threshold", self.threshold, tail)
+        if mem0 is not None:
+            if not isinstance(mem0, torch.Tensor) or tuple(mem0.shape) != (batch, *tail):
+                raise ValueError(
+                    f"mem0 must have shape {(batch, *tuple(tail))}; "
+                    f"got {tuple(getattr(mem0, 'shape', ()))}"
+                )
+            mem0 = mem0.reshape(batch, features)
+        spk, mem = lif_sequence(
+            x.reshape(n_steps, batch, features),
+            beta,
+            threshold,
+            mem0,
+            reset=self.reset,
+            surrogate=self.surrogate,
+            slope=self.slope,
+            backend=self.backend,
+            clamp_beta=True,
+        )
+        return spk.view(x.shape), mem.view(x.shape)
+
+    def extra_repr(self) -> str:
+        return (
+            f"reset={self.reset!r}, surrogate={self.surrogate!r}, slope={self.slope}, "
+            f"backend={self.backend!r}"
+        )
+
+
+class LIF(_LIFParameters):
+    """Multi-step leaky integrate-and-fire layer (snnTorch ``Leaky`` semantics, fused kernels).
+
+    Args:
+        beta: membrane decay per step, float or tensor broadcastable to the neuron shape
+            (scalar, ``(F,)``, or ``(C, 1, 1)`` for images), in (0, 1]. During training a
+            learnable beta is clamped into [0, 1] in the forward pass, as in snnTorch.
+        threshold: firing threshold, float or tensor like ``beta``, > 0.
+        learn_beta, learn_threshold: make them ``nn.Parameter`` instead of buffers.
+        reset: ``"subtract"`` or ``"zero"``.
+        surrogate: registered surrogate name; ``slope``: its slope (> 0).
+        recurrent: add an all-to-all recurrent ``nn.Linear(F, F)`` whose input at step ``t``
+            is ``spk_{t-1}`` (needs ``num_features``; runs one kernel call per step).
+        num_features: ``F``, required when ``recurrent``.
+        output: ``"spikes"`` (default), ``"membrane"`` or ``"both"`` (``(spk, mem)``).
+        backend: one of :data:`LIF_BACKENDS`.
+
+    Input ``(T, B, F)`` or ``(T, B, C, H, W)`` (flattened per step), optional ``mem0`` of
+    shape ``(B, *neuron_shape)``; output of the same shape as the input.
+    """
+
+    def __init__(
+        self,
+        beta: torch.Tensor | float = 0.9,
+        threshold: torch.Tensor | float = 1.0,
+        *,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        reset: str = "subtract",
+        surrogate: str = "atan",
+        slope: float = 2.0,
+        recurrent: bool = False,
+        num_features: int | None = None,
+        output: str = "spikes",
+        backend: str = "auto",
+    ) -> None:
+        super().__init__(
+            beta, threshold, learn_beta, learn_threshold, reset, surrogate, slope, backend
+        )
+        if output not in OUTPUT_CHOICES:
+            raise ValueError(f"output must be one of {OUTPUT_CHOICES}; got {output!r}")
+        self.output = output
+        self.recurrent = bool(recurrent)
+        if self.recurrent:
+            if isinstance(num_features, bool) or not isinstance(num_features, int):
+                raise TypeError("num_features must be an int >= 1 when recurrent=True")
+            if num_features < 1:
+                raise ValueError(f"num_features must be >= 1; got {num_features}")
+            self.recurrent_linear = nn.Linear(num_features, num_features)
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor, mem0: torch.Tensor | None = None):
+        """Run the layer over ``x`` ``(T, B, ...)``; see the class docstring for the output."""
+        if self.recurrent:
+            spk, mem = self._run_recurrent(x, mem0)
+        else:
+            spk, mem = self._run(x, mem0)
+        if self.output == "spikes":
+            return spk
+        if self.output == "membrane":
+            return mem
+        return spk, mem
+
+    def _run_recurrent(
+        self, x: torch.Tensor, mem0: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_float_tensor("x", x)
+        if x.dim() != 3 or x.shape[2] != self.num_features:
+            raise ValueError(
+                f"x must have shape (T, B, {self.num_features}) for a recurrent LIF; "
+                f"got {tuple(x.shape)}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("x must have at least one time step (T >= 1); got T = 0")
+        batch = x.shape[1]
+        mem = mem0 if mem0 is not None else x.new_zeros((batch, self.num_features))
+        spk = x.new_zeros((batch, self.num_features))
+        spks, mems = [], []
+        for t in range(x.shape[0]):
+            drive = x[t] + self.recurrent_linear(spk)
+            spk_seq, mem_seq = self._run(drive.unsqueeze(0), mem)
+            spk, mem = spk_seq[0], mem_seq[0]
+            spks.append(spk)
+            mems.append(mem)
+        return torch.stack(spks), torch.stack(mems)
+
+
+def _check_steps(steps: int | None) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an int >= 1 for a static input; got {steps!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1; got {steps}")
+    return steps
+
+
+class SpikingLinear(nn.Module):
+    """``nn.Linear`` followed by :class:`LIF`.
+
+    Input ``(T, B, in_features)`` (the Linear runs once over all steps as one matmul), or a
+    static ``(B, in_features)`` with ``steps`` given (here or in ``forward``): the Linear is
+    computed once and repeated over ``steps``. Output as :class:`LIF` with ``output``.
+    Keyword arguments besides ``bias`` and ``steps`` go to :class:`LIF`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        steps: int | None = None,
+        **lif_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=bias)
+        if lif_kwargs.get("recurrent"):
+            lif_kwargs.setdefault("num_features", out_features)
+        self.lif = LIF(**lif_kwargs)
+        self.steps = None if steps is None else _check_steps(steps)
+
+    def forward(self, x: torch.Tensor, steps: int | None = None):
+        """Linear then LIF; ``x`` ``(T, B, in)`` or static ``(B, in)`` with ``steps``."""
+        _check_float_tensor("x", x)
+        if x.dim() == 2:
+            n_steps = _check_steps(steps if steps is not None else self.steps)
+            current = self.linear(x)
+            current = current.unsqueeze(0).expand(n_steps, *current.shape)
+        elif x.dim() == 3:
+            current = self.linear(x)
+        else:
+            raise ValueError(
+                f"x must have shape (T, B, in_features) or (B, in_features); got {tuple(x.shape)}"
+            )
+        return self.lif(current)
+
+
+class SpikingConv2d(nn.Module):
+    """``nn.Conv2d`` followed by :class:`LIF`.
+
+    Input ``(T, B, C, H, W)`` (the convolution runs once over all ``T * B`` images) or a
+    static ``(B, C, H, W)`` with ``steps`` (convolved once, repeated). ``beta`` and
+    ``threshold`` may be per channel with shape ``(C_out, 1, 1)``. Keyword arguments besides
+    the Conv2d ones and ``steps`` go to :class:`LIF` (``recurrent`` is not supported here).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        *,
+        steps: int | None = None,
+        **lif_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if lif_kwargs.get("recurrent"):
+            raise ValueError("recurrent=True is not supported by SpikingConv2d; use LIF")
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
+        )
+        self.lif = LIF(**lif_kwargs)
+        self.steps = None if steps is None else _check_steps(steps)
+
+    def forward(self, x: torch.Tensor, steps: int | None = None):
+        """Conv2d then LIF; ``x`` ``(T, B, C, H, W)`` or static ``(B, C, H, W)`` with ``steps``."""
+        _check_float_tensor("x", x)
+        if x.dim() == 4:
+            n_steps = _check_steps(steps if steps is not None else self.steps)
+            current = self.conv(x)
+            current = current.unsqueeze(0).expand(n_steps, *current.shape)
+        elif x.dim() == 5:
+            n_steps, batch = x.shape[:2]
+            current = self.conv(x.reshape(n_steps * batch, *x.shape[2:]))
+            current = current.view(n_steps, batch, *current.shape[1:])
+        else:
+            raise ValueError(
+                f"x must have shape (T, B, C, H, W) or (B, C, H, W); got {tuple(x.shape)}"
+            )
+        return self.lif(current)
+
+
+def _check_sequence(name: str, value: torch.Tensor) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    if value.dim() < 2:
+        raise ValueError(f"{name} must have shape (T, B, ...); got {tuple(value.shape)}")
+    if value.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one time step; got T = 0")
+
+
+def spike_count(spk: torch.Tensor) -> torch.Tensor:
+    """Spikes per neuron summed over time: ``(T, B, ...)`` -> ``(B, ...)`` (differentiable)."""
+    _check_sequence("spk", spk)
+    return spk.sum(0)
+
+
+def spike_rate(spk: torch.Tensor) -> torch.Tensor:
+    """Spikes per step averaged over time (in [0, 1]): ``(T, B, ...)`` -> ``(B, ...)``."""
+    _check_sequence("spk", spk)
+    return spk.mean(0)
+
+
+def last_membrane(mem: torch.Tensor) -> torch.Tensor:
+    """Membrane at the last step: ``(T, B, ...)`` -> ``(B, ...)``."""
+    _check_sequence("mem", mem)
+    return mem[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# snnTorch interop
+# ---------------------------------------------------------------------------------------------
+
+_SNNTORCH_SURROGATES = {
+    "atan": ("atan", "alpha"),
+    "fast_sigmoid": ("fast_sigmoid", "slope"),
+    "sigmoid": ("sigmoid", "slope"),
+    "straight_through_estimator": ("straight_through", None),
+}
+
+
+def _snntorch_surrogate(leaky: nn.Module) -> tuple[str, float]:
+    """Name and slope of an snnTorch ``spike_grad`` built by ``snntorch.surrogate``."""
+    fn = leaky.spike_grad
+    if getattr(leaky, "surrogate_disable", False):
+        raise ValueError("leaky uses surrogate_disable=True, which has no surrogate to reproduce")
+    qualname = getattr(fn, "__qualname__", "")
+    module = getattr(fn, "__module__", "")
+    factory = qualname.split(".<locals>")[0]
+    if module != "snntorch.surrogate" or factory not in _SNNTORCH_SURROGATES:
+        raise ValueError(
+            f"leaky.spike_grad {qualname or fn!r} is not supported; supported snntorch.surrogate "
+            f"factories: {tuple(_SNNTORCH_SURROGATES)}"
+        )
+    name, slope_var = _SNNTORCH_SURROGATES[factory]
+    if slope_var is None:
+        return name, 1.0
+    cells = [c.cell_contents for c in fn.__closure__ or ()]
+    closure = dict(zip(fn.__code__.co_freevars, cells, strict=True))
+    return name, float(closure[slope_var])
+
+
+def _leaky_options(leaky: nn.Module) -> dict[str, Any]:
+    try:
+        import snntorch
+    except ImportError as exc:  # pragma: no cover - snntorch is an optional dependency
+        raise ImportError("snntorch is needed to convert snntorch.Leaky layers") from exc
+    if not isinstance(leaky, snntorch.Leaky):
+        raise TypeError(f"leaky must be a snntorch.Leaky; got {type(leaky).__name__}")
+    reset = leaky.reset_mechanism
+    if reset not in RESET_MODES:
+        raise ValueError(f"leaky.reset_mechanism must be one of {RESET_MODES}; got {reset!r}")
+    if not getattr(leaky, "reset_delay", True):
+        raise ValueError("leaky.reset_delay=False is not supported (only snnTorch's default True)")
+    if leaky.inhibition:
+        raise ValueError("leaky.inhibition=True is not supported")
+    if leaky.state_quant:
+        raise ValueError("leaky.state_quant is not supported")
+    gsf = leaky.graded_spikes_factor
+    if isinstance(gsf, nn.Parameter) or bool((torch.as_tensor(gsf) != 1).any()):
+        raise ValueError("leaky.graded_spikes_factor must be 1 (not learnable) to convert")
+    surrogate, slope = _snntorch_surrogate(leaky)
+    return {
+        "beta": leaky.beta.detach().clone(),
+        "threshold": leaky.threshold.detach().clone(),
+        "learn_beta": isinstance(leaky.beta, nn.Parameter),
+        "learn_threshold": isinstance(leaky.threshold, nn.Parameter),
+        "reset": reset,
+        "surrogate": surrogate,
+        "slope": slope,
+        "init_hidden": bool(leaky.init_hidden),
+        "output": bool(leaky.output),
+    }
+
+
+def from_snntorch_leaky(leaky: nn.Module, *, backend: str = "auto") -> LIF:
+    """A multi-step :class:`LIF` with the parameters of a ``snntorch.Leaky``.
+
+    ``beta``, ``threshold`` (values, and whether they are learnable), reset mechanism and
+    surrogate (atan, fast_sigmoid, sigmoid, straight-through estimator, with their slope)
+    are copied. The result runs over whole ``(T, B, ...)`` sequences.
+
+    Raises:
+        TypeError: ``leaky`` is not a ``snntorch.Leaky``.
+        ValueError: it uses an option without an equivalent (reset "none", inhibition,
+            graded spikes, ``reset_delay=False``, state quantisation, other surrogates).
+    """
+    opts = _leaky_options(leaky)
+    opts.pop("init_hidden")
+    opts.pop("output")
+    return LIF(**opts, backend=backend)
+
+
+class LeakyStep(_LIFParameters):
+    """Single-step drop-in for ``snntorch.Leaky`` on the fused kernels.
+
+    Follows snnTorch's call convention: ``spk, mem = layer(x_t, mem)`` (or, with
+    ``init_hidden=True``, ``spk = layer(x_t)`` keeping the membrane in ``self.mem``, and
+    ``spk, mem`` when ``output=True``). ``x_t`` has any shape; ``beta``/``threshold``
+    broadcast against it as in snnTorch. Without ``mem`` the stored membrane is used
+    (zeros when its shape does not match), as in snnTorch. Build it with
+    :func:`swap_snntorch_leaky` or :meth:`from_leaky`.
+    """
+
+    def __init__(
+        self,
+        beta: torch.Tensor | float = 0.9,
+        threshold: torch.Tensor | float = 1.0,
+        *,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        reset: str = "subtract",
+        surrogate: str = "atan",
+        slope: float = 2.0,
+        init_hidden: bool = False,
+        output: bool = False,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__(
+            beta, threshold, learn_beta, learn_threshold, reset, surrogate, slope, backend
+        )
+        self.init_hidden = bool(init_hidden)
+        self.output = bool(output)
+        self.register_buffer("mem", torch.zeros(0), persistent=False)
+
+    @classmethod
+    def from_leaky(cls, leaky: nn.Module, *, backend: str = "auto") -> LeakyStep:
+        """Build from a ``snntorch.Leaky`` (same checks as :func:`from_snntorch_leaky`)."""
+        layer = cls(**_leaky_options(leaky), backend=backend)
+        return layer.to(leaky.beta.device)
+
+    def reset_mem(self) -> torch.Tensor:
+        """Zero the stored membrane (snnTorch's ``reset_mem``)."""
+        self.mem = torch.zeros_like(self.mem)
+        return self.mem
+
+    def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
+        """One step: returns ``spk, mem`` (or ``spk`` with ``init_hidden`` and not ``output``)."""
+        if self.init_hidden and mem is not None:
+            raise TypeError("`mem` should not be passed as an argument while `init_hidden=True`")
+        _check_float_tensor("input_", input_)
+        if mem is not None:
+            self.mem = mem
+        if self.mem.shape != input_.shape:
+            self.mem = torch.zeros_like(input_)
+        shape = input_.shape
+        beta = _broadcast_param("beta", self.beta, shape)
+        threshold = _broadcast_param("threshold", self.threshold, shape)
+        spk, new_mem = lif_sequence(
+            input_.reshape(1, 1, -1),
+            beta,
+            threshold,
+            self.mem.reshape(1, -1).to(input_.dtype),
+            reset=self.reset,
+            surrogate=self.surrogate,
+            slope=self.slope,
+            backend=self.backend,
+            clamp_beta=True,
+        )
+        spk = spk.view(shape)
+        self.mem = new_mem.view(shape)
+        if self.init_hidden and not self.output:
+            return spk
+        return spk, self.mem
+
+
+def swap_snntorch_leaky(model: nn.Module, *, backend: str = "auto") -> nn.Module:
+    """Replace every ``snntorch.Leaky`` in ``model`` by an equivalent :class:`LeakyStep`.
+
+    The replacement keeps snnTorch's single-step call convention, so a user's time loop
+    (``spk, mem = lif(x_t, mem)``, or ``nn.Sequential`` with ``init_hidden=True``) runs
+    unchanged. Modules are replaced in place; returns ``model`` (or the replacement when
+    ``model`` itself is a ``Leaky``). Reset stored membranes with ``LeakyStep.reset_mem``.
+    """
+    import snntorch
+
+    if isinstance(model, snntorch.Leaky):
+        return LeakyStep.from_leaky(model, backend=backend)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    for name, child in list(model.named_children()):
+        if isinstance(child, snntorch.Leaky):
+            setattr(model, name, LeakyStep.from_leaky(child, backend=backend))
+        else:
+            swap_snntorch_leaky(child, backend=backend)
+    return model
