@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from spikesub import analysis, runs
+from spikesub import analysis, datasets, runs
 from spikesub.kernels.backends import (
     BACKEND_CHOICES,
     BACKENDS,
@@ -66,6 +66,7 @@ __all__ = [
     "build_reservoir",
     "cuda_available",
     "dale_weights",
+    "datasets",
     "encoders",
     "gpu_present",
     "izhikevich_2003_weights",
