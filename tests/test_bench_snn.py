@@ -1,0 +1,141 @@
+"""Smoke tests of experiments/bench_snn.py on tiny sizes and synthetic data."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("snntorch")
+
+SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "bench_snn.py"
+
+TINY = [
+    "--synthetic",
+    "--hidden",
+    "24,16",
+    "--T",
+    "4",
+    "--batch",
+    "8",
+    "--steps",
+    "3",
+    "--warmup",
+    "1",
+    "--ob-n",
+    "24",
+    "--ob-steps",
+    "6",
+    "--ob-batch",
+    "3",
+    "--ob-repeats",
+    "2",
+    "--ob-warmup",
+    "1",
+    "--quiet",
+]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_snn", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_snn"] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("bench_snn", None)
+
+
+def _check_run_folder(out: Path, metrics: dict) -> None:
+    config = json.loads((out / "config.json").read_text())
+    assert config["hidden"] == [24, 16]
+    assert config["synthetic"] is True
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(metrics))
+    table = (out / "bench.md").read_text()
+    assert table.count("| snntorch |") == 2
+    assert table.count("| spikesub |") == 2
+    assert "MLP 784-24-16-10, T=4, B=8" in table
+    assert "Linear+LIF n=24, T=6, B=3" in table
+
+
+def test_in_process_run_matches_snntorch_losses(bench, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    metrics = bench.main([*TINY, "--in-process", "--out", str(out)])
+    rows = metrics["rows"]
+    assert [(r["bench"], r["framework"]) for r in rows] == [
+        ("mlp", "snntorch"),
+        ("mlp", "spikesub"),
+        ("ob", "snntorch"),
+        ("ob", "spikesub"),
+    ]
+    for row in rows:
+        n_timed = 3 if row["bench"] == "mlp" else 2
+        assert len(row["times_s"]) == n_timed
+        assert row["step_ms"] == pytest.approx(1e3 * float(np.median(row["times_s"])))
+        assert row["samples_per_s"] == pytest.approx(row["batch"] / (row["step_ms"] / 1e3))
+        assert row["peak_rss_mib"] > 0
+        assert all(np.isfinite(row["losses"]))
+    mlp_ref, mlp_ours = rows[0]["losses"], rows[1]["losses"]
+    assert len(mlp_ref) == len(mlp_ours) == 4
+    # same weights, same batches: the first loss (before any update) agrees to float32 rounding
+    assert mlp_ours[0] == pytest.approx(mlp_ref[0], rel=1e-5)
+    # ob: the loss is a spike count; both frameworks see identical input and weights
+    assert rows[2]["losses"] == rows[3]["losses"]
+    assert rows[2]["losses"][0] > 0
+    comparisons = {c["bench"]: c for c in metrics["comparisons"]}
+    assert set(comparisons) == {"mlp", "ob"}
+    for c in comparisons.values():
+        assert c["speedup"] == pytest.approx(
+            rows[0 if c["bench"] == "mlp" else 2]["step_ms"]
+            / rows[1 if c["bench"] == "mlp" else 3]["step_ms"]
+        )
+    # a few SGD steps of a tiny net: the two frameworks stay within float32 rounding
+    assert comparisons["mlp"]["loss_max_rel_diff"] < 1e-4
+    assert comparisons["mlp"]["loss_steps_within_1e-3"] == 4
+    assert comparisons["ob"]["loss_max_abs_diff"] == 0
+    _check_run_folder(out, metrics)
+
+
+def test_compare_reports_divergence(bench) -> None:
+    results = {
+        "snntorch": {"losses": [2.0, 1.5, 1.0], "step_ms": 30.0, "peak_rss_mib": 400.0},
+        "spikesub": {"losses": [2.0, 1.5, 1.1], "step_ms": 10.0, "peak_rss_mib": 200.0},
+    }
+    c = bench.compare(results, "mlp")
+    assert c["speedup"] == pytest.approx(3.0)
+    assert c["memory_ratio"] == pytest.approx(2.0)
+    assert c["loss_max_abs_diff"] == pytest.approx(0.1)
+    assert c["loss_steps_within_1e-3"] == 2
+    assert bench.compare({"spikesub": results["spikesub"]}, "mlp") == {}
+
+
+def test_synthetic_data_is_seeded_and_labelled(bench) -> None:
+    x1, y1 = bench.synthetic_mnist(50, seed=3)
+    x2, y2 = bench.synthetic_mnist(50, seed=3)
+    assert x1.shape == (50, 28, 28) and x1.dtype == np.uint8
+    assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+    assert set(np.unique(y1)) <= set(range(10))
+
+
+def test_bad_options_exit_with_message(bench, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--bench"):
+        bench.main(["--bench", "cnn", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--steps"):
+        bench.main(["--synthetic", "--steps", "0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--data-dir"):
+        bench.main(["--bench", "mlp", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path)])
+
+
+@pytest.mark.slow
+def test_subprocess_run_writes_run_folder(bench, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    metrics = bench.main([*TINY, "--out", str(out)])
+    assert len(metrics["rows"]) == 4
+    # each child reports its own peak memory
+    assert all(r["peak_rss_mib"] >= r["base_rss_mib"] > 0 for r in metrics["rows"])
+    _check_run_folder(out, metrics)
