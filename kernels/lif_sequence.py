@@ -314,22 +314,51 @@ def _forward_numba(x, beta, threshold, mem0, reset_mode, spk, mem):
         f_lo = (tile % f_tiles) * _TILE
         f_hi = min(f_lo + _TILE, n_features)
         offset = (tile // f_tiles) * n_features
+        base = np.uint64(offset)
         for t in range(n_steps):
-            for f in range(f_lo, f_hi):
-                m = offset + f
+            prev_row = mem0 if t == 0 else mem[t - 1]
+            x_t = x[t]
+            mem_t = mem[t]
+            spk_t = spk[t]
+            # unsigned indices and selects instead of branches: the loop vectorises
+            for f in range(np.uint64(f_lo), np.uint64(f_hi)):
+                m = base + f
                 b = min(max(beta[f], zero), one)
                 th = threshold[f]
-                prev = mem0[m] if t == 0 else mem[t - 1, m]
+                prev = prev_row[m]
+                fired = prev > th
                 if reset_mode == 0:
-                    cur = b * prev + x[t, m]
-                    if prev > th:
-                        cur = cur - th
-                elif prev > th:
-                    cur = b * zero + x[t, m]
+                    cur = (b * prev + x_t[m]) - (th if fired else zero)
                 else:
-                    cur = b * prev + x[t, m]
-                mem[t, m] = cur
-                spk[t, m] = one if cur > th else zero
+                    cur = b * (zero if fired else prev) + x_t[m]
+                mem_t[m] = cur
+                spk_t[m] = one if cur > th else zero
+
+
+@njit(inline="always")
+def _surrogate_row(mem_t, threshold, offset, f_lo, f_hi, surrogate, slope, out):
+    """``out[f - f_lo] = surrogate_grad(mem_t[offset + f] - threshold[f])`` for one tile.
+
+    One loop per surrogate, each free of branches, so the compiler vectorises it; the same
+    float operations as :func:`surrogate_grad`.
+    """
+    base = np.uint64(offset)
+    lo = np.uint64(f_lo)
+    if surrogate == 0:
+        for f in range(lo, np.uint64(f_hi)):
+            d = slope * abs(float(mem_t[base + f]) - float(threshold[f])) + 1.0
+            out[f - lo] = 1.0 / (d * d)
+    elif surrogate == 1:
+        for f in range(lo, np.uint64(f_hi)):
+            z = 0.5 * math.pi * slope * (float(mem_t[base + f]) - float(threshold[f]))
+            out[f - lo] = 0.5 * slope / (1.0 + z * z)
+    elif surrogate == 2:
+        for f in range(lo, np.uint64(f_hi)):
+            e = math.exp(-abs(slope * (float(mem_t[base + f]) - float(threshold[f]))))
+            out[f - lo] = slope * e / ((1.0 + e) * (1.0 + e))
+    else:
+        for f in range(lo, np.uint64(f_hi)):
+            out[f - lo] = 1.0
 
 
 @njit(parallel=True, cache=True)
@@ -347,27 +376,35 @@ def _backward_numba(
         f_lo = (tile % f_tiles) * _TILE
         f_hi = min(f_lo + _TILE, n_features)
         offset = (tile // f_tiles) * n_features
+        base = np.uint64(offset)
+        lo = np.uint64(f_lo)
+        sg = np.empty(_TILE)
         for t in range(n_steps - 1, -1, -1):
-            for f in range(f_lo, f_hi):
-                m = offset + f
+            prev_row = mem0 if t == 0 else mem[t - 1]
+            gs_t = grad_spk[t]
+            gm_t = grad_mem[t]
+            gx_t = grad_x[t]
+            _surrogate_row(mem[t], threshold, offset, f_lo, f_hi, surrogate, slope, sg)
+            # unsigned indices (no negative-index wraparound) and no data-dependent branches:
+            # the loop vectorises
+            for f in range(lo, np.uint64(f_hi)):
+                m = base + f
                 b = min(max(float(beta[f]), 0.0), 1.0)
-                th = threshold[f]
-                cur = mem[t, m]
-                prev = mem0[m] if t == 0 else mem[t - 1, m]
-                gs_sg = float(grad_spk[t, m]) * surrogate_grad(float(cur - th), surrogate, slope)
-                dm = float(grad_mem[t, m]) + gs_sg + carry[m]
-                grad_x[t, m] = dm
-                acc_thr[m] -= gs_sg
+                th = float(threshold[f])
+                prev = float(prev_row[m])
+                gs_sg = float(gs_t[m]) * sg[f - lo]
+                dm = float(gm_t[m]) + gs_sg + carry[m]
+                gx_t[m] = dm
+                fired = 1.0 if prev > th else 0.0
                 if reset_mode == 0:
-                    if prev > th:
-                        acc_thr[m] -= dm
-                    acc_beta[m] += dm * float(prev)
+                    acc_thr[m] = acc_thr[m] - gs_sg - fired * dm
+                    acc_beta[m] += dm * prev
                     carry[m] = dm * b
-                elif prev > th:
-                    carry[m] = 0.0
                 else:
-                    acc_beta[m] += dm * float(prev)
-                    carry[m] = dm * b
+                    keep = 1.0 - fired
+                    acc_thr[m] -= gs_sg
+                    acc_beta[m] += keep * (dm * prev)
+                    carry[m] = keep * (dm * b)
         for f in range(f_lo, f_hi):
             grad_mem0[offset + f] = carry[offset + f]
     n_batch = n_neurons // n_features
