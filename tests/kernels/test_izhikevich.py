@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from numba import cuda
 
 from spikesub.kernels import (
-    cuda_available,
     izhikevich2003_scalar,
     izhikevich2003_step_cuda,
     izhikevich2003_step_numba,
@@ -29,7 +28,6 @@ from spikesub.kernels import (
 )
 from spikesub.kernels.izhikevich import PARALLEL_MIN_NEURONS
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 DTYPES = (np.float32, np.float64)
 
 
@@ -242,7 +240,6 @@ def test_step_is_update_then_reset(dtype):
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=4, deadline=None)
 @given(**common)
 def test_2003_cuda_close_to_numpy(n, dtypes, seed, dt_ms, n_substeps):
@@ -257,7 +254,6 @@ def test_2003_cuda_close_to_numpy(n, dtypes, seed, dt_ms, n_substeps):
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=4, deadline=None)
 @given(**common)
 def test_2007_cuda_close_to_numpy(n, dtypes, seed, dt_ms, n_substeps):
@@ -272,7 +268,6 @@ def test_2007_cuda_close_to_numpy(n, dtypes, seed, dt_ms, n_substeps):
 
 
 @pytest.mark.cuda
-@requires_cuda
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_reset_cuda_close_to_numpy(dtype):
     p = _neurons2003(40, dtype, dtype, 4)
@@ -285,7 +280,6 @@ def test_reset_cuda_close_to_numpy(dtype):
 
 
 @pytest.mark.cuda
-@requires_cuda
 def test_cuda_accepts_device_arrays_and_many_blocks():
     n = 200  # two blocks of 128 threads
     p = _neurons2003(n, np.float32, np.float32, 5)
@@ -352,7 +346,6 @@ def test_regular_spiking_neuron_rests_without_input(step_fn):
 
 
 @pytest.mark.cuda
-@requires_cuda
 def test_regular_spiking_first_spike_same_on_cuda():
     ref, ref_v = _simulate_rs(izhikevich2003_step_numpy, 10.0, 12, dtype=np.float64)
     got, got_v = _simulate_rs(izhikevich2003_step_cuda, 10.0, 12, dtype=np.float64)

@@ -10,14 +10,12 @@ from hypothesis import strategies as st
 from spikesub.kernels import (
     LIF_RESET_SUBTRACT,
     LIF_RESET_ZERO,
-    cuda_available,
     lif_update_cuda,
     lif_update_numba,
     lif_update_numpy,
 )
 from spikesub.kernels.lif import PARALLEL_MIN_NEURONS
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 DTYPES = (np.float32, np.float64)
 
 
@@ -77,7 +75,6 @@ def test_parallel_path_equals_numpy():
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=4, deadline=None)
 @given(
     n=st.integers(1, 64),

@@ -11,7 +11,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikesub.kernels import cuda_available
 from spikesub.kernels.lif_sequence import (
     RESET_SUBTRACT,
     RESET_ZERO,
@@ -26,7 +25,6 @@ from spikesub.kernels.lif_sequence import (
     surrogate_grad_numpy,
 )
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 DTYPES = (np.float32, np.float64)
 RESETS = (RESET_SUBTRACT, RESET_ZERO)
 SURROGATES = tuple(SURROGATE_IDS.values())
@@ -240,7 +238,6 @@ def test_numba_matches_numpy(n_steps, n_batch, n_features, dtype, reset_mode, su
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=10, deadline=None)
 @given(
     n_steps=st.integers(1, 4),
@@ -265,7 +262,6 @@ def test_cuda_matches_numpy(n_steps, n_batch, n_features, dtype, reset_mode, sur
 
 
 @pytest.mark.cuda
-@requires_cuda
 def test_cuda_device_arrays_stay_on_device():
     from numba import cuda
 

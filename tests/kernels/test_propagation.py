@@ -15,13 +15,11 @@ from spikesub.kernels import (
     csr_propagate_numba,
     csr_propagate_numpy,
     csr_propagate_partitioned_numba,
-    cuda_available,
     dense_propagate_cuda,
     dense_propagate_numba,
     dense_propagate_numpy,
 )
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 DTYPES = (np.float32, np.float64)
 DTYPE_PAIRS = [(w, o) for w in DTYPES for o in DTYPES]
 
@@ -191,7 +189,6 @@ def test_additions_round_in_out_dtype():
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=4, deadline=None)
 @given(**{**sizes, "n_pre": st.integers(1, 8), "dtypes": st.sampled_from(DTYPE_PAIRS)})
 def test_cuda_kernels_close_to_numpy(n_pre, n_post, density, p_spike, seed, dtypes):
@@ -211,7 +208,6 @@ def test_cuda_kernels_close_to_numpy(n_pre, n_post, density, p_spike, seed, dtyp
 
 
 @pytest.mark.cuda
-@requires_cuda
 def test_cuda_csr_long_rows_and_device_arrays():
     # Rows longer than a block (128 threads stride over them), arrays already on the device.
     rng = np.random.default_rng(7)

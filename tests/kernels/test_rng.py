@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from numba import cuda
 
 from spikesub.kernels import (
-    cuda_available,
     gpu_present,
     normal_cuda,
     normal_numba,
@@ -18,8 +17,6 @@ from spikesub.kernels import (
     uniform_numba,
     uniform_numpy,
 )
-
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 
 U64 = np.uint64
 
@@ -61,7 +58,6 @@ def test_numba_equals_numpy(seed, stream, counter, n):
 
 
 @pytest.mark.cuda
-@requires_cuda
 # The simulator runs the device functions on NumPy scalars, which warn on uint64 wrap-around.
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize(("seed", "stream", "counter"), [(0, 0, 0), (2**63 + 12345, 7, 999)])

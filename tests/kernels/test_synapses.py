@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikesub.kernels import (
-    cuda_available,
     double_exponential_synapse_update_cuda,
     double_exponential_synapse_update_numba,
     double_exponential_synapse_update_numpy,
@@ -18,7 +17,6 @@ from spikesub.kernels import (
 )
 from spikesub.kernels.synapses import PARALLEL_MIN_NEURONS
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 DTYPES = (np.float32, np.float64)
 
 
@@ -94,7 +92,6 @@ def test_parallel_path_equals_numpy():
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=4, deadline=None)
 @given(**params)
 def test_cuda_close_to_numpy(n, dtype, seed, dt_ms, tau_r, tau_d):

@@ -10,14 +10,12 @@ from hypothesis import strategies as st
 from spikesub.kernels import (
     TRACE_ADDITIVE,
     TRACE_NEAREST,
-    cuda_available,
     trace_update_cuda,
     trace_update_numba,
     trace_update_numpy,
 )
 from spikesub.kernels.traces import PARALLEL_MIN_NEURONS
 
-requires_cuda = pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 DTYPES = (np.float32, np.float64)
 MODES = (TRACE_ADDITIVE, TRACE_NEAREST)
 
@@ -65,7 +63,6 @@ def test_parallel_path_equals_numpy(mode):
 
 
 @pytest.mark.cuda
-@requires_cuda
 @settings(max_examples=4, deadline=None)
 @given(**params)
 def test_cuda_close_to_numpy(n, dtype, seed, tau_ms, increment, mode):

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikesub.kernels.backends import cuda_available
 from spikesub.models.neurons import IZHIKEVICH_PRESETS, IzhikevichPopulation, LIFPopulation
 
 # -- presets -----------------------------------------------------------------------------------
@@ -322,7 +321,6 @@ def test_lif_numpy_and_numba_identical(n, steps, tau, refractory, reset, dtype, 
 
 
 @pytest.mark.cuda
-@pytest.mark.skipif(not cuda_available(), reason="no GPU and no CUDA simulator")
 def test_lif_cuda_agrees_with_numba():
     rng = np.random.default_rng(0)
     lif = LIFPopulation(n=12, tau_ms=5.0, refractory_ms=1.0, reset="subtract")

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spikesub.kernels import backends
-from spikesub.kernels.backends import BackendUnavailableError, cuda_available, resolve_backend
+from spikesub.kernels.backends import BackendUnavailableError, resolve_backend
 from spikesub.kernels.izhikevich import izhikevich2003_scalar, izhikevich2007_scalar
 from spikesub.kernels.network import STREAM_NOISE, STREAM_POISSON
 from spikesub.kernels.rng import normal_numpy, uniform_numpy
@@ -234,9 +234,9 @@ def single_population(n=1, *, a=0.0, b=0.0, c=-65.0, d=0.0, v_init=-65.0, u_init
     return IzhikevichPopulation(form="2003", excitatory=np.ones(n, bool), v_peak=v_peak, **arrays)
 
 
-def _threads_or_skip():
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        pytest.skip("the threaded Numba loop needs NUMBA_NUM_THREADS >= 2")
+def _require_two_threads():
+    # tests/conftest.py gives Numba at least two threads, so the threaded loop always runs
+    assert numba.config.NUMBA_NUM_THREADS >= 2
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_numba_matches_numpy_bit_for_bit(name, dtype):
 @pytest.mark.parametrize("name", ["izhikevich_2003", "exponential_synapses", "poisson_constant"])
 def test_threaded_numba_matches_numpy_bit_for_bit(name):
     """Two threads, each owning half of the neurons (short runs: two thread hand-offs a step)."""
-    _threads_or_skip()
+    _require_two_threads()
     factory = NETWORKS[name]
     ref, ref_res = simulate(factory, "numpy", duration_ms=60.0)
     out, out_res = simulate(factory, "numba", n_threads=2, duration_ms=60.0)
@@ -277,7 +277,7 @@ def test_threaded_numba_matches_numpy_bit_for_bit(name):
 
 def test_threaded_numba_with_odd_split_of_noise_pairs():
     """N = 59 splits at 29: the second thread starts in the middle of a Gaussian pair."""
-    _threads_or_skip()
+    _require_two_threads()
     pop = IzhikevichPopulation.izhikevich_2003(47, 12, seed=2)
     runs = {}
     for backend, threads in (("numpy", None), ("numba", 2)):
@@ -546,8 +546,6 @@ def test_v_and_u_properties_are_copies():
 # 4. CUDA (simulator without a GPU)
 # ----------------------------------------------------------------------------------------------
 
-cuda_only = pytest.mark.skipif(not cuda_available(), reason="CUDA (or its simulator) unavailable")
-
 
 def _tiny_cuda_network(backend, dtype=np.float32, synapse="delta", seed=4, dt_ms=0.25):
     rng = np.random.default_rng(0)
@@ -570,7 +568,6 @@ def _tiny_cuda_network(backend, dtype=np.float32, synapse="delta", seed=4, dt_ms
 
 
 @pytest.mark.cuda
-@cuda_only
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.parametrize(
     ("synapse", "dtype", "dt_ms"),
@@ -607,7 +604,6 @@ def test_cuda_matches_numpy(synapse, dtype, dt_ms):
 
 
 @pytest.mark.cuda
-@cuda_only
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_cuda_continuation_and_record_every():
     ref_res, poisson = _tiny_cuda_network("numpy")
@@ -629,7 +625,6 @@ def test_cuda_continuation_and_record_every():
 
 
 @pytest.mark.cuda
-@cuda_only
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_cuda_non_finite_state_names_step_and_neuron():
     pop = IzhikevichPopulation.from_preset("RS", 4)
@@ -1015,7 +1010,7 @@ def test_overflowing_weights_raise_non_finite_state_error(backend, dtype, w):
     ],
 )
 def test_threaded_numba_non_finite_reports_the_first_bad_neuron(bad, expected):
-    _threads_or_skip()
+    _require_two_threads()
     pop = IzhikevichPopulation.izhikevich_2003(47, 12, seed=0)  # split at 29
     current = np.zeros((30, pop.n))
     for step, neuron in bad:

@@ -180,20 +180,19 @@ def test_only_requested_outputs_and_grads():
 @pytest.mark.cuda
 def test_cuda_backend_matches_torch_on_tiny_sizes():
     # Under the CUDA simulator the "cuda" backend takes CPU tensors (their NumPy views are
-    # copied to the emulated device and back); on a GPU it would need CUDA tensors.
-    if not cuda_simulator_enabled():
-        pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 (CPU torch tensors)")
+    # copied to the emulated device and back); on a GPU it takes CUDA tensors in place.
+    device = "cpu" if cuda_simulator_enabled() else "cuda"
     gen = torch.Generator().manual_seed(2)
     x = torch.rand(5, 2, 4, generator=gen) * 1.5
     beta = torch.rand(4, generator=gen) * 0.5 + 0.5
     results = {}
-    for be in ("torch", "cuda"):
-        xr = x.clone().requires_grad_()
-        b = beta.clone().requires_grad_()
-        th = torch.tensor(0.6, requires_grad=True)
+    for be, dev in (("torch", "cpu"), ("cuda", device)):
+        xr = x.clone().to(dev).requires_grad_()
+        b = beta.clone().to(dev).requires_grad_()
+        th = torch.tensor(0.6, device=dev, requires_grad=True)
         spk, mem = lif_sequence(xr, b, th, reset="subtract", backend=be)
         _loss(spk, mem).backward()
-        results[be] = (spk, mem, xr.grad, b.grad, th.grad)
+        results[be] = tuple(t.cpu() for t in (spk, mem, xr.grad, b.grad, th.grad))
     assert torch.equal(results["torch"][0], results["cuda"][0])
     for ref, ours in zip(results["torch"][1:], results["cuda"][1:], strict=True):
         _assert_grad_close(ours.detach(), ref.detach())
