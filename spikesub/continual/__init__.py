@@ -1,0 +1,1 @@
+"""Continual learning for spiking networks: lateral Hebbian subspaces and orthogonal projection."""
