@@ -42,6 +42,7 @@ from spikesub.models.inputs import CurrentInput, PoissonInput
 from spikesub.models.monitors import SimulationResult, SpikeTrains
 from spikesub.models.neurons import IZHIKEVICH_PRESETS, IzhikevichPopulation, LIFPopulation
 from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.readouts import FORCEReadout, RidgeReadout, ThreeFactorReadout
 from spikesub.simulate import SimulationConfig, build_reservoir, simulate
 
 __version__ = "0.1.0"
@@ -51,17 +52,20 @@ __all__ = [
     "BACKEND_CHOICES",
     "BackendUnavailableError",
     "CurrentInput",
+    "FORCEReadout",
     "IZHIKEVICH_PRESETS",
     "IzhikevichPopulation",
     "IzhikevichReservoir",
     "LIFPopulation",
     "NonFiniteStateError",
     "PoissonInput",
+    "RidgeReadout",
     "SimulationConfig",
     "SimulationResult",
     "SparseWeights",
     "SpikeTrains",
     "SpikesubError",
+    "ThreeFactorReadout",
     "analysis",
     "build_reservoir",
     "cuda_available",
