@@ -205,3 +205,49 @@ __all__ += [
     "lif_sequence_forward_numba",
     "lif_sequence_forward_numpy",
 ]
+
+# Event-driven products for spike inputs, and readout plasticity (recursive least squares,
+# the three-factor rule).
+from spikesub.kernels.event_matmul import (  # noqa: E402
+    event_matmul_csr_numba,
+    event_matmul_cuda,
+    event_matmul_numba,
+    event_matmul_numpy,
+    event_outer_csr_numba,
+    event_outer_cuda,
+    event_outer_numba,
+    event_outer_numpy,
+    nonzeros_by_row_numba,
+    nonzeros_by_row_numpy,
+)
+from spikesub.kernels.plasticity import (  # noqa: E402
+    rls_run_numba,
+    rls_run_numpy,
+    rls_update_forgetting_numba,
+    rls_update_forgetting_numpy,
+    rls_update_numba,
+    rls_update_numpy,
+    three_factor_run_numba,
+    three_factor_run_numpy,
+)
+
+__all__ += [
+    "event_matmul_csr_numba",
+    "event_matmul_cuda",
+    "event_matmul_numba",
+    "event_matmul_numpy",
+    "event_outer_csr_numba",
+    "event_outer_cuda",
+    "event_outer_numba",
+    "event_outer_numpy",
+    "nonzeros_by_row_numba",
+    "nonzeros_by_row_numpy",
+    "rls_run_numba",
+    "rls_run_numpy",
+    "rls_update_forgetting_numba",
+    "rls_update_forgetting_numpy",
+    "rls_update_numba",
+    "rls_update_numpy",
+    "three_factor_run_numba",
+    "three_factor_run_numpy",
+]

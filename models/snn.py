@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+import spikesub.kernels.event_matmul as event_kernels
 import spikesub.kernels.lif_sequence as lif_kernels
 from spikesub.kernels.backends import (
     BackendUnavailableError,
@@ -713,6 +714,104 @@ class LIF(_LIFParameters):
         return torch.stack(spks), torch.stack(mems)
 
 
+EVENT_INPUT_CHOICES = ("auto", "always", "never")
+"""``event_input`` of :class:`SpikingLinear`: when to use the event-driven products."""
+
+EVENT_DENSITY_MAX = 0.15
+"""Largest fraction of nonzero inputs for which ``event_input="auto"`` takes the event-driven
+products; above it the dense matmul is faster on CPUs (see ``experiments/bench_snn.py``)."""
+
+
+class EventLinearFunction(torch.autograd.Function):
+    """``x @ weight.T + bias`` for a mostly-zero CPU input, costing in proportion to its nonzeros.
+
+    ``apply(x, weight, bias, nonzeros)`` with ``x`` ``(R, in)`` (spikes of ``R = T * B``
+    rows), ``weight`` ``(out, in)``, ``bias`` ``(out,)`` or None, one float dtype, CPU, and
+    ``nonzeros`` the CSR of ``x`` from
+    :func:`spikesub.kernels.event_matmul.nonzeros_by_row_numba` (None: computed here). The
+    forward product and the weight gradient run the Numba kernels of
+    :mod:`spikesub.kernels.event_matmul` over the nonzeros of ``x``; the input gradient
+    ``grad @ weight`` is a dense matmul.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        nonzeros: tuple | None = None,
+    ) -> torch.Tensor:
+        if nonzeros is None:
+            nonzeros = event_kernels.nonzeros_by_row_numba(x.detach().contiguous().numpy())
+        wt = weight.detach().t().contiguous()
+        out = torch.empty((x.shape[0], wt.shape[1]), dtype=x.dtype)
+        event_kernels.event_matmul_csr_numba(*nonzeros, wt.numpy(), out.numpy())
+        if bias is not None:
+            out += bias.detach()
+        ctx.save_for_backward(weight)
+        ctx.nonzeros = nonzeros
+        ctx.n_in = x.shape[1]
+        ctx.has_bias = bias is not None
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor):
+        (weight,) = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_out @ weight
+        if ctx.needs_input_grad[1]:
+            gwt = torch.empty((ctx.n_in, grad_out.shape[1]), dtype=grad_out.dtype)
+            event_kernels.event_outer_csr_numba(*ctx.nonzeros, grad_out.numpy(), gwt.numpy())
+            grad_w = gwt.t()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad_out.sum(0)
+        return grad_x, grad_w, grad_b, None
+
+
+def _has_forward_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` would run hooks (which the event-driven path would skip)."""
+    from torch.nn.modules import module as module_mod
+
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module_mod._global_forward_hooks
+        or module_mod._global_forward_pre_hooks
+    )
+
+
+def event_linear(x: torch.Tensor, linear: nn.Linear, event_input: str = "auto") -> torch.Tensor:
+    """Apply ``linear`` to ``x`` ``(..., in)``, event-driven where that pays.
+
+    ``event_input``: ``"auto"`` uses :class:`EventLinearFunction` for CPU float32/float64
+    inputs whose fraction of nonzeros is at most :data:`EVENT_DENSITY_MAX` (spikes of a
+    hidden layer), else ``linear(x)``; ``"always"`` uses it for every CPU input; ``"never"``
+    always calls ``linear(x)``. A ``linear`` with forward hooks is always called, so that its
+    hooks run. Results equal the dense product up to float rounding.
+    """
+    if event_input not in EVENT_INPUT_CHOICES:
+        raise ValueError(f"event_input must be one of {EVENT_INPUT_CHOICES}; got {event_input!r}")
+    if (
+        event_input == "never"
+        or _has_forward_hooks(linear)
+        or x.device.type != "cpu"
+        or x.dtype not in (torch.float32, torch.float64)
+        or linear.weight.dtype != x.dtype
+        or x.numel() == 0
+    ):
+        return linear(x)
+    rows = x.reshape(-1, x.shape[-1])
+    nonzeros = event_kernels.nonzeros_by_row_numba(rows.detach().contiguous().numpy())
+    if event_input == "auto" and nonzeros[1].shape[0] > EVENT_DENSITY_MAX * x.numel():
+        return linear(x)
+    out = EventLinearFunction.apply(rows, linear.weight, linear.bias, nonzeros)
+    return out.view(*x.shape[:-1], out.shape[-1])
+
+
 def _check_steps(steps: int | None) -> int:
     if isinstance(steps, bool) or not isinstance(steps, int):
         raise TypeError(f"steps must be an int >= 1 for a static input; got {steps!r}")
@@ -727,7 +826,10 @@ class SpikingLinear(nn.Module):
     Input ``(T, B, in_features)`` (the Linear runs once over all steps as one matmul), or a
     static ``(B, in_features)`` with ``steps`` given (here or in ``forward``): the Linear is
     computed once and repeated over ``steps``. Output as :class:`LIF` with ``output``.
-    Keyword arguments besides ``bias`` and ``steps`` go to :class:`LIF`.
+    A sequence input that is mostly zeros (the spikes of a previous layer) takes the
+    event-driven product on the CPU (see :func:`event_linear`; ``event_input`` is
+    ``"auto"``, ``"always"`` or ``"never"``). Keyword arguments besides ``bias``, ``steps``
+    and ``event_input`` go to :class:`LIF`.
     """
 
     def __init__(
@@ -737,9 +839,15 @@ class SpikingLinear(nn.Module):
         bias: bool = True,
         *,
         steps: int | None = None,
+        event_input: str = "auto",
         **lif_kwargs: Any,
     ) -> None:
         super().__init__()
+        if event_input not in EVENT_INPUT_CHOICES:
+            raise ValueError(
+                f"event_input must be one of {EVENT_INPUT_CHOICES}; got {event_input!r}"
+            )
+        self.event_input = event_input
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         if lif_kwargs.get("recurrent"):
             lif_kwargs.setdefault("num_features", out_features)
@@ -754,7 +862,7 @@ class SpikingLinear(nn.Module):
             current = self.linear(x)
             current = current.unsqueeze(0).expand(n_steps, *current.shape)
         elif x.dim() == 3:
-            current = self.linear(x)
+            current = event_linear(x, self.linear, self.event_input)
         else:
             raise ValueError(
                 f"x must have shape (T, B, in_features) or (B, in_features); got {tuple(x.shape)}"

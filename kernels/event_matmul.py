@@ -1,0 +1,247 @@
+"""Event-driven matrix products for spike inputs: work only where the input is nonzero.
+
+A spiking layer's input ``x`` is ``(R, K)`` (``R = T * B`` rows of steps x samples, ``K``
+presynaptic neurons) and mostly zero: hidden layers of a spiking MLP fire a few percent of
+their neurons per step. The two products of a Linear layer that involve ``x`` then cost in
+proportion to its nonzeros, not to ``R * K``:
+
+* forward, :func:`event_matmul`: ``out = x @ wt`` with ``wt = W.T`` ``(K, N)``, each nonzero
+  ``x[r, k]`` adding ``x[r, k] * wt[k, :]`` into ``out[r, :]``;
+* weight gradient, :func:`event_outer`: ``gwt = x.T @ delta`` ``(K, N)`` for the upstream
+  gradient ``delta`` ``(R, N)``, each nonzero ``x[r, k]`` adding ``x[r, k] * delta[r, :]`` into
+  ``gwt[k, :]``.
+
+Zeros are skipped exactly (``0 * w`` contributes nothing), so the results equal the dense
+products up to the order of the float additions: nonzeros are summed in ascending ``k``
+(forward) or ascending ``r`` (gradient), in the dtype of the arrays. The Numba CPU versions
+split the work so that no two threads write the same element (rows of ``out``; blocks of
+columns of ``gwt``) and every element sums in the reference's order, hence their results do
+not depend on the number of threads and equal the NumPy reference bit for bit. The CUDA
+versions give one thread per output element; on a GPU a dense cuBLAS product is usually
+faster, and the layers use that there.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import cuda, njit, prange
+
+from spikesub.kernels.launch import THREADS_PER_BLOCK
+
+
+def _column_block(n_out: int) -> int:
+    """Output columns per parallel work item of the weight gradient: one block per thread
+    (the result does not depend on it: every element sums its rows in ascending order)."""
+    n_threads = numba.get_num_threads()
+    return max(16, -(-n_out // n_threads))
+
+
+def _check(x, b, out, b_name: str, out_name: str) -> None:
+    if x.ndim != 2 or b.ndim != 2 or out.ndim != 2:
+        raise ValueError(f"x, {b_name} and {out_name} must be 2-D")
+    if not (x.dtype == b.dtype == out.dtype) or x.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"x, {b_name} and {out_name} must share one float dtype (float32 or float64); "
+            f"got {x.dtype}, {b.dtype}, {out.dtype}"
+        )
+
+
+def event_matmul_numpy(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
+    """``out = x @ wt`` over the nonzeros of ``x`` (reference).
+
+    Args:
+        x: input ``(R, K)``, mostly zeros (spikes); float32 or float64.
+        wt: transposed weights ``(K, N)``, C-contiguous, same dtype.
+        out: result ``(R, N)``, same dtype; overwritten.
+    """
+    _check(x, wt, out, "wt", "out")
+    if x.shape[1] != wt.shape[0] or out.shape != (x.shape[0], wt.shape[1]):
+        raise ValueError(f"shapes do not match: x {x.shape}, wt {wt.shape}, out {out.shape}")
+    out[...] = 0
+    for r in range(x.shape[0]):
+        row = out[r]
+        for k in np.flatnonzero(x[r]):
+            row += x[r, k] * wt[k]
+
+
+def event_outer_numpy(x: np.ndarray, delta: np.ndarray, gwt: np.ndarray) -> None:
+    """``gwt = x.T @ delta`` over the nonzeros of ``x`` (reference).
+
+    Args:
+        x: input ``(R, K)``, mostly zeros (spikes); float32 or float64.
+        delta: upstream gradient of the layer output ``(R, N)``, same dtype.
+        gwt: result ``(K, N)`` (the weight gradient, transposed), same dtype; overwritten.
+    """
+    _check(x, delta, gwt, "delta", "gwt")
+    if x.shape[0] != delta.shape[0] or gwt.shape != (x.shape[1], delta.shape[1]):
+        raise ValueError(f"shapes do not match: x {x.shape}, delta {delta.shape}, gwt {gwt.shape}")
+    gwt[...] = 0
+    for r in range(x.shape[0]):
+        for k in np.flatnonzero(x[r]):
+            gwt[k] += x[r, k] * delta[r]
+
+
+@njit(parallel=True, cache=True)
+def _nonzeros_by_row(x):
+    n_rows, n_in = x.shape
+    counts = np.zeros(n_rows + 1, np.int64)
+    for r in prange(n_rows):
+        c = 0
+        for k in range(n_in):
+            c += x[r, k] != 0
+        counts[r + 1] = c
+    indptr = np.cumsum(counts)
+    columns = np.empty(indptr[n_rows], np.int32)
+    values = np.empty(indptr[n_rows], x.dtype)
+    for r in prange(n_rows):
+        p = indptr[r]
+        for k in range(n_in):
+            v = x[r, k]
+            if v != 0:
+                columns[p] = k
+                values[p] = v
+                p += 1
+    return indptr, columns, values
+
+
+@njit(parallel=True, cache=True)
+def _event_matmul_numba(indptr, columns, values, wt, out):
+    n_rows, n_out = out.shape
+    for r in prange(n_rows):
+        row = out[r]
+        for j in range(n_out):
+            row[j] = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            v = values[p]
+            w = wt[columns[p]]
+            for j in range(n_out):
+                row[j] += v * w[j]
+
+
+def nonzeros_by_row_numpy(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The nonzeros of ``x`` ``(R, K)`` row by row, in CSR form (reference).
+
+    Returns:
+        ``(indptr, columns, values)``: ``indptr`` ``(R + 1,)`` int64, ``columns`` ``(nnz,)``
+        int32 in ascending order within each row, ``values`` ``(nnz,)`` in the dtype of ``x``.
+    """
+    rows, columns = np.nonzero(x)
+    indptr = np.zeros(x.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=x.shape[0]), out=indptr[1:])
+    return indptr, columns.astype(np.int32), x[rows, columns]
+
+
+def nonzeros_by_row_numba(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numba CPU :func:`nonzeros_by_row_numpy` (rows counted and filled in parallel)."""
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D; got shape {x.shape}")
+    return _nonzeros_by_row(x)
+
+
+def event_matmul_csr_numba(indptr, columns, values, wt: np.ndarray, out: np.ndarray) -> None:
+    """:func:`event_matmul_numba` with the nonzeros of ``x`` given by
+    :func:`nonzeros_by_row_numba` (so that one scan of ``x`` serves forward and backward)."""
+    if out.shape[0] + 1 != indptr.shape[0] or out.shape[1] != wt.shape[1]:
+        raise ValueError(
+            f"shapes do not match: {indptr.shape[0] - 1} rows, wt {wt.shape}, out {out.shape}"
+        )
+    _event_matmul_numba(indptr, columns, values, wt, out)
+
+
+def event_outer_csr_numba(indptr, columns, values, delta: np.ndarray, gwt: np.ndarray) -> None:
+    """:func:`event_outer_numba` with the nonzeros of ``x`` given by
+    :func:`nonzeros_by_row_numba`."""
+    if delta.shape[0] + 1 != indptr.shape[0] or gwt.shape[1] != delta.shape[1]:
+        raise ValueError(
+            f"shapes do not match: {indptr.shape[0] - 1} rows, delta {delta.shape}, gwt {gwt.shape}"
+        )
+    _event_outer_numba(indptr, columns, values, delta, gwt, _column_block(gwt.shape[1]))
+
+
+def event_matmul_numba(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
+    """Numba CPU :func:`event_matmul_numpy`: rows in parallel, bit-identical to it."""
+    _check(x, wt, out, "wt", "out")
+    if x.shape[1] != wt.shape[0] or out.shape != (x.shape[0], wt.shape[1]):
+        raise ValueError(f"shapes do not match: x {x.shape}, wt {wt.shape}, out {out.shape}")
+    _event_matmul_numba(*_nonzeros_by_row(x), wt, out)
+
+
+@njit(parallel=True, cache=True)
+def _event_outer_numba(indptr, columns, values, delta, gwt, block):
+    n_rows, n_out = delta.shape
+    n_in = gwt.shape[0]
+    n_blocks = (n_out + block - 1) // block
+    for b in prange(n_blocks):
+        lo = b * block
+        width = min(block, n_out - lo)
+        for k in range(n_in):
+            g = gwt[k, lo:]
+            for j in range(width):
+                g[j] = 0
+        for r in range(n_rows):
+            d = delta[r, lo:]
+            for p in range(indptr[r], indptr[r + 1]):
+                v = values[p]
+                g = gwt[columns[p], lo:]
+                for j in range(width):
+                    g[j] += v * d[j]
+
+
+def event_outer_numba(x: np.ndarray, delta: np.ndarray, gwt: np.ndarray) -> None:
+    """Numba CPU :func:`event_outer_numpy`: column blocks in parallel, bit-identical to it."""
+    _check(x, delta, gwt, "delta", "gwt")
+    if x.shape[0] != delta.shape[0] or gwt.shape != (x.shape[1], delta.shape[1]):
+        raise ValueError(f"shapes do not match: x {x.shape}, delta {delta.shape}, gwt {gwt.shape}")
+    _event_outer_numba(*_nonzeros_by_row(x), delta, gwt, _column_block(gwt.shape[1]))
+
+
+@cuda.jit
+def _event_matmul_cuda(x, wt, out):
+    i = cuda.grid(1)
+    n_out = wt.shape[1]
+    if i >= out.shape[0] * n_out:
+        return
+    r = i // n_out
+    j = i % n_out
+    acc = x[r, 0] * 0  # zero in the arrays' dtype
+    for k in range(x.shape[1]):
+        v = x[r, k]
+        if v != 0:
+            acc += v * wt[k, j]
+    out[r, j] = acc
+
+
+@cuda.jit
+def _event_outer_cuda(x, delta, gwt):
+    i = cuda.grid(1)
+    n_out = delta.shape[1]
+    if i >= gwt.shape[0] * n_out:
+        return
+    k = i // n_out
+    j = i % n_out
+    acc = x[0, k] * 0  # zero in the arrays' dtype
+    for r in range(x.shape[0]):
+        v = x[r, k]
+        if v != 0:
+            acc += v * delta[r, j]
+    gwt[k, j] = acc
+
+
+def _launch(kernel, n: int, *args) -> None:
+    blocks = max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
+    kernel[blocks, THREADS_PER_BLOCK](*args)
+
+
+def event_matmul_cuda(x, wt, out) -> None:
+    """Numba CUDA :func:`event_matmul_numpy` (one thread per output element)."""
+    if x.shape[1] != wt.shape[0] or tuple(out.shape) != (x.shape[0], wt.shape[1]):
+        raise ValueError(f"shapes do not match: x {x.shape}, wt {wt.shape}, out {out.shape}")
+    _launch(_event_matmul_cuda, out.shape[0] * out.shape[1], x, wt, out)
+
+
+def event_outer_cuda(x, delta, gwt) -> None:
+    """Numba CUDA :func:`event_outer_numpy` (one thread per output element)."""
+    if x.shape[0] != delta.shape[0] or tuple(gwt.shape) != (x.shape[1], delta.shape[1]):
+        raise ValueError(f"shapes do not match: x {x.shape}, delta {delta.shape}, gwt {gwt.shape}")
+    _launch(_event_outer_cuda, gwt.shape[0] * gwt.shape[1], x, delta, gwt)

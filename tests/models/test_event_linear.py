@@ -1,0 +1,70 @@
+"""Event-driven Linear for spike inputs: same values and gradients as nn.Linear."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spikesub.models.snn import EventLinearFunction, SpikingLinear, event_linear
+
+
+def _grads(x, linear, mode, weights):
+    linear.zero_grad()
+    x = x.clone().requires_grad_(True)
+    y = event_linear(x, linear, mode)
+    (y * weights).sum().backward()
+    return y.detach(), x.grad, linear.weight.grad.clone(), linear.bias.grad.clone()
+
+
+@pytest.mark.parametrize("density", [0.02, 0.5])
+def test_event_path_equals_dense_linear(density):
+    torch.manual_seed(0)
+    x = (torch.rand(6, 8, 120) < density).float()
+    linear = torch.nn.Linear(120, 50)
+    weights = torch.randn(6, 8, 50)
+    event = _grads(x, linear, "always", weights)
+    dense = _grads(x, linear, "never", weights)
+    for a, b in zip(event, dense, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_gradcheck_double():
+    torch.manual_seed(1)
+    linear = torch.nn.Linear(15, 9).double()
+    x = (torch.rand(7, 15) < 0.3).double().requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda a, w, b: EventLinearFunction.apply(a, w, b), (x, linear.weight, linear.bias)
+    )
+
+
+def test_auto_takes_event_path_only_for_sparse_cpu_input(monkeypatch):
+    calls = []
+    original = EventLinearFunction.apply
+    monkeypatch.setattr(EventLinearFunction, "apply", lambda *a: calls.append(1) or original(*a))
+    linear = torch.nn.Linear(100, 10)
+    event_linear(torch.zeros(4, 2, 100), linear)
+    assert calls == [1]
+    event_linear(torch.ones(4, 2, 100), linear)  # dense input: nn.Linear
+    assert calls == [1]
+
+
+def test_forward_hooks_still_run():
+    layer = SpikingLinear(50, 20, event_input="always")
+    seen = []
+    layer.linear.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape))
+    layer(torch.zeros(3, 2, 50))
+    assert seen == [torch.Size([3, 2, 50])]
+
+
+def test_spiking_linear_same_output_either_way():
+    torch.manual_seed(2)
+    x = (torch.rand(10, 4, 64) < 0.05).float()
+    a = SpikingLinear(64, 32, event_input="always", output="membrane")
+    b = SpikingLinear(64, 32, event_input="never", output="membrane")
+    b.load_state_dict(a.state_dict())
+    torch.testing.assert_close(a(x), b(x), rtol=1e-5, atol=1e-5)
+
+
+def test_bad_event_input():
+    with pytest.raises(ValueError, match="event_input"):
+        SpikingLinear(4, 2, event_input="sometimes")
