@@ -227,6 +227,7 @@ from spikesub.kernels.plasticity import (  # noqa: E402
     rls_update_forgetting_numpy,
     rls_update_numba,
     rls_update_numpy,
+    rls_update_parallel_numba,
     three_factor_run_numba,
     three_factor_run_numpy,
 )
@@ -248,6 +249,15 @@ __all__ += [
     "rls_update_forgetting_numpy",
     "rls_update_numba",
     "rls_update_numpy",
+    "rls_update_parallel_numba",
     "three_factor_run_numba",
     "three_factor_run_numpy",
 ]
+
+# Closed-loop FORCE simulation (spikesub.kernels.force_loop): network, feedback, RLS readout.
+from spikesub.kernels.force_loop import (  # noqa: E402
+    force_loop_numba,
+    force_loop_numpy,
+)
+
+__all__ += ["force_loop_numba", "force_loop_numpy"]

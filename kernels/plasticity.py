@@ -18,9 +18,12 @@ floating point, so a symmetric ``P`` stays exactly symmetric.
 Arithmetic is float64 inside (also for float32 ``P`` and ``w``), stored in the arrays'
 dtype. The NumPy version computes ``k = P r`` and ``r.k`` with BLAS, the Numba version with
 its own loops, so the two agree to rounding (about 1e-15 relative per step in float64), not
-bit for bit; the rank-1 update itself is the same expression in both. The Numba version
-runs rows in parallel from :data:`PARALLEL_MIN_N` on; every row is computed by one thread
-in a fixed order, so the parallel and serial paths give the same bits.
+bit for bit; the rank-1 update itself is the same expression in both.
+:func:`rls_update_parallel_numba` runs the rows in parallel (worth it from about
+:data:`PARALLEL_MIN_N`); every row is computed by one thread in a fixed order, so it gives
+the same bits as the serial :func:`rls_update_numba`. Only the serial version is called
+from cached code (Numba issue #8578: a cached function calling a parallel one can crash
+when loaded from the cache).
 
 The run kernels (``rls_run_*``, ``three_factor_run_*``) stream a whole recording through a
 readout in one call (output ``y = W r`` first, then the update) and return the step at which
@@ -137,38 +140,26 @@ def _row_update_forgetting(P, i, k, c, lam, n):
         P[i, j] = (np.float64(P[i, j]) - (ki * k[j]) * c) / lam
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
-def _rls_core(P, w, r, err, lam):
+@njit(inline="always", cache=True, error_model="numpy")
+def _rls_prepare(P, r):
     n = P.shape[0]
     r64 = np.empty(n, dtype=np.float64)
     for j in range(n):
         r64[j] = r[j]
-    k = np.empty(n, dtype=np.float64)
-    parallel = n >= PARALLEL_MIN_N
-    if parallel:
-        for i in prange(n):
-            k[i] = _row_dot(P, i, r64, n)
-    else:
-        for i in range(n):
-            k[i] = _row_dot(P, i, r64, n)
+    return r64, np.empty(n, dtype=np.float64)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _rls_gain(r64, k, lam):
     rk = 0.0
-    for j in range(n):
+    for j in range(r64.shape[0]):
         rk += r64[j] * k[j]
-    c = 1.0 / (lam + rk)
-    if lam == 1.0:
-        if parallel:
-            for i in prange(n):
-                _row_update(P, i, k, c, n)
-        else:
-            for i in range(n):
-                _row_update(P, i, k, c, n)
-    else:
-        if parallel:
-            for i in prange(n):
-                _row_update_forgetting(P, i, k, c, lam, n)
-        else:
-            for i in range(n):
-                _row_update_forgetting(P, i, k, c, lam, n)
+    return 1.0 / (lam + rk)
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def _rls_weights(w, err, k, c):
+    n = k.shape[0]
     for j in range(n):
         k[j] *= c
     for o in range(w.shape[0]):
@@ -178,15 +169,55 @@ def _rls_core(P, w, r, err, lam):
 
 
 @njit(cache=True, error_model="numpy")
+def _rls_core(P, w, r, err, lam):
+    n = P.shape[0]
+    r64, k = _rls_prepare(P, r)
+    for i in range(n):
+        k[i] = _row_dot(P, i, r64, n)
+    c = _rls_gain(r64, k, lam)
+    if lam == 1.0:
+        for i in range(n):
+            _row_update(P, i, k, c, n)
+    else:
+        for i in range(n):
+            _row_update_forgetting(P, i, k, c, lam, n)
+    _rls_weights(w, err, k, c)
+
+
+# Numba issue #8578: a cached function that calls a parallel one can crash when it is loaded
+# from the cache. So the cached entry points (and everything cached that calls them) use the
+# serial core above, and the parallel version is its own top-level function, for Python
+# callers and for uncached loops.
+@njit(parallel=True, cache=True, error_model="numpy")
+def rls_update_parallel_numba(P, w, r, err, lam):
+    """:func:`rls_update_numba` (``lam = 1``) or :func:`rls_update_forgetting_numba`, with
+    the two ``O(N^2)`` passes parallel over rows: the same bits as the serial version (each
+    row is computed by one thread in the same order). Worth it from about
+    :data:`PARALLEL_MIN_N`. Call it from Python or from uncached ``njit`` code only."""
+    n = P.shape[0]
+    r64, k = _rls_prepare(P, r)
+    for i in prange(n):
+        k[i] = _row_dot(P, i, r64, n)
+    c = _rls_gain(r64, k, lam)
+    if lam == 1.0:
+        for i in prange(n):
+            _row_update(P, i, k, c, n)
+    else:
+        for i in prange(n):
+            _row_update_forgetting(P, i, k, c, lam, n)
+    _rls_weights(w, err, k, c)
+
+
+@njit(cache=True, error_model="numpy")
 def rls_update_numba(P, w, r, err):
-    """Numba version of :func:`rls_update_numpy` (agrees to rounding; callable from other
-    ``njit`` code; do not call it from inside a ``prange`` loop)."""
+    """Numba version of :func:`rls_update_numpy` (agrees to rounding; serial; callable from
+    other ``njit`` code, cached or not)."""
     _rls_core(P, w, r, err, 1.0)
 
 
 @njit(cache=True, error_model="numpy")
 def rls_update_forgetting_numba(P, w, r, err, lam):
-    """Numba version of :func:`rls_update_forgetting_numpy`."""
+    """Numba version of :func:`rls_update_forgetting_numpy` (serial)."""
     _rls_core(P, w, r, err, np.float64(lam))
 
 

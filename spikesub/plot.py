@@ -7,6 +7,8 @@ as PNG, atomically, with :func:`spikesub.runs.save_figure`.
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Sequence
 from numbers import Integral
 from pathlib import Path
@@ -288,8 +290,33 @@ def membrane_traces(
     return fig
 
 
+def _experiment_of(run_dir: Path) -> str | None:
+    """The ``"experiment"`` named by the folder's ``config.json``, if any."""
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        return None
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    experiment = config.get("experiment") if isinstance(config, dict) else None
+    return str(experiment) if experiment is not None else None
+
+
+_EXPERIMENT_PLOTTERS = {
+    "whatwhen": ("spikesub.prediction.figures", "plot_whatwhen"),
+    "continual": ("spikesub.continual.figures", "plot_continual"),
+    "force_sine": ("spikesub.force_sine_plots", "plot_force_sine"),
+}
+"""``config.json`` ``"experiment"`` -> the module and function that redraw its figures."""
+
+
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """Draw the figures of a simulation run folder from its saved files.
+    """Draw the figures of a run folder from its saved files.
+
+    A folder whose ``config.json`` names an ``"experiment"`` (``whatwhen``, ``continual``,
+    ``force_sine``) is drawn by that experiment's figure module; any other folder is a
+    simulation run, drawn as below.
 
     - ``spikes.npz`` (see :func:`spikesub.runs.save_spikes`) -> ``raster.png``;
     - ``state.npz`` with ``times_ms`` ``(samples,)``, ``indices`` ``(k,)`` and one
@@ -309,6 +336,15 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
+    experiment = _experiment_of(run_dir)
+    if experiment is not None:
+        if experiment not in _EXPERIMENT_PLOTTERS:
+            raise ValueError(
+                f"{run_dir}/config.json names experiment {experiment!r}; spikesub plot draws "
+                f"{tuple(_EXPERIMENT_PLOTTERS)} and simulation runs"
+            )
+        module_name, function_name = _EXPERIMENT_PLOTTERS[experiment]
+        return list(getattr(importlib.import_module(module_name), function_name)(run_dir))
     spikes_path = run_dir / "spikes.npz"
     state_path = run_dir / "state.npz"
     if not spikes_path.exists() and not state_path.exists():
