@@ -99,6 +99,28 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _snntorch_atan(dtype_name: str):
+    """snnTorch's arctan surrogate; in float64 with spikes in float64 too.
+
+    ``snntorch.surrogate.atan`` returns float32 spikes whatever the input dtype, which would
+    round the gradients flowing back through them to float32; the float64 variant keeps
+    snnTorch's own backward formula and returns spikes in the membrane's dtype.
+    """
+    from snntorch import surrogate
+
+    if dtype_name == "float32":
+        return surrogate.atan(SLOPE)
+
+    class ATanSameDtype(surrogate.ATan):
+        @staticmethod
+        def forward(ctx, input_, alpha):
+            ctx.save_for_backward(input_)
+            ctx.alpha = alpha
+            return (input_ > 0).to(input_.dtype)
+
+    return lambda u: ATanSameDtype.apply(u, SLOPE)
+
+
 def _mlp_models(task: dict[str, Any]):
     """The snnTorch or spikesub MLP and a function ``loss(x_static, y)``."""
     import torch
@@ -111,14 +133,15 @@ def _mlp_models(task: dict[str, Any]):
     device = task["device"]
     if task["framework"] == "snntorch":
         import snntorch as snn
-        from snntorch import surrogate
+
+        spike_grad = _snntorch_atan(task.get("dtype", "float32"))
 
         class SnnTorchMLP(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
                 self.fcs = nn.ModuleList(linears)
                 self.lifs = nn.ModuleList(
-                    snn.Leaky(beta=BETA, threshold=THRESHOLD, spike_grad=surrogate.atan(SLOPE))
+                    snn.Leaky(beta=BETA, threshold=THRESHOLD, spike_grad=spike_grad)
                     for _ in linears
                 )
 
@@ -128,7 +151,8 @@ def _mlp_models(task: dict[str, Any]):
                 for _ in range(n_steps):
                     h = x
                     for i, (fc, lif) in enumerate(zip(self.fcs, self.lifs, strict=True)):
-                        h, mems[i] = lif(fc(h), mems[i])
+                        # snnTorch's surrogates return float32 spikes; 0/1 is exact in any dtype
+                        h, mems[i] = lif(fc(h.to(x.dtype)), mems[i])
                     mem_sum = mem_sum + mems[-1]
                 return mem_sum / n_steps
 
@@ -161,7 +185,7 @@ def _mlp_models(task: dict[str, Any]):
                 return h.mean(0)
 
         model = SpikesubMLP()
-    return model.to(device)
+    return model.to(device=device, dtype=getattr(torch, task.get("dtype", "float32")))
 
 
 def _run_mlp(task: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +197,8 @@ def _run_mlp(task: dict[str, Any]) -> dict[str, Any]:
         images, labels = synthetic_mnist(max(task["batch"] * 8, 512), task["seed"])
     else:
         images, labels = load_mnist_train(Path(task["data_dir"]))
-    x_all = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    dtype = np.dtype(task.get("dtype", "float32"))
+    x_all = torch.from_numpy(images.reshape(len(images), -1).astype(dtype) / dtype.type(255.0))
     y_all = torch.from_numpy(labels.astype(np.int64))
     base_rss = _rss_mib()
     model = _mlp_models(task)
@@ -228,28 +253,30 @@ def _run_ob(task: dict[str, Any]) -> dict[str, Any]:
     device = task["device"]
     n, n_steps, batch = task["ob_n"], task["ob_steps"], task["ob_batch"]
     gen = torch.Generator().manual_seed(task["seed"])
-    x = torch.rand((n_steps, batch, n), generator=gen).to(device)
+    dtype = getattr(torch, task.get("dtype", "float32"))
+    x = torch.rand((n_steps, batch, n), generator=gen).to(device=device, dtype=dtype)
     base_rss = _rss_mib()
     torch.manual_seed(task["seed"])
-    linear = nn.Linear(n, n).to(device)
+    linear = nn.Linear(n, n).to(device=device, dtype=dtype)
     if task["framework"] == "snntorch":
         import snntorch as snn
-        from snntorch import surrogate
 
-        lif = snn.Leaky(beta=BETA, threshold=THRESHOLD, spike_grad=surrogate.atan(SLOPE))
-        lif = lif.to(device)
+        spike_grad = _snntorch_atan(task.get("dtype", "float32"))
+        lif = snn.Leaky(beta=BETA, threshold=THRESHOLD, spike_grad=spike_grad)
+        lif = lif.to(device=device, dtype=dtype)
 
         def forward(inp: torch.Tensor) -> torch.Tensor:
             mem = lif.init_leaky()
             spks = []
             for t in range(inp.shape[0]):
                 spk, mem = lif(linear(inp[t]), mem)
-                spks.append(spk)
+                spks.append(spk.to(inp.dtype))
             return torch.stack(spks)
     else:
         from spikesub.models.snn import LIF
 
-        lif = LIF(beta=BETA, threshold=THRESHOLD, surrogate="atan", slope=SLOPE).to(device)
+        lif = LIF(beta=BETA, threshold=THRESHOLD, surrogate="atan", slope=SLOPE)
+        lif = lif.to(device=device, dtype=dtype)
 
         def forward(inp: torch.Tensor) -> torch.Tensor:
             return lif(linear(inp))
@@ -410,6 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench", default="mlp,ob", help="comma-separated workloads: mlp, ob")
     p.add_argument("--frameworks", default="snntorch,spikesub", help="comma-separated")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="dtype of weights, data and state (float64: loss curves agree for longer)",
+    )
     p.add_argument("--steps", type=int, default=50, help="timed MLP training steps (K)")
     p.add_argument("--warmup", type=int, default=5, help="MLP warm-up steps, not timed")
     p.add_argument("--batch", type=int, default=64)
@@ -468,6 +501,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benches": benches,
         "frameworks": frameworks,
         "device": args.device,
+        "dtype": args.dtype,
         "steps": args.steps,
         "warmup": args.warmup,
         "batch": args.batch,
@@ -507,6 +541,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "bench": bench,
                 "framework": framework,
                 "device": args.device,
+                "dtype": args.dtype,
                 "steps": args.steps,
                 "warmup": args.warmup,
                 "batch": args.batch,
