@@ -16,8 +16,12 @@ EXIT_USAGE = 2
 _DESCRIPTION = """\
 spikesub: spiking neural networks on Numba CPU and CUDA kernels.
 
-  spikesub demo                  simulate the Izhikevich (2003) network, 1 s, raster in runs/demo
+  spikesub demo                  simulate the Izhikevich (2003) network, 1 s, raster in runs/demo,
+                                 then the what-and-when experiment (--quick) in runs/demo/whatwhen
   spikesub simulate --help       the reservoir simulation and its options
+  spikesub whatwhen --help       readouts that predict what, when and how likely (three-factor
+                                 rule against FORCE)
+  spikesub continual --help      continual learning of a spiking MLP: HLOP, GPM, EWC, ...
   spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
   spikesub info                  versions, threads and which backends can run here
 """
@@ -78,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="the main job: a reservoir simulation with its raster plot",
+        help="the main job: a reservoir simulation with its raster plot, then the quick "
+        "what-and-when experiment",
         description="Simulate the Izhikevich (2003) network of 800 excitatory and 200 inhibitory "
-        "neurons for 1 s and write config, spikes, metrics, raster and membrane plots.",
+        "neurons for 1 s and write config, spikes, metrics, raster and membrane plots; then run "
+        "the what-and-when prediction experiment (--quick) into OUT/whatwhen.",
     )
     _add_simulate_options(demo, out_default="runs/demo")
 
@@ -97,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", help="a folder written by 'spikesub simulate' or 'demo'")
 
     sub.add_parser("info", help="versions, threads and available backends")
+
+    from spikesub.continual import cli as continual_cli
+    from spikesub.prediction import cli as whatwhen_cli
+
+    whatwhen_cli.register(sub)
+    continual_cli.register(sub)
     return parser
 
 
@@ -136,7 +148,23 @@ def _run_simulate(args: argparse.Namespace) -> int:
             f"CV of ISIs {metrics['cv_isi_mean']:.2f}, synchrony chi {metrics['synchrony_chi']:.2f}"
         )
         print(f"run folder: {run_dir}  (raster: {Path(run_dir) / 'raster.png'})")
+    if args.command == "demo":
+        return _run_demo_whatwhen(args, Path(run_dir) / "whatwhen")
     return 0
+
+
+def _run_demo_whatwhen(args: argparse.Namespace, out: Path) -> int:
+    """The second half of ``spikesub demo``: the what-and-when experiment, quick version."""
+    from spikesub.prediction import cli as whatwhen_cli
+
+    if not args.quiet:
+        print("what-and-when prediction experiment (--quick, under a minute):")
+    options = ["--quick", "--out", str(out), "--seed", str(args.seed)]
+    if args.quiet:
+        options.append("--quiet")
+    parser = argparse.ArgumentParser(prog="spikesub whatwhen")
+    whatwhen_cli.add_arguments(parser)
+    return whatwhen_cli.run_cli(parser.parse_args(options))
 
 
 def _run_plot(args: argparse.Namespace) -> int:
@@ -174,11 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from spikesub.continual import cli as continual_cli
+    from spikesub.prediction import cli as whatwhen_cli
+
     handlers = {
         "demo": _run_simulate,
         "simulate": _run_simulate,
         "plot": _run_plot,
         "info": _run_info,
+        "whatwhen": whatwhen_cli.run_cli,
+        "continual": continual_cli.run_cli,
     }
     from spikesub.kernels.backends import BackendUnavailableError
     from spikesub.models.errors import SpikesubError

@@ -139,4 +139,10 @@ def test_demo_runs_the_full_network(tmp_path, capsys):
     assert metrics["n_neurons"] == 1000 and metrics["n_synapses"] == 1_000_000
     # Izhikevich (2003): irregular firing around 10 Hz with population bursts
     assert 3.0 < metrics["mean_rate_hz"] < 30.0
-    assert "run folder" in capsys.readouterr().out
+    # then the quick what-and-when experiment, in its own folder, with its figures
+    whatwhen = json.loads((out / "whatwhen" / "config.json").read_text())
+    assert whatwhen["experiment"] == "whatwhen"
+    assert (out / "whatwhen" / "metrics.json").exists()
+    assert list((out / "whatwhen").glob("*.png"))
+    printed = capsys.readouterr().out
+    assert "run folder" in printed and "what-and-when" in printed
