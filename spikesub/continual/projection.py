@@ -1,0 +1,183 @@
+"""Orthogonal projection of weight gradients, and the subspace algebra GPM is made of.
+
+For a protected layer with weight gradient ``G`` (``(out, in)``; a Conv2d weight
+``(out, C, kh, kw)`` is viewed as ``(out, C * kh * kw)``, the order of its unfolded patches):
+
+* GPM: ``G <- G - G B B^T`` for an orthonormal basis ``B`` ``(in, k)`` of the old tasks'
+  activity;
+* HLOP: ``G <- G - G H^T H`` for the lateral weights ``H`` ``(k, in)`` of the Hebbian circuit.
+  The Oja / GHA rows converge to orthonormal vectors, so ``H^T H`` is then the orthogonal
+  projector onto their span; with ``orthonormalise=True`` the projector is built from the QR
+  of ``H^T`` instead, which is exact also for rows not fully converged.
+
+After the update ``W <- W - lr * G_proj`` the layer's output on any input ``x`` in the
+protected subspace is unchanged: ``G_proj x = G (I - B B^T) x = 0``.
+
+Energy bookkeeping follows Saha et al. (GPM, ICLR 2021) on the Gram matrix
+``A = X^T X`` ``(in, in)`` of the activity rows ``X`` ``(n, in)`` (same singular values
+squared as the SVD of ``X``, memory independent of ``n``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = [
+    "extend_basis",
+    "grad_matrix",
+    "orthonormal_basis",
+    "principal_angles",
+    "project_module_grad",
+    "project_out",
+    "project_out_lateral",
+    "residual_spectrum",
+    "select_k",
+]
+
+
+def grad_matrix(module: nn.Module) -> torch.Tensor | None:
+    """``module.weight.grad`` viewed as ``(out, in)`` (a view: editing it edits the gradient)."""
+    weight = module.weight
+    if weight.grad is None:
+        return None
+    return weight.grad.view(weight.shape[0], -1)
+
+
+def project_out(grad: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """``G - G B B^T``: remove from the rows of ``grad`` ``(out, in)`` their components in the
+    span of the orthonormal columns of ``basis`` ``(in, k)``. Returns a new tensor."""
+    if basis.numel() == 0:
+        return grad.clone()
+    b = basis.to(grad.dtype)
+    return grad - (grad @ b) @ b.T
+
+
+def project_out_lateral(
+    grad: torch.Tensor, lateral: torch.Tensor, *, orthonormalise: bool = False
+) -> torch.Tensor:
+    """``G - G H^T H`` for lateral weights ``H`` ``(k, in)``; with ``orthonormalise`` the
+    exact projector of span(rows of H) (QR of ``H^T``). Returns a new tensor."""
+    if lateral.numel() == 0:
+        return grad.clone()
+    if orthonormalise:
+        return project_out(grad, orthonormal_basis(lateral.T))
+    h = lateral.to(grad.dtype)
+    return grad - (grad @ h.T) @ h
+
+
+def project_module_grad(module: nn.Module, basis: torch.Tensor) -> None:
+    """Project ``module.weight.grad`` in place with an orthonormal ``basis`` ``(in, k)``."""
+    g = grad_matrix(module)
+    if g is None or basis.numel() == 0:
+        return
+    b = basis.to(device=g.device, dtype=g.dtype)
+    g.sub_((g @ b) @ b.T)
+
+
+def orthonormal_basis(vectors: torch.Tensor, *, rtol: float = 1e-6) -> torch.Tensor:
+    """Orthonormal basis ``(n, r)`` of the column span of ``vectors`` ``(n, k)`` (QR with
+    the columns of negligible norm dropped, ``r <= k``)."""
+    if vectors.numel() == 0:
+        return vectors.new_zeros((vectors.shape[0], 0))
+    q, r = torch.linalg.qr(vectors.double())
+    diag = r.diagonal().abs()
+    keep = diag > rtol * max(float(diag.max()), 1e-300)
+    return q[:, keep].to(vectors.dtype)
+
+
+def residual_spectrum(
+    gram: torch.Tensor, basis: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Eigen-decomposition of the activity left after removing the span of ``basis``.
+
+    Args:
+        gram: ``X^T X`` ``(n, n)`` of the activity rows.
+        basis: orthonormal ``(n, k)`` already protected, or None / empty.
+
+    Returns:
+        ``(energies, directions, total)``: residual energies (eigenvalues of
+        ``P A P`` with ``P = I - B B^T``, descending, ``(n,)``), their eigenvectors as
+        columns ``(n, n)``, and the total energy ``trace(A)``; all float64.
+    """
+    a = gram.double()
+    a = 0.5 * (a + a.T)
+    total = float(a.trace())
+    if basis is not None and basis.numel():
+        b = basis.double()
+        p = torch.eye(a.shape[0], dtype=a.dtype) - b @ b.T
+        a = p @ a @ p
+        a = 0.5 * (a + a.T)
+    evals, evecs = torch.linalg.eigh(a)
+    order = torch.argsort(evals, descending=True)
+    return evals[order].clamp_min(0.0), evecs[:, order], total
+
+
+def select_k(energies: torch.Tensor, total: float, protected: float, threshold: float) -> int:
+    """The smallest ``k`` such that ``(protected + sum(energies[:k])) / total >= threshold``.
+
+    ``protected`` is the energy already inside the existing subspace; returns 0 when that
+    alone reaches the threshold, and ``len(energies)`` at most.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must lie in [0, 1]; got {threshold}")
+    if total <= 0:
+        return 0
+    if protected / total >= threshold:
+        return 0
+    cumulative = (protected + torch.cumsum(energies.double(), 0)) / total
+    hit = torch.nonzero(cumulative >= threshold - 1e-12)
+    return int(hit[0]) + 1 if hit.numel() else int(energies.numel())
+
+
+def extend_basis(
+    gram: torch.Tensor, basis: torch.Tensor | None, threshold: float, *, max_k: int | None = None
+) -> tuple[torch.Tensor, dict]:
+    """GPM's basis update: add the top residual directions until ``threshold`` of the
+    activity energy is inside the subspace.
+
+    Args:
+        gram: ``X^T X`` ``(n, n)`` of the current task's activity.
+        basis: current orthonormal basis ``(n, k)`` or None.
+        threshold: fraction of the energy to capture, in [0, 1].
+        max_k: cap on the number of directions added.
+
+    Returns:
+        ``(new_basis, info)``: the basis ``(n, k + k_new)`` (float32) and
+        ``{"k_new", "energy_before", "energy_after", "total"}`` (fractions of the total).
+    """
+    n = gram.shape[0]
+    if basis is None:
+        basis = gram.new_zeros((n, 0), dtype=torch.float32)
+    energies, directions, total = residual_spectrum(gram, basis)
+    residual = float(energies.sum())
+    protected = max(total - residual, 0.0)
+    k_new = select_k(energies, total, protected, threshold)
+    k_new = min(k_new, n - basis.shape[1])
+    if max_k is not None:
+        k_new = min(k_new, max_k)
+    if k_new > 0:
+        stacked = torch.cat([basis.double(), directions[:, :k_new]], dim=1)
+        new_basis = orthonormal_basis(stacked).float()
+    else:
+        new_basis = basis.float()
+    after = protected + float(energies[:k_new].sum())
+    denom = total if total > 0 else 1.0
+    info = {
+        "k_new": int(new_basis.shape[1] - basis.shape[1]),
+        "energy_before": protected / denom,
+        "energy_after": after / denom,
+        "total": total,
+    }
+    return new_basis, info
+
+
+def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Principal angles (degrees, ascending) between the column spans of ``a`` ``(n, p)`` and
+    ``b`` ``(n, q)``; ``min(p, q)`` angles (the columns are orthonormalised first)."""
+    if a.numel() == 0 or b.numel() == 0:
+        return torch.zeros(0, dtype=torch.float64)
+    qa = orthonormal_basis(a.double())
+    qb = orthonormal_basis(b.double())
+    s = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
+    return torch.rad2deg(torch.arccos(s)).sort().values

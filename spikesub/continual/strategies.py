@@ -1,0 +1,779 @@
+"""Continual-learning strategies: one interface for fine-tuning, EWC, GPM and HLOP.
+
+A training loop drives a strategy through six calls::
+
+    strategy = make_strategy("hlop", model)
+    for task_id, task in enumerate(tasks):
+        strategy.begin_task(task_id)
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y) + strategy.penalty()
+            loss.backward()
+            strategy.before_step()          # edits .grad (projection)
+            optimizer.step()
+        strategy.end_task(task_id, batches, model, loss_fn)   # bases / Fisher / Hebbian
+
+Protected layers are, by default, every ``nn.Linear`` and ``nn.Conv2d`` of the model in
+module order (for :class:`~spikesub.models.snn.SpikingLinear` that is its inner ``.linear``;
+for an snnTorch model, its ``nn.Linear`` layers, which its time loop calls once per step).
+
+Optimiser requirements of the projection methods (GPM, HLOP): plain SGD without weight
+decay; with momentum, reset the momentum buffers at the start of each task (a fresh
+optimiser per task does this), otherwise the buffers carry unprojected components of the
+previous task's gradients into the next one.
+
+Biases: projection acts on weights. The projection strategies freeze the biases of the
+protected layers after the first task (their gradients are zeroed in :meth:`before_step`
+for tasks > 0), because a bias shift changes the layer's output on old inputs whatever the
+projection does; networks built for continual learning use ``bias=False`` on the protected
+layers, which makes the question moot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikesub.continual.projection import (
+    extend_basis,
+    grad_matrix,
+    principal_angles,
+    project_module_grad,
+)
+from spikesub.continual.subspace import HebbianSubspace
+from spikesub.continual.taps import ActivityTap
+
+__all__ = [
+    "EWC",
+    "GPM",
+    "HLOP",
+    "STRATEGIES",
+    "FineTune",
+    "Strategy",
+    "make_strategy",
+    "protected_layers",
+]
+
+
+def protected_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every ``nn.Linear`` and ``nn.Conv2d`` of ``model``, named, in module order."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Linear, nn.Conv2d))
+    ]
+
+
+def _resolve_layers(
+    model: nn.Module, layers: Sequence[nn.Module] | None
+) -> list[tuple[str, nn.Module]]:
+    if layers is None:
+        found = protected_layers(model)
+        if not found:
+            raise ValueError("model has no nn.Linear or nn.Conv2d layer to protect")
+        return found
+    names = {id(module): name for name, module in model.named_modules()}
+    resolved = []
+    for i, module in enumerate(layers):
+        if not isinstance(module, (nn.Linear, nn.Conv2d)):
+            raise TypeError(
+                f"layers[{i}] must be an nn.Linear or nn.Conv2d (for a SpikingLinear pass its "
+                f".linear); got {type(module).__name__}"
+            )
+        if id(module) not in names:
+            raise ValueError(f"layers[{i}] is not a submodule of model")
+        resolved.append((names[id(module)], module))
+    return resolved
+
+
+class Strategy:
+    """Base class: the calls a continual-learning loop makes; all of them do nothing here.
+
+    Args:
+        model: the network being trained.
+        layers: the layers to protect (``nn.Linear`` / ``nn.Conv2d`` submodules of
+            ``model``); default: all of them, in module order.
+        progress: show a tqdm bar in :meth:`end_task` (only when stderr is a terminal).
+        **opts: options of the subclass; unknown names raise ``TypeError``.
+
+    Attributes:
+        name: registry name of the strategy.
+        model: the model.
+        layer_names: qualified names of the protected layers.
+        layers: the protected modules, in the same order.
+        task_id: the task being trained (-1 before the first :meth:`begin_task`).
+        tasks_done: how many tasks :meth:`end_task` has finished.
+    """
+
+    name: str = "base"
+    option_defaults: dict[str, Any] = {}
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        layers: Sequence[nn.Module] | None = None,
+        progress: bool = False,
+        **opts: Any,
+    ) -> None:
+        unknown = sorted(set(opts) - set(self.option_defaults))
+        if unknown:
+            allowed = ", ".join(sorted(self.option_defaults)) or "none"
+            raise TypeError(
+                f"{type(self).__name__} got unknown option(s) {', '.join(unknown)}; "
+                f"allowed: {allowed}"
+            )
+        self.model = model
+        named = _resolve_layers(model, layers)
+        self.layer_names = [name for name, _ in named]
+        self.layers = [module for _, module in named]
+        self.progress = bool(progress)
+        self.options = {**self.option_defaults, **opts}
+        self.task_id = -1
+        self.tasks_done = 0
+        self.end_task_seconds: list[float] = []
+
+    # -- the loop's calls -------------------------------------------------------------------
+
+    def begin_task(self, task_id: int) -> None:
+        """Start training task ``task_id`` (0-based)."""
+        if isinstance(task_id, bool) or not isinstance(task_id, int) or task_id < 0:
+            raise ValueError(f"task_id must be an int >= 0; got {task_id!r}")
+        self.task_id = task_id
+
+    def penalty(self) -> torch.Tensor:
+        """Scalar added to the loss (EWC's quadratic penalty); zero here."""
+        return self._zero()
+
+    def before_step(self) -> None:
+        """Edit the gradients (after ``loss.backward()``, before ``optimizer.step()``)."""
+
+    def end_task(
+        self,
+        task_id: int,
+        batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        forward: Callable[[torch.Tensor], torch.Tensor],
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> None:
+        """Consolidate task ``task_id`` after its training.
+
+        Args:
+            task_id: the task just trained.
+            batches: the task's training data, ``(x, y)`` pairs; iterated once per pass
+                (a list, or an iterable that can be iterated several times).
+            forward: ``forward(x) -> logits`` ``(B, classes)``; must run the protected
+                layers (their activity is recorded by forward hooks while it runs).
+            loss_fn: ``loss_fn(logits, y) -> scalar`` (mean over the batch).
+        """
+        start = time.perf_counter()
+        self._end_task(task_id, batches, forward, loss_fn)
+        self.end_task_seconds.append(time.perf_counter() - start)
+        self.tasks_done = max(self.tasks_done, task_id + 1)
+
+    def _end_task(self, task_id, batches, forward, loss_fn) -> None:
+        """Subclass hook of :meth:`end_task`."""
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly where this strategy is (tensors and numbers)."""
+        return {
+            "name": self.name,
+            "options": dict(self.options),
+            "layer_names": list(self.layer_names),
+            "task_id": self.task_id,
+            "tasks_done": self.tasks_done,
+            "end_task_seconds": list(self.end_task_seconds),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output (same strategy, same protected layers)."""
+        if state.get("name") != self.name:
+            raise ValueError(f"state is of strategy {state.get('name')!r}, not {self.name!r}")
+        if list(state.get("layer_names", [])) != self.layer_names:
+            raise ValueError(
+                f"state protects layers {state.get('layer_names')}, this strategy "
+                f"{self.layer_names}"
+            )
+        self.options = dict(state["options"])
+        self.task_id = int(state["task_id"])
+        self.tasks_done = int(state["tasks_done"])
+        self.end_task_seconds = [float(s) for s in state["end_task_seconds"]]
+
+    def summary(self) -> dict:
+        """JSON-able description: options, protected layers, time spent in :meth:`end_task`."""
+        return {
+            "strategy": self.name,
+            "options": {k: _jsonable(v) for k, v in self.options.items()},
+            "layers": list(self.layer_names),
+            "tasks_done": self.tasks_done,
+            "end_task_seconds": list(self.end_task_seconds),
+        }
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _zero(self) -> torch.Tensor:
+        for p in self.model.parameters():
+            return p.new_zeros(())
+        return torch.zeros(())
+
+    def _progress_bar(self, iterable: Iterable, total: int | None, desc: str):
+        import sys
+
+        from tqdm.auto import tqdm
+
+        disable = not (self.progress and sys.stderr.isatty())
+        return tqdm(iterable, total=total, desc=desc, leave=False, disable=disable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    return value
+
+
+class FineTune(Strategy):
+    """Plain training, no protection (the forgetting reference; multitask training is this
+    strategy on the union of the tasks' data)."""
+
+    name = "finetune"
+
+
+class _TappedStrategy(Strategy):
+    """A strategy that records the protected layers' activity in :meth:`end_task`."""
+
+    def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
+        super().__init__(model, layers=layers, progress=progress, **opts)
+        max_rows = self.options.get("max_rows")
+        seed = int(self.options.get("seed", 0))
+        self.taps = [
+            ActivityTap(module, max_rows=max_rows, seed=seed + 7919 * i)
+            for i, module in enumerate(self.layers)
+        ]
+        self.dims = [tap.dim for tap in self.taps]
+
+    def _passes(
+        self,
+        batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        forward: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        max_examples: int | None = None,
+        desc: str = "",
+    ) -> Iterator[list[torch.Tensor]]:
+        """Run ``forward`` over ``batches`` (no grad, eval mode, at most ``max_examples``
+        examples) and yield, per batch, the activity rows of every protected layer."""
+        was_training = self.model.training
+        self.model.eval()
+        for tap in self.taps:
+            tap.pop()
+            tap.start()
+        seen = 0
+        try:
+            total = len(batches) if hasattr(batches, "__len__") else None
+            for x, _ in self._progress_bar(batches, total, desc):
+                if max_examples is not None:
+                    if seen >= max_examples:
+                        break
+                    x = x[: max_examples - seen]
+                seen += x.shape[0]
+                with torch.no_grad():
+                    forward(x)
+                yield [tap.pop().detach().cpu() for tap in self.taps]
+        finally:
+            for tap in self.taps:
+                tap.stop()
+                tap.pop()
+            self.model.train(was_training)
+
+    def _grams(self, batches, forward, max_examples: int | None) -> list[torch.Tensor]:
+        """Gram matrices ``X^T X`` (float64, ``(n, n)``) of each layer's activity rows (all
+        rows of the first ``max_examples`` examples: ``max_rows`` applies to Hebbian passes)."""
+        grams = [torch.zeros((d, d), dtype=torch.float64) for d in self.dims]
+        saved = [tap.max_rows for tap in self.taps]
+        for tap in self.taps:
+            tap.max_rows = None
+        try:
+            for rows in self._passes(batches, forward, max_examples=max_examples, desc="activity"):
+                for gram, r in zip(grams, rows, strict=True):
+                    rd = r.double()
+                    gram += rd.T @ rd
+        finally:
+            for tap, max_rows in zip(self.taps, saved, strict=True):
+                tap.max_rows = max_rows
+        return grams
+
+    def _freeze_biases(self) -> None:
+        if self.options.get("freeze_bias", True) and self.tasks_done > 0:
+            for module in self.layers:
+                if module.bias is not None and module.bias.grad is not None:
+                    module.bias.grad.zero_()
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["taps"] = [tap.state_dict() for tap in self.taps]
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        for tap, tap_state in zip(self.taps, state["taps"], strict=True):
+            tap.load_state_dict(tap_state)
+
+
+def _threshold_for(options: dict, task_id: int) -> float:
+    return min(1.0, float(options["threshold"]) + float(options["threshold_increment"]) * task_id)
+
+
+class GPM(_TappedStrategy):
+    """Gradient Projection Memory (Saha et al., ICLR 2021).
+
+    After each task, the activity of every protected layer on up to ``samples`` training
+    examples (each example gives ``T`` rows for a sequence input, or one row per patch for a
+    convolution) forms the representation matrix ``X``; the top directions of its residual
+    after the existing basis are added until the basis captures ``threshold`` of
+    ``||X||^2`` (plus ``threshold_increment`` per task, capped at 1). While later tasks train,
+    :meth:`before_step` projects each weight gradient onto the orthogonal complement of the
+    basis and (``freeze_bias``) zeroes the protected layers' bias gradients.
+
+    Options: ``threshold`` (0.97), ``threshold_increment`` (0.0), ``samples`` (300),
+    ``max_rows`` (rows kept per forward call and layer, None: all), ``max_k`` (cap on the
+    directions added per task and layer, None), ``freeze_bias`` (True), ``seed`` (0).
+    """
+
+    name = "gpm"
+    option_defaults = {
+        "threshold": 0.97,
+        "threshold_increment": 0.0,
+        "samples": 300,
+        "max_rows": None,
+        "max_k": None,
+        "freeze_bias": True,
+        "seed": 0,
+    }
+
+    def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
+        super().__init__(model, layers=layers, progress=progress, **opts)
+        _check_unit("threshold", self.options["threshold"])
+        _check_unit("threshold_increment", self.options["threshold_increment"])
+        _check_count("samples", self.options["samples"])
+        self.bases = [torch.zeros((d, 0)) for d in self.dims]
+        self.history: list[dict] = []
+        self._device_bases: list[torch.Tensor] | None = None
+
+    def before_step(self) -> None:
+        if self.tasks_done == 0:
+            return
+        if self._device_bases is None:
+            self._device_bases = [
+                b.to(module.weight.device, module.weight.dtype)
+                for b, module in zip(self.bases, self.layers, strict=True)
+            ]
+        for module, basis in zip(self.layers, self._device_bases, strict=True):
+            project_module_grad(module, basis)
+        self._freeze_biases()
+
+    def _end_task(self, task_id, batches, forward, loss_fn) -> None:
+        grams = self._grams(batches, forward, self.options["samples"])
+        threshold = _threshold_for(self.options, task_id)
+        record = {"task": task_id, "threshold": threshold, "layers": []}
+        for i, gram in enumerate(grams):
+            self.bases[i], info = extend_basis(
+                gram, self.bases[i], threshold, max_k=self.options["max_k"]
+            )
+            info["k_total"] = int(self.bases[i].shape[1])
+            record["layers"].append(info)
+        self.history.append(record)
+        self._device_bases = None
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["bases"] = [b.clone() for b in self.bases]
+        state["history"] = [dict(h) for h in self.history]
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.bases = [b.clone().float() for b in state["bases"]]
+        self.history = [dict(h) for h in state["history"]]
+        self._device_bases = None
+
+    def summary(self) -> dict:
+        out = super().summary()
+        out["subspace_dims"] = {
+            name: int(b.shape[1]) for name, b in zip(self.layer_names, self.bases, strict=True)
+        }
+        out["input_dims"] = dict(zip(self.layer_names, self.dims, strict=True))
+        out["history"] = _history_json(self.history, self.layer_names)
+        return out
+
+
+def _history_json(history: list[dict], names: list[str]) -> list[dict]:
+    return [
+        {
+            "task": h["task"],
+            **{k: h[k] for k in ("threshold", "hebbian_seconds") if k in h},
+            "layers": {
+                name: {k: _jsonable(v) for k, v in info.items()}
+                for name, info in zip(names, h["layers"], strict=True)
+            },
+        }
+        for h in history
+    ]
+
+
+class HLOP(_TappedStrategy):
+    """Hebbian learning based orthogonal projection (Xiao et al., ICLR 2024).
+
+    One :class:`~spikesub.continual.subspace.HebbianSubspace` per protected layer. While task
+    ``t > 0`` trains, :meth:`before_step` projects each weight gradient with the frozen lateral
+    weights: ``G <- G - G H_old^T H_old`` (``orthonormalise=True``: with the QR basis of
+    ``H_old^T``), and (``freeze_bias``) zeroes the protected layers' bias gradients. After
+    each task, :meth:`end_task`:
+
+    1. records the activity on up to ``samples`` examples (Gram matrix) to pick the number of
+       new lateral neurons — ``k_per_task`` (an int, or one per layer) or, when that is None,
+       the energy criterion (``threshold`` + ``threshold_increment`` per task, as GPM's),
+       capped by ``max_k``;
+    2. adds them and runs the Hebbian rule over ALL the task's batches for
+       ``hebbian_epochs`` passes (the rows of a batch, subsampled to ``max_rows`` per call);
+    3. freezes them. With ``compare_with_gpm`` a GPM basis of the same activity (same number
+       of directions per task) is kept alongside, and the principal angles between it and
+       span(H_old) are stored per layer.
+
+    Options: ``k_per_task`` (None), ``threshold`` (0.97), ``threshold_increment`` (0.0),
+    ``max_k`` (None), ``samples`` (300), ``hebbian_epochs`` (2), ``rule`` ("oja"),
+    ``mode`` ("rate"), ``lr`` (0.5), ``lr_final`` (0.05: the step
+    decays linearly from ``lr`` to ``lr_final * lr`` over a task's Hebbian updates, when
+    ``batches`` has a length), ``momentum`` (None: 0.9 for Oja, 0.0 for GHA, which diverges
+    with large momentum), ``n_iters`` (5), ``clamp`` (None),
+    ``spike_steps`` (32), ``step_norm`` ("top") — see
+    :class:`~spikesub.continual.subspace.HebbianSubspace` —, ``max_rows`` (128: rows kept
+    per forward call and layer, e.g. of the ``T * B`` rows of a sequence; None: all),
+    ``orthonormalise`` (False), ``compare_with_gpm`` (False), ``freeze_bias`` (True),
+    ``seed`` (0).
+
+    The Hebbian defaults were chosen on recorded training-set activity of the permuted-MNIST
+    network (the learnt subspace's share of the activity energy against GPM's exact one, for
+    a given time) and on a validation split of the digits benchmark: the learning is limited
+    by the number of iterations rather than by the rows per batch, so few rows, several
+    iterations and momentum converge fastest.
+    """
+
+    name = "hlop"
+    option_defaults = {
+        "k_per_task": None,
+        "threshold": 0.97,
+        "threshold_increment": 0.0,
+        "max_k": None,
+        "samples": 300,
+        "hebbian_epochs": 2,
+        "rule": "oja",
+        "mode": "rate",
+        "lr": 0.5,
+        "momentum": None,
+        "lr_final": 0.05,
+        "n_iters": 5,
+        "clamp": None,
+        "spike_steps": 32,
+        "step_norm": "top",
+        "max_rows": 128,
+        "orthonormalise": False,
+        "compare_with_gpm": False,
+        "freeze_bias": True,
+        "seed": 0,
+    }
+
+    def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
+        super().__init__(model, layers=layers, progress=progress, **opts)
+        o = self.options
+        if o["momentum"] is None:
+            o["momentum"] = 0.0 if o["rule"] == "gha" else 0.9
+        _check_unit("threshold", o["threshold"])
+        _check_unit("threshold_increment", o["threshold_increment"])
+        if (
+            isinstance(o["lr_final"], bool)
+            or not isinstance(o["lr_final"], (int, float))
+            or not 0 < o["lr_final"] <= 1
+        ):
+            raise ValueError(f"lr_final must be a number in (0, 1]; got {o['lr_final']!r}")
+        _check_count("samples", o["samples"])
+        _check_count("hebbian_epochs", o["hebbian_epochs"], minimum=0)
+        k = o["k_per_task"]
+        if k is not None:
+            ks = list(k) if isinstance(k, (list, tuple)) else [k] * len(self.layers)
+            if len(ks) != len(self.layers):
+                raise ValueError(
+                    f"k_per_task must be an int or one int per protected layer "
+                    f"({len(self.layers)}); got {len(ks)} values"
+                )
+            for v in ks:
+                _check_count("k_per_task", v, minimum=0)
+            self._k_list = ks
+        else:
+            self._k_list = None
+        self.subspaces = [
+            HebbianSubspace(
+                d,
+                rule=o["rule"],
+                mode=o["mode"],
+                lr=o["lr"],
+                momentum=o["momentum"],
+                n_iters=o["n_iters"],
+                clamp=o["clamp"],
+                spike_steps=o["spike_steps"],
+                step_norm=o["step_norm"],
+                seed=int(o["seed"]) * 1000 + i,
+            )
+            for i, d in enumerate(self.dims)
+        ]
+        self.gpm_bases = [torch.zeros((d, 0)) for d in self.dims]
+        self.angles: list[torch.Tensor] = [torch.zeros(0, dtype=torch.float64) for _ in self.dims]
+        self.history: list[dict] = []
+        self.hebbian_seconds = 0.0
+        self._projectors: list[torch.Tensor] | None = None
+
+    def _projector(self, i: int, module: nn.Module) -> torch.Tensor:
+        sub = self.subspaces[i]
+        if self.options["orthonormalise"]:
+            rows = sub.basis().T
+        else:
+            rows = sub.H_old
+        return rows.to(module.weight.device, module.weight.dtype)
+
+    def begin_task(self, task_id: int) -> None:
+        super().begin_task(task_id)
+        self._projectors = None
+
+    def before_step(self) -> None:
+        if self.tasks_done == 0:
+            return
+        if self._projectors is None:
+            self._projectors = [self._projector(i, m) for i, m in enumerate(self.layers)]
+        for module, h in zip(self.layers, self._projectors, strict=True):
+            g = grad_matrix(module)
+            if g is not None and h.numel():
+                g.sub_((g @ h.T) @ h)
+        self._freeze_biases()
+
+    def _end_task(self, task_id, batches, forward, loss_fn) -> None:
+        o = self.options
+        grams = self._grams(batches, forward, o["samples"])
+        threshold = _threshold_for(o, task_id)
+        ks = []
+        for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
+            if self._k_list is not None:
+                k = min(int(self._k_list[i]), sub.n_inputs - sub.k)
+            else:
+                k = sub.choose_k(threshold=threshold, gram=gram)
+            if o["max_k"] is not None:
+                k = min(k, int(o["max_k"]))
+            sub.add_neurons(k)
+            ks.append(k)
+        energy_before = [
+            _captured(gram, sub.basis()) for sub, gram in zip(self.subspaces, grams, strict=True)
+        ]
+        start = time.perf_counter()
+        if any(ks):
+            epochs = int(o["hebbian_epochs"])
+            n_batches = len(batches) if hasattr(batches, "__len__") else None
+            total = None if n_batches is None else max(epochs * n_batches - 1, 1)
+            anneal = float(o["lr_final"])
+            done = 0
+            for epoch in range(epochs):
+                for rows in self._passes(batches, forward, desc=f"hebbian {epoch + 1}"):
+                    # linear decay of the step to lr_final * lr over the task's updates:
+                    # fast convergence first, little noise left in the frozen rows
+                    frac = 0.0 if total is None else min(done / total, 1.0)
+                    scale = 1.0 - (1.0 - anneal) * frac
+                    for sub, r in zip(self.subspaces, rows, strict=True):
+                        sub.update(r, lr_scale=scale)
+                    done += 1
+        elapsed = time.perf_counter() - start
+        self.hebbian_seconds += elapsed
+        record = {
+            "task": task_id,
+            "threshold": threshold,
+            "hebbian_seconds": elapsed,
+            "layers": [],
+        }
+        for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
+            sub.freeze()
+            info = {
+                "k_new": ks[i],
+                "k_total": sub.k,
+                "energy_before": energy_before[i],
+                "energy_after": _captured(gram, sub.basis()),
+            }
+            if o["compare_with_gpm"]:
+                self.gpm_bases[i], gpm_info = extend_basis(
+                    gram, self.gpm_bases[i], 1.0, max_k=ks[i]
+                )
+                info["gpm_energy_after"] = gpm_info["energy_after"]
+                self.angles[i] = principal_angles(sub.basis(), self.gpm_bases[i])
+                if self.angles[i].numel():
+                    info["angle_max_deg"] = float(self.angles[i].max())
+                    info["angle_mean_deg"] = float(self.angles[i].mean())
+            record["layers"].append(info)
+        self.history.append(record)
+        self._projectors = None
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["subspaces"] = [sub.state_dict() for sub in self.subspaces]
+        state["gpm_bases"] = [b.clone() for b in self.gpm_bases]
+        state["angles"] = [a.clone() for a in self.angles]
+        state["history"] = [dict(h) for h in self.history]
+        state["hebbian_seconds"] = self.hebbian_seconds
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        for sub, sub_state in zip(self.subspaces, state["subspaces"], strict=True):
+            sub.load_state_dict(sub_state)
+        self.gpm_bases = [b.clone().float() for b in state["gpm_bases"]]
+        self.angles = [a.clone() for a in state["angles"]]
+        self.history = [dict(h) for h in state["history"]]
+        self.hebbian_seconds = float(state["hebbian_seconds"])
+        self._projectors = None
+
+    def summary(self) -> dict:
+        out = super().summary()
+        out["subspace_dims"] = {
+            name: sub.k_old for name, sub in zip(self.layer_names, self.subspaces, strict=True)
+        }
+        out["input_dims"] = dict(zip(self.layer_names, self.dims, strict=True))
+        out["hebbian_seconds"] = self.hebbian_seconds
+        out["history"] = _history_json(self.history, self.layer_names)
+        if self.options["compare_with_gpm"]:
+            out["principal_angles_deg"] = {
+                name: a.tolist() for name, a in zip(self.layer_names, self.angles, strict=True)
+            }
+        return out
+
+
+def _captured(gram: torch.Tensor, basis: torch.Tensor) -> float:
+    """Fraction of the activity energy ``trace(A)`` inside span(basis)."""
+    total = float(gram.trace())
+    if total <= 0 or basis.numel() == 0:
+        return 0.0
+    b = basis.double()
+    return float((b * (gram @ b)).sum()) / total
+
+
+class EWC(Strategy):
+    """Elastic weight consolidation (Kirkpatrick et al., PNAS 2017).
+
+    After each task the diagonal Fisher information of every trainable parameter is
+    estimated on the task's training data (up to ``samples`` examples) as the mean squared
+    gradient of the log-likelihood of the LABELS (the empirical Fisher): per batch of size
+    ``B`` the squared gradient of the batch's mean loss times ``B``, divided by the number of
+    examples (the usual batched approximation). Fishers are summed over tasks and the anchor
+    ``theta*`` is the parameters after the latest task; the penalty is
+    ``lam / 2 * sum F (theta - theta*)^2``.
+
+    Options: ``lam`` (penalty strength, default 1000.0), ``samples`` (None: all the task's data).
+    """
+
+    name = "ewc"
+    option_defaults = {"lam": 1000.0, "samples": None}
+
+    def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
+        super().__init__(model, layers=layers, progress=progress, **opts)
+        lam = self.options["lam"]
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
+            raise ValueError(f"lam must be a number >= 0; got {lam!r}")
+        if self.options["samples"] is not None:
+            _check_count("samples", self.options["samples"])
+        self.params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        self.fisher: dict[str, torch.Tensor] = {}
+        self.star: dict[str, torch.Tensor] = {}
+
+    def penalty(self) -> torch.Tensor:
+        if not self.fisher:
+            return self._zero()
+        total = self._zero()
+        for name, p in self.params.items():
+            total = total + (self.fisher[name] * (p - self.star[name]).pow(2)).sum()
+        return 0.5 * float(self.options["lam"]) * total
+
+    def _end_task(self, task_id, batches, forward, loss_fn) -> None:
+        fisher = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        saved = {n: (None if p.grad is None else p.grad.clone()) for n, p in self.params.items()}
+        limit = self.options["samples"]
+        seen = 0
+        total = len(batches) if hasattr(batches, "__len__") else None
+        for x, y in self._progress_bar(batches, total, "fisher"):
+            if limit is not None:
+                if seen >= limit:
+                    break
+                x, y = x[: limit - seen], y[: limit - seen]
+            for p in self.params.values():
+                p.grad = None
+            loss = loss_fn(forward(x), y)
+            loss.backward()
+            for n, p in self.params.items():
+                if p.grad is not None:
+                    fisher[n] += p.grad.detach().pow(2) * x.shape[0]
+            seen += x.shape[0]
+        for n, p in self.params.items():
+            p.grad = saved[n]
+            f = fisher[n] / max(seen, 1)
+            self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
+            self.star[n] = p.detach().clone()
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["fisher"] = {n: f.clone() for n, f in self.fisher.items()}
+        state["star"] = {n: s.clone() for n, s in self.star.items()}
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.fisher = {n: f.clone() for n, f in state["fisher"].items()}
+        self.star = {n: s.clone() for n, s in state["star"].items()}
+
+    def summary(self) -> dict:
+        out = super().summary()
+        out["fisher_mean"] = {n: float(f.mean()) for n, f in self.fisher.items()}
+        return out
+
+
+def _check_unit(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
+
+
+def _check_count(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+
+
+STRATEGIES: dict[str, type[Strategy]] = {
+    "finetune": FineTune,
+    "ewc": EWC,
+    "gpm": GPM,
+    "hlop": HLOP,
+}
+"""Registry: strategy name -> class."""
+
+
+def make_strategy(name: str, model: nn.Module, **opts: Any) -> Strategy:
+    """Build the strategy registered as ``name`` (see :data:`STRATEGIES`) for ``model``.
+
+    ``"multitask"`` gives :class:`FineTune` (joint training is a choice of data).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, one of {tuple(STRATEGIES)}; got {name!r}")
+    key = name.lower()
+    if key == "multitask":
+        key = "finetune"
+    if key not in STRATEGIES:
+        raise ValueError(f"strategy name must be one of {(*STRATEGIES, 'multitask')}; got {name!r}")
+    return STRATEGIES[key](model, **opts)

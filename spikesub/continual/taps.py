@@ -1,0 +1,181 @@
+"""Taps: record the presynaptic activity of ``nn.Linear`` / ``nn.Conv2d`` layers.
+
+A weight gradient of a linear layer is a sum of outer products ``delta x^T`` over the rows
+``x`` of its input, so the subspace spanned by those rows is what a projection method must
+protect. An :class:`ActivityTap` collects these rows with a forward pre-hook while it is
+started:
+
+* ``nn.Linear``: the input of any shape ``(..., in_features)`` becomes ``(rows, in_features)``
+  — ``(B, in)`` for a static input, ``(T * B, in)`` for :class:`~spikesub.models.snn.
+  SpikingLinear`'s sequence input (called once), and ``B`` rows per call for an snnTorch
+  time loop that calls the same ``nn.Linear`` ``T`` times;
+* ``nn.Conv2d``: the input ``(N, C, H, W)`` is unfolded into its patches
+  (:func:`torch.nn.functional.unfold`), one row ``(C * kh * kw,)`` per output position, in
+  the order of the weight's ``(out, C * kh * kw)`` view.
+
+Training code that computes a layer's output without calling the module (the online
+trace-based training of :mod:`spikesub.continual.online`) feeds the activity it wants
+protected with :func:`record_activity`.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ActivityTap", "activity_dim", "activity_rows", "record_activity"]
+
+_ACTIVE: weakref.WeakKeyDictionary[nn.Module, list[ActivityTap]] = weakref.WeakKeyDictionary()
+
+
+def _check_layer(module: nn.Module) -> None:
+    if not isinstance(module, (nn.Linear, nn.Conv2d)):
+        raise TypeError(f"module must be an nn.Linear or nn.Conv2d; got {type(module).__name__}")
+    if isinstance(module, nn.Conv2d):
+        if module.groups != 1:
+            raise ValueError(f"Conv2d with groups={module.groups} is not supported (groups=1 only)")
+        if module.padding_mode != "zeros":
+            raise ValueError(
+                f"Conv2d padding_mode={module.padding_mode!r} is not supported ('zeros' only)"
+            )
+
+
+def activity_dim(module: nn.Module) -> int:
+    """Length of one activity row: ``in_features``, or ``C * kh * kw`` for a Conv2d."""
+    _check_layer(module)
+    if isinstance(module, nn.Linear):
+        return module.in_features
+    kh, kw = module.kernel_size
+    return module.in_channels * kh * kw
+
+
+def _conv_padding(module: nn.Conv2d) -> tuple[int, int] | None:
+    """Symmetric (ph, pw) padding, or None when 'same' needs an asymmetric pad."""
+    pad = module.padding
+    if isinstance(pad, str):
+        if pad == "valid":
+            return (0, 0)
+        total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size, strict=True)]
+        if any(t % 2 for t in total):
+            return None
+        return (total[0] // 2, total[1] // 2)
+    return tuple(pad)
+
+
+def activity_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The rows ``(n, activity_dim(module))`` of ``module``'s input ``x`` (see module doc)."""
+    _check_layer(module)
+    if isinstance(module, nn.Linear):
+        return x.reshape(-1, module.in_features)
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    if x.dim() != 4:
+        raise ValueError(f"Conv2d input must have shape (N, C, H, W); got {tuple(x.shape)}")
+    padding = _conv_padding(module)
+    if padding is None:
+        # 'same' with an even total pad: PyTorch pads the extra row/column at the end
+        total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size, strict=True)]
+        x = F.pad(
+            x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2)
+        )
+        padding = (0, 0)
+    patches = F.unfold(
+        x, module.kernel_size, dilation=module.dilation, padding=padding, stride=module.stride
+    )  # (N, C*kh*kw, L)
+    return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+
+
+def record_activity(module: nn.Module, x: torch.Tensor) -> None:
+    """Feed ``x`` as presynaptic activity of ``module`` to its started taps (if any)."""
+    for tap in _ACTIVE.get(module, ()):
+        tap._add(x)
+
+
+class ActivityTap:
+    """Collects the presynaptic activity rows of one layer while started.
+
+    Args:
+        module: an ``nn.Linear`` or ``nn.Conv2d`` (groups=1, zero padding).
+        max_rows: keep at most this many rows per forward call, drawn at random without
+            replacement (None: all rows); bounds memory for conv patches and long sequences.
+        seed: seed of the row subsampling (a ``torch.Generator``; its state is part of
+            :meth:`state_dict`).
+
+    Use::
+
+        tap = ActivityTap(model.fc1)
+        tap.start()
+        model(x)
+        rows = tap.pop()        # (n, in_features), detached, float
+        tap.stop()
+    """
+
+    def __init__(self, module: nn.Module, *, max_rows: int | None = None, seed: int = 0) -> None:
+        _check_layer(module)
+        if max_rows is not None and (
+            isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1
+        ):
+            raise ValueError(f"max_rows must be None or an int >= 1; got {max_rows!r}")
+        self.module = module
+        self.dim = activity_dim(module)
+        self.max_rows = max_rows
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self._rows: list[torch.Tensor] = []
+        self._handle = None
+
+    @property
+    def started(self) -> bool:
+        return self._handle is not None
+
+    def start(self) -> ActivityTap:
+        """Begin recording (registers the forward pre-hook)."""
+        if self._handle is None:
+            self._handle = self.module.register_forward_pre_hook(self._hook)
+            _ACTIVE.setdefault(self.module, []).append(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop recording (removes the hook); rows recorded so far are kept."""
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+            taps = _ACTIVE.get(self.module, [])
+            if self in taps:
+                taps.remove(self)
+
+    def __enter__(self) -> ActivityTap:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _hook(self, module: nn.Module, args: tuple) -> None:
+        if args:
+            self._add(args[0])
+
+    def _add(self, x: torch.Tensor) -> None:
+        rows = activity_rows(self.module, x.detach())
+        if self.max_rows is not None and rows.shape[0] > self.max_rows:
+            keep = torch.randperm(rows.shape[0], generator=self.generator)[: self.max_rows]
+            rows = rows[keep.to(rows.device)]
+        self._rows.append(rows)
+
+    def pop(self) -> torch.Tensor:
+        """All rows recorded since the last pop, ``(n, dim)``, and forget them."""
+        if not self._rows:
+            rows = torch.zeros((0, self.dim))
+        elif len(self._rows) == 1:
+            rows = self._rows[0]
+        else:
+            rows = torch.cat(self._rows)
+        self._rows = []
+        return rows
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
