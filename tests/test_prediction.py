@@ -29,6 +29,14 @@ from spikesub.prediction import (
     trials_to_recover,
 )
 from spikesub.prediction import cli as ww_cli
+from spikesub.prediction.attention import (
+    associability_trace,
+    attention_gate,
+    trial_surprise,
+    update_associability,
+)
+from spikesub.prediction.paradigm import WHEN
+from spikesub.readouts import ThreeFactorReadout
 from spikesub.runs import load_npz, read_json, write_json
 
 DELAYS = (200.0, 300.0, 400.0, 500.0)
@@ -166,6 +174,9 @@ def test_delay_longer_than_trial_is_refused():
         ({"tf_learning_rate": 0.0}, "tf_learning_rate"),
         ({"force_update_every": 0}, "force_update_every"),
         ({"delay_switch_block": 20}, "switch block"),
+        ({"tf_attention_rate": 0.0}, "tf_attention_rate"),
+        ({"tf_attention_floor": 1.5}, "tf_attention_floor"),
+        ({"tf_attention_ref": -1.0}, "tf_attention_ref"),
     ],
 )
 def test_bad_config_names_the_parameter(kwargs, name):
@@ -355,6 +366,114 @@ def test_quick_experiment_learns(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
+# Attention
+# ----------------------------------------------------------------------------------------------
+
+
+def test_surprise_is_the_relative_timing_error():
+    assert trial_surprise(300.0, 300.0) == 0.0
+    assert trial_surprise(300.0, 450.0) == pytest.approx(1.0 / 3.0)
+    assert trial_surprise(480.0, 400.0) == pytest.approx(0.2)
+    assert trial_surprise(float("nan"), 400.0) == 1.0
+    with pytest.raises(ValueError, match="delay_ms"):
+        trial_surprise(100.0, 0.0)
+
+
+def test_associability_rises_after_a_surprise_and_decays_after():
+    # good predictions, one switch (surprise 1/3 for two trials), good predictions again
+    surprises = np.array([0.02] * 10 + [1 / 3, 1 / 3] + [0.02] * 10)
+    alpha = associability_trace(surprises, rate=0.5, initial=1.0)
+    np.testing.assert_allclose(alpha[0], 0.51)
+    assert np.all(np.diff(alpha[:10]) < 0) and alpha[9] == pytest.approx(0.02, abs=1e-3)
+    assert alpha[10] > alpha[9] and alpha[11] > alpha[10]
+    assert alpha[11] == pytest.approx(0.75 * (1 / 3) + 0.25 * alpha[9])
+    assert np.all(np.diff(alpha[11:]) < 0) and alpha[-1] == pytest.approx(0.02, abs=1e-3)
+    gates = [attention_gate(x, 0.1, 0.15) for x in alpha]
+    assert gates[11] == 1.0 and gates[9] < 0.25 and gates[-1] < 0.25
+    assert update_associability(0.4, 0.0, 1.0) == 0.0
+
+
+def test_attention_gate_bounds():
+    alphas = np.concatenate([np.linspace(0.0, 3.0, 61), [1e9]])
+    for floor in (0.0, 0.1, 0.5, 1.0):
+        g = np.array([attention_gate(x, floor, 0.2) for x in alphas])
+        assert np.all((g >= floor) & (g <= 1.0))
+        assert np.all(np.diff(g) >= 0)
+        assert g[0] == floor and g[-1] == 1.0
+    assert attention_gate(0.1, 0.2, 0.2) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="floor"):
+        attention_gate(0.1, -0.1, 0.2)
+    with pytest.raises(ValueError, match="ref"):
+        attention_gate(0.1, 0.1, 0.0)
+    with pytest.raises(ValueError, match="rate"):
+        update_associability(0.1, 0.2, 0.0)
+
+
+def _gates_seen(monkeypatch, config, out):
+    """Run ``config`` and return the gates the three-factor readout was trained with."""
+    seen = []
+    original = ThreeFactorReadout.fit_online
+
+    def recording(self, traces, targets, *, gate=None):
+        seen.append(np.array(gate))
+        return original(self, traces, targets, gate=gate)
+
+    monkeypatch.setattr(ThreeFactorReadout, "fit_online", recording)
+    metrics = run_whatwhen(config, out=out, progress=False)
+    monkeypatch.undo()
+    return seen, metrics
+
+
+def test_attention_off_is_the_fixed_gate(monkeypatch, tmp_path):
+    cfg = tiny_config(n_blocks=2, probability_switch_block=None, tf_learning_rate=1e-3)
+    off = WhatWhenConfig.from_dict({**cfg.to_dict(), "tf_attention": False})
+    seen, metrics = _gates_seen(monkeypatch, off, tmp_path / "off")
+    arrays = load_npz(tmp_path / "off" / "arrays.npz")
+    trials = [
+        Trial(i, int(b), int(c), float(d), float(p), int(o), 0)
+        for i, (b, c, d, p, o) in enumerate(
+            zip(arrays["block"], arrays["cue"], arrays["delay_ms"], arrays["probability"],
+                arrays["outcome"], strict=True)
+        )
+    ]  # fmt: skip
+    assert len(seen) == len(trials)
+    for g, trial in zip(seen, trials, strict=True):
+        np.testing.assert_array_equal(g, trial_targets(trial, off.timing())[1])
+    assert metrics["attention"]["on"] is False
+    np.testing.assert_array_equal(arrays["attention_gate__three_factor"], 1.0)
+    # a gate that never leaves 1 is the same run, number for number
+    full = WhatWhenConfig.from_dict(
+        {**cfg.to_dict(), "tf_attention": True, "tf_attention_floor": 1.0}
+    )
+    same = run_whatwhen(full, out=tmp_path / "full", progress=False)
+    assert same["methods"] == metrics["methods"]
+
+
+def test_attention_scales_the_when_gate_only(monkeypatch, tmp_path):
+    cfg = tiny_config(
+        n_blocks=2,
+        probability_switch_block=None,
+        tf_attention=True,
+        tf_attention_floor=0.2,
+        tf_attention_ref=5.0,
+    )
+    seen, metrics = _gates_seen(monkeypatch, cfg, tmp_path / "on")
+    arrays = load_npz(tmp_path / "on" / "arrays.npz")
+    level = arrays["attention_gate__three_factor"]
+    assert metrics["attention"]["on"] is True
+    assert np.all((level >= 0.2) & (level <= 1.0)) and level.min() < 1.0
+    for g, lv in zip(seen, level, strict=True):
+        when = g[:, WHEN]
+        assert set(np.unique(when)) <= {0.0, np.float32(lv)}
+        assert set(np.unique(np.delete(g, WHEN, axis=1))) <= {0.0, 1.0}
+    # the first trial of every cue learns with the associability of a silent output, 1
+    for c in range(4):
+        assert level[np.flatnonzero(arrays["cue"] == c)[0]] == pytest.approx(0.2 + 0.8 / 5.0)
+    assoc = arrays["associability__three_factor"]
+    assert assoc.shape == (level.size, 4) and np.all(assoc >= 0)
+
+
+# ----------------------------------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------------------------------
 
@@ -369,6 +488,9 @@ def test_cli_registers_whatwhen_with_its_options():
     cfg = ww_cli.config_from_args(args)
     assert cfg.n_neurons == 200 and cfg.seed == 3 and cfg.backend == "numpy"
     assert cfg == WhatWhenConfig.quick(n_neurons=200, seed=3, backend="numpy")
+    assert not cfg.tf_attention
+    attention = parser.parse_args(["whatwhen", "--attention"])
+    assert ww_cli.config_from_args(attention).tf_attention
 
 
 def test_cli_bad_parameter_is_one_line_and_status_2(tmp_path, capsys):

@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="reservoir backend: auto (CUDA if a GPU is present, else numba), numpy, numba, cuda",
     )
+    parser.add_argument(
+        "--attention",
+        action="store_true",
+        help="scale the three-factor rule's 'when' gate by each cue's recent timing surprise "
+        "(associability, Pearce & Hall 1980)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
 
 
@@ -59,6 +65,8 @@ def config_from_args(args: argparse.Namespace):
     overrides: dict[str, Any] = {"seed": args.seed, "backend": args.backend}
     if args.n_neurons is not None:
         overrides["n_neurons"] = args.n_neurons
+    if getattr(args, "attention", False):
+        overrides["tf_attention"] = True
     return WhatWhenConfig.quick(**overrides) if args.quick else WhatWhenConfig(**overrides)
 
 

@@ -7,7 +7,9 @@ its traces go, in lockstep, to
   online at every step, the "what" outputs accumulating their updates during the trial and
   consolidating them offline, after every ``tf_consolidate_every`` trials (default 1: in the
   interval between trials; ``trials_per_block``: between blocks), each output gated by its
-  attention window;
+  attention window; with ``tf_attention`` the "when" window is scaled by the cue's
+  surprise-driven attention (:mod:`spikesub.prediction.attention`), high after the cue's
+  timing was mispredicted and low once it is predicted well;
 * ``force``: :class:`~spikesub.readouts.FORCEReadout` (recursive least squares), never reset;
 * ``force_reset``: the same, with ``P`` reset at the start of each block that switches (it is
   told when);
@@ -21,7 +23,8 @@ fit): the time and height of the peak of "when", and the mean of each "what" out
 expectation window ("magnitude").
 
 The run folder receives ``config.json`` at once and, after every block (atomically),
-``metrics.json``, ``arrays.npz`` (per-trial measures, weights and angles per block),
+``metrics.json``, ``arrays.npz`` (per-trial measures, the three-factor "when" gate level,
+surprise and per-cue associability of every trial, weights and angles per block),
 ``examples.npz`` (output traces of chosen trials with their targets) and ``raster_trial.npz``
 (the spikes of one trial); figures are drawn from these files by
 :func:`spikesub.prediction.figures.plot_whatwhen`.
@@ -41,6 +44,7 @@ from tqdm.auto import tqdm
 
 from spikesub.models.errors import SpikesubError
 from spikesub.prediction import metrics as mx
+from spikesub.prediction.attention import attention_gate, trial_surprise, update_associability
 from spikesub.prediction.paradigm import (
     OUTPUT_NAMES,
     WHAT,
@@ -86,8 +90,12 @@ class WhatWhenConfig:
     Readouts: ``tf_*`` the three-factor rule (``tf_learning_rate`` per step; the "what"
     outputs' updates are folded in with ``tf_consolidation_rate`` every
     ``tf_consolidate_every`` trials, so their effective rate per step is the product of the
-    two), ``force_*`` FORCE (``P(0) = I / force_alpha``, an update every
-    ``force_update_every`` steps), ``ridge`` the ridge penalty.
+    two); with ``tf_attention`` the "when" gate of each trial is scaled by the cue's
+    surprise-driven attention (:mod:`spikesub.prediction.attention`: associability rate
+    ``tf_attention_rate``, gate floor ``tf_attention_floor``, associability of a fully open
+    gate ``tf_attention_ref``), without it the gate is the fixed 0/1 window. ``force_*``
+    FORCE (``P(0) = I / force_alpha``, an update every ``force_update_every`` steps),
+    ``ridge`` the ridge penalty.
     Measures: timing within ``timing_tolerance`` of the delay, magnitude within
     ``probability_tolerance`` of p (mean over the last ``recovery_run`` trials of the cue),
     recovered after ``recovery_run`` consecutive trials within tolerance; timing and
@@ -133,6 +141,10 @@ class WhatWhenConfig:
     tf_consolidation_rate: float = 0.015
     tf_consolidate_every: int = 1
     tf_tau_eligibility_ms: float = 0.0
+    tf_attention: bool = False
+    tf_attention_rate: float = 0.5
+    tf_attention_floor: float = 0.05
+    tf_attention_ref: float = 0.15
     force_alpha: float = 1.0
     force_update_every: int = 4
     ridge: float = 1.0
@@ -242,6 +254,22 @@ class WhatWhenConfig:
             )
         positive = ("tf_learning_rate", "force_alpha", "timing_tolerance", "probability_tolerance")
         for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number > 0; got {value!r}")
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0; got {value}")
+        if not isinstance(self.tf_attention, bool):
+            raise TypeError(f"tf_attention must be a bool; got {self.tf_attention!r}")
+        for name, low_open in (("tf_attention_rate", True), ("tf_attention_floor", False)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number; got {value!r}")
+            if not math.isfinite(value) or value > 1 or (value <= 0 if low_open else value < 0):
+                raise ValueError(
+                    f"{name} must lie in {'(0, 1]' if low_open else '[0, 1]'}; got {value}"
+                )
+        for name in ("tf_attention_ref",):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number > 0; got {value!r}")
@@ -564,6 +592,12 @@ class _Runner:
         self.angles = {m: np.full(config.n_blocks, np.nan) for m in METHODS}
         self.weights = {m: np.full((config.n_blocks, 3, n), np.nan, np.float32) for m in METHODS}
         self.rates = nan.copy()
+        # attention of the three-factor "when" output: associability per cue (starting at the
+        # surprise of a silent output, 1), the gate level and surprise of every trial
+        self.associability = np.ones(self.schedule.n_cues)
+        self.attention_gate = nan.copy()
+        self.surprise = nan.copy()
+        self.associability_after = np.full((n_trials, self.schedule.n_cues), np.nan)
         self.examples = _example_trials(self.schedule)
         self.example_outputs: dict[int, dict[str, np.ndarray]] = {}
         self.example_targets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -634,6 +668,7 @@ class _Runner:
             "methods": methods,
             "random_reference_angle_deg": self.reference,
             "targets": _targets_summary(methods, self.reference["min_deg"]),
+            "attention": self._attention_summary(),
             "reservoir": {
                 "n_neurons": self.reservoir.n_neurons,
                 "mean_rate_hz": float(np.nanmean(self.rates)) if self.n_done else None,
@@ -647,6 +682,10 @@ class _Runner:
         }
         arrays: dict[str, np.ndarray] = dict(self.schedule.arrays())
         arrays["trial_rate_hz"] = self.rates
+        arrays["attention_gate__three_factor"] = self.attention_gate
+        arrays["surprise__three_factor"] = self.surprise
+        arrays["associability__three_factor"] = self.associability_after
+        arrays["attention_on"] = np.asarray(bool(self.cfg.tf_attention))
         arrays["n_trials_done"] = np.asarray(self.n_done)
         arrays["random_reference_angle_deg"] = np.asarray(self.reference["min_deg"])
         for m in METHODS:
@@ -726,9 +765,14 @@ class _Runner:
                     readout = self.readouts[m]
                     outputs[m] = readout.predict(x)
                     self._record(m, trial, outputs[m])
+                level = self._attend(trial)
+                g_tf = g
+                if cfg.tf_attention:
+                    g_tf = g.copy()
+                    g_tf[:, WHEN] *= np.float32(level)
                 try:
                     tf = self.readouts["three_factor"]
-                    self._learn("three_factor", tf.fit_online, x, y, gate=g)
+                    self._learn("three_factor", tf.fit_online, x, y, gate=g_tf)
                     for m in ("force", "force_reset"):
                         self._learn(m, self.readouts[m].fit_online, x[window], y[window])
                 except ReadoutDivergedError as error:
@@ -758,6 +802,51 @@ class _Runner:
             bar.close()
         self.status = "complete"
         return self.save()
+
+    def _attend(self, trial: Trial) -> float:
+        """The "when" gate level of this trial (1 without attention); then the cue's
+        associability is updated with this trial's surprise, for its next trial."""
+        cfg, c = self.cfg, trial.cue
+        level = 1.0
+        if cfg.tf_attention:
+            level = attention_gate(
+                self.associability[c], cfg.tf_attention_floor, cfg.tf_attention_ref
+            )
+        s = trial_surprise(
+            self.per_trial["three_factor"]["peak_time_ms"][trial.index], trial.delay_ms
+        )
+        self.associability[c] = update_associability(
+            self.associability[c], s, cfg.tf_attention_rate
+        )
+        self.attention_gate[trial.index] = level
+        self.surprise[trial.index] = s
+        self.associability_after[trial.index] = self.associability
+        return level
+
+    def _attention_summary(self) -> dict[str, Any]:
+        cfg = self.cfg
+        cue = self.schedule.arrays()["cue"]
+        done = np.arange(len(self.schedule)) < self.n_done
+        per_cue = []
+        for c in range(self.schedule.n_cues):
+            sel = done & (cue == c)
+            lv = self.attention_gate[sel]
+            per_cue.append(
+                {
+                    "cue": c,
+                    "mean_gate": float(lv.mean()) if lv.size else None,
+                    "final_gate": float(lv[-1]) if lv.size else None,
+                    "mean_surprise": float(self.surprise[sel].mean()) if lv.size else None,
+                }
+            )
+        return {
+            "on": bool(cfg.tf_attention),
+            "outputs": ["when"] if cfg.tf_attention else [],
+            "rate": cfg.tf_attention_rate,
+            "floor": cfg.tf_attention_floor,
+            "ref": cfg.tf_attention_ref,
+            "per_cue": per_cue,
+        }
 
     def _record(self, m: str, trial: Trial, outputs: np.ndarray) -> None:
         values = measure_trial(outputs, trial, self.timing)

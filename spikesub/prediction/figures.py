@@ -321,15 +321,21 @@ def recovery_figure(run: _Run) -> Figure | None:
 
 
 def learning_figure(run: _Run) -> Figure | None:
-    """The switched cues trial by trial: peak time (delay switch) and magnitude (p switch)."""
+    """The switched cues trial by trial: peak time (delay switch) and magnitude (p switch);
+    below them, when the run kept it, the three-factor rule's attention per cue."""
     a = run.arrays
     if a is None or not run.config.get("switches"):
         return None
     switches = run.config["switches"]
     n_done = int(a["n_trials_done"])
     tpb = int(run.config["config"]["trials_per_block"])
-    fig = Figure(figsize=(10.0, 3.2 * len(switches)), layout="constrained")
-    axes = fig.subplots(len(switches), 1, squeeze=False)[:, 0]
+    attention = "attention_gate__three_factor" in a
+    n_rows = len(switches) + int(attention)
+    fig = Figure(figsize=(10.0, 3.2 * n_rows), layout="constrained")
+    axes = fig.subplots(n_rows, 1, squeeze=False, sharex=True)[:, 0]
+    if attention:
+        _attention_panel(run, axes[-1], switches, n_done, tpb)
+        axes = axes[:-1]
     index = np.arange(a["cue"].size)
     for ax, sw in zip(axes, switches, strict=True):
         sel = (a["cue"] == sw["cue"]) & (index < n_done)
@@ -348,8 +354,37 @@ def learning_figure(run: _Run) -> Figure | None:
             fontsize=9, loc="left",
         )  # fmt: skip
     axes[0].legend(fontsize=7, ncol=5, loc="lower right")
-    axes[-1].set_xlabel("trial")
+    fig.axes[-1].set_xlabel("trial")
     return fig
+
+
+def _attention_panel(run: _Run, ax, switches, n_done: int, tpb: int) -> None:
+    """Gate level of the three-factor "when" output on each trial, one line per cue."""
+    a = run.arrays
+    gate = a["attention_gate__three_factor"]
+    index = np.arange(gate.size)
+    for c in range(int(a["cue"].max()) + 1):
+        sel = (a["cue"] == c) & (index < n_done)
+        ax.plot(index[sel], gate[sel], ".-", ms=3, lw=0.8, color=_cue_color(c), label=f"cue {c}")
+    for sw in switches:
+        ax.axvline(sw["block"] * tpb - 0.5, color="black", lw=0.8)
+        ax.text(sw["block"] * tpb, 1.02, f"{sw['kind']} switch, cue {sw['cue']}", fontsize=7,
+                va="bottom")  # fmt: skip
+    cfg = run.config["config"]
+    on = bool(cfg.get("tf_attention", False))
+    floor = cfg.get("tf_attention_floor")
+    if on and floor is not None:
+        ax.axhline(floor, color="0.5", ls=":", lw=1.0)
+    ax.set_ylim(-0.02, 1.12)
+    ax.set_ylabel('three-factor gate\n("when")')
+    ax.legend(fontsize=7, ncol=4, loc="lower left")
+    title = (
+        f"attention: surprise-driven gate per cue (rate {cfg.get('tf_attention_rate')}, "
+        f"floor {floor}, full at associability {cfg.get('tf_attention_ref')})"
+        if on
+        else "attention off: fixed gate"
+    )
+    ax.set_title(title, fontsize=9, loc="left")
 
 
 def angles_figure(run: _Run) -> Figure | None:

@@ -1,0 +1,877 @@
+"""Train a spiking network on a sequence of tasks with one continual-learning method.
+
+:func:`run_continual` trains, task after task, the spiking MLP of
+:mod:`spikesub.continual.networks` with a strategy of :mod:`spikesub.continual.strategies`
+(``"hlop"``, ``"gpm"``, ``"ewc"``, ``"finetune"``) and scores it on every task's test set after
+each task, which fills row ``t`` of the accuracy matrix ``R`` (see
+:mod:`spikesub.continual.metrics`). ``"multitask"`` trains once on the shuffled union of all
+tasks (each sample's logits restricted to its own task's classes) and fills only the last row:
+the joint-training upper reference.
+
+Per task: ``strategy.begin_task``; ``epochs`` passes of minibatch SGD over the task's
+training set (loss = cross-entropy + ``strategy.penalty()``; ``strategy.before_step()``
+between ``backward`` and ``step``; a fresh SGD optimiser per task, so momentum never carries
+one task's gradient into the next); ``strategy.end_task`` on the task's training data;
+evaluation on all tasks. The shuffles come from a generator seeded with
+``(seed, task, epoch)`` and torch is reseeded with ``(seed, task)`` at each task's start, so
+a run resumed after task ``t`` repeats the uninterrupted run exactly.
+
+Training methods: ``"bptt"`` back-propagates through time with surrogate gradients through the
+fused LIF kernels; ``"online"`` uses the trace-based online method of
+:mod:`spikesub.continual.online` (no backpropagation through time).
+
+The run folder, rewritten atomically after every task:
+
+``config.json``
+    the :class:`ContinualConfig` with ``"experiment": "continual"``;
+``checkpoint.pt``
+    model, optimiser, strategy state, finished task index, accuracy matrix, times, RNG states
+    (``torch.load(..., weights_only=True)`` reads it);
+``accuracy.npz``
+    ``R`` ``(T, T)`` (NaN where not evaluated) and per-task times in seconds: ``train_s``
+    (whole SGD loop), ``projection_s`` (inside ``before_step``), ``penalty_s`` (computing the
+    penalty), ``end_task_s`` (Hebbian learning / bases / Fisher), ``eval_s``;
+    ``subspace_angles_<layer>`` (degrees) when the strategy compared its subspaces with GPM;
+``metrics.json``
+    ACC and BWT of the tasks so far, the times, the strategy's summary, ``finished``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spikesub.continual import metrics as metrics_mod
+from spikesub.continual.networks import snntorch_mlp, spiking_mlp
+from spikesub.continual.tasks import BENCHMARKS, Task, make_benchmark
+from spikesub.models.errors import SpikesubError
+from spikesub.runs import atomic_write_bytes, make_run_dir, read_json, write_json, write_npz
+
+__all__ = [
+    "METHODS",
+    "NETWORKS",
+    "TRAINING_METHODS",
+    "ContinualConfig",
+    "TrainingDivergedError",
+    "load_checkpoint",
+    "run_continual",
+    "summarize_runs",
+]
+
+#: Continual-learning methods the runner knows.
+METHODS: tuple[str, ...] = ("hlop", "gpm", "ewc", "finetune", "multitask")
+
+#: Network implementations.
+NETWORKS: tuple[str, ...] = ("spikesub", "snntorch")
+
+#: How the network is trained.
+TRAINING_METHODS: tuple[str, ...] = ("bptt", "online")
+
+_CHECKPOINT_FORMAT = 1
+_TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
+
+# Defaults by benchmark family; quick runs are tiny versions for tests and smoke checks.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mnist": dict(hidden=(800, 800), steps=20, epochs=2, batch_size=64, lr=0.05, momentum=0.9),
+    "digits": dict(hidden=(256, 256), steps=10, epochs=5, batch_size=32, lr=0.05, momentum=0.9),
+    "quick": dict(
+        hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
+    ),
+}
+
+# Method options: config field -> (strategy option name, default, quick default).
+_METHOD_OPTIONS: dict[str, dict[str, tuple[str, Any, Any]]] = {
+    "ewc": {"ewc_lambda": ("lam", 300.0, 300.0)},
+    "gpm": {"gpm_threshold": ("threshold", 0.97, 0.97)},
+    "hlop": {
+        "hlop_k": ("k_per_task", None, None),
+        "hlop_threshold": ("threshold", 0.97, 0.97),
+        "hlop_epochs": ("hebbian_epochs", 2, 1),
+        "hlop_lr": ("lr", None, None),
+        "hlop_rule": ("rule", "oja", "oja"),
+        "hlop_mode": ("mode", "rate", "rate"),
+        "hlop_compare_gpm": ("compare_with_gpm", True, True),
+    },
+}
+
+
+def _family(benchmark: str) -> str:
+    return "mnist" if benchmark in ("pmnist", "splitmnist") else "digits"
+
+
+@dataclass
+class ContinualConfig:
+    """Everything that determines a continual-learning run (the run folder's config.json).
+
+    Fields left at ``None`` are filled in by the defaults of the benchmark (and of ``quick``)
+    when the config is created, so a saved config lists the values actually used.
+
+    Attributes:
+        method: one of :data:`METHODS`.
+        benchmark: one of :data:`spikesub.continual.tasks.BENCHMARKS`.
+        data_dir: MNIST folder (pmnist, splitmnist).
+        seed: seeds the permutations, the data split, the weights and the shuffles.
+        n_tasks: train on the first ``n_tasks`` tasks only (default all).
+        quick: a tiny run (small network, few steps, one epoch, at most ``max_train``
+            training samples per task) for smoke tests.
+        validation: hold out this fraction of every task's training set and report accuracy
+            on it instead of the test set (for choosing hyperparameters).
+        training: ``"bptt"`` or ``"online"``.
+        epochs: passes over each task's training set (multitask: over the union).
+        batch_size: samples per SGD step.
+        lr, momentum: SGD learning rate and momentum (fresh optimiser per task).
+        steps: time steps per sample.
+        hidden: hidden layer sizes.
+        beta: membrane decay per step of the hidden LIF neurons.
+        network: ``"spikesub"`` (:func:`~spikesub.continual.networks.spiking_mlp`, fused
+            LIF kernels) or ``"snntorch"`` (:func:`~spikesub.continual.networks.snntorch_mlp`,
+            ``snntorch.Leaky`` looped over time; slower, for cross-checks).
+        max_train: at most this many training samples per task (seeded subsample).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+        ewc_lambda: EWC penalty strength.
+        gpm_threshold: GPM energy threshold per layer, in (0, 1).
+        hlop_k: HLOP lateral neurons added per layer and task (``None``: energy criterion).
+        hlop_threshold: HLOP energy threshold when ``hlop_k`` is ``None``.
+        hlop_epochs: passes of Hebbian learning over each task's data.
+        hlop_lr: Hebbian learning rate (``None``: the strategy's default).
+        hlop_rule: ``"oja"`` or ``"gha"``; ``hlop_mode``: ``"rate"`` or ``"spiking"``.
+        hlop_compare_gpm: also compute the GPM basis of the same activity and save the
+            principal angles between it and each layer's Hebbian subspace.
+        strategy_options: further keyword options passed to the strategy as they are.
+    """
+
+    method: str = "hlop"
+    benchmark: str = "digits"
+    data_dir: str | None = None
+    seed: int = 0
+    n_tasks: int | None = None
+    quick: bool = False
+    validation: float = 0.0
+    training: str = "bptt"
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    steps: int | None = None
+    hidden: tuple[int, ...] | None = None
+    beta: float = 0.9
+    network: str = "spikesub"
+    max_train: int | None = None
+    device: str = "cpu"
+    ewc_lambda: float | None = None
+    gpm_threshold: float | None = None
+    hlop_k: int | None = None
+    hlop_threshold: float | None = None
+    hlop_epochs: int | None = None
+    hlop_lr: float | None = None
+    hlop_rule: str | None = None
+    hlop_mode: str | None = None
+    hlop_compare_gpm: bool | None = None
+    strategy_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(
+                f"benchmark must be one of {tuple(BENCHMARKS)}; got {self.benchmark!r}"
+            )
+        if self.training not in TRAINING_METHODS:
+            raise ValueError(f"training must be one of {TRAINING_METHODS}; got {self.training!r}")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS}; got {self.network!r}")
+        if self.training == "online" and self.network != "spikesub":
+            raise ValueError("training='online' needs network='spikesub' (SpikingLinear layers)")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
+        if self.data_dir is not None:
+            self.data_dir = str(self.data_dir)
+        self.quick = bool(self.quick)
+        defaults = dict(_DEFAULTS[_family(self.benchmark)])
+        if self.quick:
+            defaults.update(_DEFAULTS["quick"])
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        for method, options in _METHOD_OPTIONS.items():
+            for name, (_, default, quick_default) in options.items():
+                if self.method != method:
+                    if getattr(self, name) is not None:
+                        raise ValueError(
+                            f"{name} is an option of method {method}, not of {self.method}"
+                        )
+                    continue
+                if getattr(self, name) is None:
+                    setattr(self, name, quick_default if self.quick else default)
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self.strategy_options = dict(self.strategy_options or {})
+        self._validate()
+
+    def _validate(self) -> None:
+        def positive_int(name: str, value: Any, minimum: int = 1) -> None:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}")
+            if value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+
+        positive_int("seed", self.seed, 0)
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
+        positive_int("steps", self.steps)
+        if self.n_tasks is not None:
+            positive_int("n_tasks", self.n_tasks)
+            if self.n_tasks > BENCHMARKS[self.benchmark]:
+                raise ValueError(
+                    f"n_tasks must be in 1..{BENCHMARKS[self.benchmark]} for {self.benchmark}; "
+                    f"got {self.n_tasks}"
+                )
+        if self.max_train is not None:
+            positive_int("max_train", self.max_train)
+        for h in self.hidden:
+            positive_int("hidden", h)
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0; got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
+        if not 0 < self.beta <= 1:
+            raise ValueError(f"beta must be in (0, 1]; got {self.beta}")
+        if not 0 <= self.validation < 1:
+            raise ValueError(f"validation must be a fraction in [0, 1); got {self.validation}")
+        for name in ("gpm_threshold", "hlop_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1:
+                raise ValueError(f"{name} must be in (0, 1); got {value}")
+        if self.ewc_lambda is not None and not self.ewc_lambda >= 0:
+            raise ValueError(f"ewc_lambda must be >= 0; got {self.ewc_lambda}")
+        if self.hlop_k is not None:
+            positive_int("hlop_k", self.hlop_k)
+        if self.hlop_epochs is not None:
+            positive_int("hlop_epochs", self.hlop_epochs)
+
+    @property
+    def n_tasks_total(self) -> int:
+        """Number of tasks the run trains on."""
+        return self.n_tasks if self.n_tasks is not None else BENCHMARKS[self.benchmark]
+
+    def strategy_kwargs(self) -> dict[str, Any]:
+        """Keyword options for :func:`~spikesub.continual.strategies.make_strategy`."""
+        opts: dict[str, Any] = {}
+        for name, (option, _, _) in _METHOD_OPTIONS.get(self.method, {}).items():
+            value = getattr(self, name)
+            if value is not None:
+                opts[option] = value
+        if self.method in ("gpm", "hlop"):
+            opts["seed"] = self.seed
+        opts.update(self.strategy_options)
+        return opts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field."""
+        out = dataclasses.asdict(self)
+        out["hidden"] = list(self.hidden)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContinualConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``, ``"experiment"`` is
+        ignored."""
+        data = {k: v for k, v in data.items() if k != "experiment"}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown continual config field(s): {', '.join(unknown)}")
+        if data.get("hidden") is not None:
+            data["hidden"] = tuple(data["hidden"])
+        return cls(**data)
+
+    def differences(self, other: ContinualConfig) -> list[str]:
+        """``"name mine != theirs"`` for every field that differs from ``other``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [
+            f"{name} {_show(mine[name])} != {_show(theirs[name])}"
+            for name in mine
+            if mine[name] != theirs[name]
+        ]
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def _derived_seed(*parts: int) -> int:
+    """A 63-bit seed derived from integers (for torch.manual_seed)."""
+    state = np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def _subsample(tasks: list[Task], max_train: int | None, seed: int) -> list[Task]:
+    if max_train is None:
+        return tasks
+    out = []
+    for t, task in enumerate(tasks):
+        n = len(task.y_train)
+        if n <= max_train:
+            out.append(task)
+            continue
+        keep = np.sort(np.random.default_rng([seed, t, 31337]).permutation(n)[:max_train])
+        out.append(
+            Task(
+                name=task.name,
+                x_train=task.x_train[keep],
+                y_train=task.y_train[keep],
+                x_test=task.x_test,
+                y_test=task.y_test,
+                classes=task.classes,
+            )
+        )
+    return out
+
+
+class _TrainData:
+    """One training set as tensors, with the per-sample class masks ``(n, n_outputs)``."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, masks: torch.Tensor, device: torch.device):
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(device)
+        self.masks = masks.to(device)
+        self.device = device
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def batches(self, batch_size: int, rng: np.random.Generator) -> Iterator[tuple]:
+        order = torch.from_numpy(rng.permutation(len(self))).to(self.device)
+        for start in range(0, len(self), batch_size):
+            idx = order[start : start + batch_size]
+            yield self.x[idx], self.y[idx], self.masks[idx]
+
+    def n_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+
+class _Passes:
+    """Re-iterable ``(x, y)`` minibatches for ``strategy.end_task``: every pass over it is a
+    new seeded shuffle, the same in every run with the same seed."""
+
+    def __init__(self, data: _TrainData, batch_size: int, seed: int, task: int):
+        self.data = data
+        self.batch_size = batch_size
+        self.seed = seed
+        self.task = task
+        self.passes = 0
+
+    def __len__(self) -> int:
+        return self.data.n_batches(self.batch_size)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.task, 1_000_003, self.passes])
+        self.passes += 1
+        for x, y, _ in self.data.batches(self.batch_size, rng):
+            yield x, y
+
+
+def _task_data(task: Task, n_outputs: int, device: torch.device) -> _TrainData:
+    mask = metrics_mod.class_mask(task.classes, n_outputs)
+    masks = mask.unsqueeze(0).expand(len(task.y_train), n_outputs)
+    return _TrainData(task.x_train, task.y_train, masks, device)
+
+
+def _joint_data(tasks: list[Task], n_outputs: int, device: torch.device) -> _TrainData:
+    xs, ys, masks = [], [], []
+    for task in tasks:
+        xs.append(task.x_train)
+        ys.append(task.y_train)
+        mask = metrics_mod.class_mask(task.classes, n_outputs)
+        masks.append(mask.unsqueeze(0).expand(len(task.y_train), n_outputs))
+    return _TrainData(np.concatenate(xs), np.concatenate(ys), torch.cat(masks), device)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def _rng_states() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (the global state)
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+        "numpy_pos": int(pos),
+        "numpy_has_gauss": int(has_gauss),
+        "numpy_cached": float(cached),
+    }
+
+
+def _set_rng_states(states: Mapping[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    keys = states["numpy_keys"].numpy().astype(np.uint32)
+    np.random.set_state(  # noqa: NPY002
+        ("MT19937", keys, states["numpy_pos"], states["numpy_has_gauss"], states["numpy_cached"])
+    )
+
+
+def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
+    """Read a run folder's ``checkpoint.pt`` (tensors and plain values only)."""
+    path = Path(run_dir) / "checkpoint.pt"
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+
+
+def _save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(run_dir / "checkpoint.pt", buffer.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if progress is None:
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return bool(progress)
+
+
+def _bar(iterable, *, show: bool, **kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=not show, **kwargs)
+
+
+def _prepare_folder(config: ContinualConfig, out: str | Path | None, resume: bool) -> Path:
+    run_dir = make_run_dir(out, prefix=f"continual-{config.method}-{config.benchmark}")
+    config_path = run_dir / "config.json"
+    if resume:
+        if not config_path.exists():
+            raise FileNotFoundError(
+                f"resume: {config_path} does not exist; nothing to resume in {run_dir}"
+            )
+        saved = read_json(config_path)
+        if saved.get("experiment") != "continual":
+            raise ValueError(
+                f"resume: {config_path} is not a continual run "
+                f"(experiment {saved.get('experiment')!r})"
+            )
+        differs = config.differences(ContinualConfig.from_dict(saved))
+        if differs:
+            raise ValueError(
+                f"resume: config differs: {'; '.join(differs)} (given != saved in {config_path})"
+            )
+    else:
+        for name in ("checkpoint.pt", "config.json"):
+            if (run_dir / name).exists():
+                raise ValueError(
+                    f"{run_dir} already holds a run ({name}); pass --resume to continue it "
+                    "or choose another --out"
+                )
+        write_json(config_path, {"experiment": "continual", **config.to_dict()})
+    return run_dir
+
+
+def _forward_fn(model, mask: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return metrics_mod.masked_logits(model(x), mask)
+
+    return forward
+
+
+def _loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, y)
+
+
+class TrainingDivergedError(SpikesubError, FloatingPointError):
+    """The weights became NaN or infinite during training."""
+
+
+def _raise_if_diverged(model, config: ContinualConfig, task: int, epoch: int, exc) -> None:
+    """Turn a non-finite-state error of the forward pass into a diagnosis of the training."""
+    bad = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad or isinstance(exc, str) or "non-finite" in str(exc):
+        if bad:
+            what = f"weights {', '.join(bad)} became non-finite"
+        else:
+            what = exc if isinstance(exc, str) else f"the network's {exc}"
+        hint = " or ewc_lambda" if config.method == "ewc" else ""
+        raise TrainingDivergedError(
+            f"training diverged in task {task}, epoch {epoch + 1}: {what}; "
+            f"lower lr ({config.lr}){hint}"
+        ) from (exc if isinstance(exc, BaseException) else None)
+
+
+def _online_trainer(model):
+    """The trace-based online trainer of :mod:`spikesub.continual.online` for ``model``."""
+    from spikesub.continual.online import make_online_trainer
+
+    return make_online_trainer(model)
+
+
+def _metrics(
+    config: ContinualConfig,
+    R: np.ndarray,
+    times: dict[str, list[float]],
+    done: int,
+    strategy,
+    n_train: list[int],
+    device: torch.device,
+) -> dict[str, Any]:
+    n = R.shape[0]
+    multitask = config.method == "multitask"
+    if multitask:
+        finished = done >= 1
+        scores = R if finished else None
+    else:
+        finished = done >= n
+        scores = R[:done, :done] if done else None
+    acc_now = metrics_mod.acc(scores) if scores is not None else float("nan")
+    bwt_now = metrics_mod.bwt(scores) if scores is not None else float("nan")
+    train = np.asarray(times["train_s"], dtype=np.float64)
+    proj = np.asarray(times["projection_s"], dtype=np.float64)
+    pen = np.asarray(times["penalty_s"], dtype=np.float64)
+    end = np.asarray(times["end_task_s"], dtype=np.float64)
+    plain = train - proj - pen
+    overhead = proj + pen + end
+    ratio = (plain + overhead) / np.where(plain > 0, plain, np.nan)
+    return {
+        "experiment": "continual",
+        "method": config.method,
+        "benchmark": config.benchmark,
+        "training": config.training,
+        "seed": config.seed,
+        "n_tasks": n,
+        "tasks_done": n if (multitask and finished) else done,
+        "finished": bool(finished),
+        "ACC": acc_now,
+        "BWT": bwt_now,
+        "final_row": R[-1].tolist() if finished else None,
+        "evaluated_on": "validation" if config.validation > 0 else "test",
+        "n_train": n_train,
+        "train_s": times["train_s"],
+        "projection_s": times["projection_s"],
+        "penalty_s": times["penalty_s"],
+        "end_task_s": times["end_task_s"],
+        "eval_s": times["eval_s"],
+        "plain_train_s": plain.tolist(),
+        "strategy_overhead_s": overhead.tolist(),
+        "overhead_ratio": ratio.tolist(),
+        "total_train_s": float(train.sum() + end.sum()),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "strategy": strategy.summary(),
+    }
+
+
+def _angle_arrays(summary: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Per-layer principal angles (degrees) between HLOP and GPM subspaces, if reported."""
+    angles = summary.get("principal_angles_deg") if isinstance(summary, Mapping) else None
+    if not isinstance(angles, Mapping):
+        return {}
+    out = {}
+    for layer, values in angles.items():
+        if values is None:
+            continue
+        arr = np.asarray(values, dtype=np.float64).ravel()
+        if arr.size:
+            out[f"subspace_angles_{layer}"] = arr
+    return out
+
+
+def _write_results(
+    run_dir: Path,
+    config: ContinualConfig,
+    R: np.ndarray,
+    times: dict[str, list[float]],
+    done: int,
+    strategy,
+    n_train: list[int],
+    device: torch.device,
+) -> dict[str, Any]:
+    summary = strategy.summary()
+    arrays = {"R": R, **{k: np.asarray(v, dtype=np.float64) for k, v in times.items()}}
+    arrays.update(_angle_arrays(summary))
+    write_npz(run_dir / "accuracy.npz", **arrays)
+    result = _metrics(config, R, times, done, strategy, n_train, device)
+    write_json(run_dir / "metrics.json", result)
+    return result
+
+
+def run_continual(
+    config: ContinualConfig,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    download: bool = False,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Run one method on one benchmark and write the run folder (see the module docstring).
+
+    Args:
+        config: the run's settings.
+        out: run folder (created; ``None`` picks ``runs/continual-<method>-<benchmark>-<time>``).
+            Without ``resume`` it must not hold a run already.
+        resume: continue the run in ``out`` after its last finished task; ``config`` must
+            equal the saved one (the error names every differing field).
+        progress: tqdm bars over tasks and epochs (default: when stderr is a terminal).
+        download: fetch missing MNIST files into ``config.data_dir`` first (needs internet).
+        stop_after: return once this many tasks are finished (the folder can be resumed);
+            ``None`` trains them all.
+
+    Returns:
+        the content of ``metrics.json``, plus ``"run_dir"``.
+
+    Raises:
+        ValueError: bad config, a folder that holds another run, a resume whose config
+            differs, a corrupt data file.
+        FileNotFoundError: missing MNIST files or nothing to resume.
+    """
+    if not isinstance(config, ContinualConfig):
+        raise TypeError(f"config must be a ContinualConfig; got {type(config).__name__}")
+    if stop_after is not None and (
+        isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 1
+    ):
+        raise ValueError(f"stop_after must be an int >= 1 or None; got {stop_after!r}")
+    from spikesub.continual.strategies import make_strategy
+
+    show = _show_progress(progress)
+    device = _resolve_device(config.device)
+    tasks = make_benchmark(
+        config.benchmark,
+        data_dir=config.data_dir,
+        seed=config.seed,
+        n_tasks=config.n_tasks,
+        validation=config.validation,
+        download=download,
+    )
+    tasks = _subsample(tasks, config.max_train, config.seed)
+    run_dir = _prepare_folder(config, out, resume)
+
+    n_tasks = len(tasks)
+    n_outputs = 10
+    torch.manual_seed(_derived_seed(config.seed, 0x5EED))
+    sizes = (tasks[0].n_features, *config.hidden, n_outputs)
+    if config.network == "snntorch":
+        model = snntorch_mlp(sizes, config.steps, beta=config.beta).to(device)
+    else:
+        model = spiking_mlp(sizes, config.steps, beta=config.beta).to(device)
+    online_step = _online_trainer(model) if config.training == "online" else None
+
+    R = metrics_mod.accuracy_matrix(n_tasks)
+    times: dict[str, list[float]] = {k: [] for k in _TIME_KEYS}
+    n_train: list[int] = []
+    start = 0
+    multitask = config.method == "multitask"
+    stages = 1 if multitask else n_tasks
+    checkpoint_path = run_dir / "checkpoint.pt"
+    options = config.strategy_kwargs()
+    state = None
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(run_dir)
+        if state.get("format") != _CHECKPOINT_FORMAT:
+            raise ValueError(f"{checkpoint_path}: unknown checkpoint format {state.get('format')}")
+        # every option the strategy ran with, its defaults included, so that a resumed run
+        # repeats the interrupted one even if the strategy's defaults have changed since
+        options = dict(state["strategy"]["options"])
+    strategy = make_strategy(config.method, model, progress=show, **options)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        strategy.load_state_dict(state["strategy"])
+        R = state["R"].numpy().astype(np.float64)
+        times = {k: [float(v) for v in state["times"][k]] for k in _TIME_KEYS}
+        n_train = [int(v) for v in state["n_train"]]
+        _set_rng_states(state["rng"])
+        start = int(state["task"]) + 1
+
+    stages_now = stages if stop_after is None else min(stages, stop_after)
+    if start >= stages_now:
+        result = _write_results(run_dir, config, R, times, start, strategy, n_train, device)
+        return {**result, "run_dir": str(run_dir)}
+
+    result: dict[str, Any] | None = None
+    task_bar = _bar(
+        range(start, stages_now),
+        show=show,
+        desc=f"{config.method} tasks",
+        total=stages_now - start,
+    )
+    for t in task_bar:
+        torch.manual_seed(_derived_seed(config.seed, t))
+        if multitask:
+            data = _joint_data(tasks, n_outputs, device)
+        else:
+            data = _task_data(tasks[t], n_outputs, device)
+        n_train.append(len(data))
+        strategy.begin_task(t)
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+        model.train()
+        proj_s = pen_s = 0.0
+        t0 = time.perf_counter()
+        for epoch in range(config.epochs):
+            rng = np.random.default_rng([config.seed, t, epoch])
+            batch_bar = _bar(
+                data.batches(config.batch_size, rng),
+                show=show,
+                total=data.n_batches(config.batch_size),
+                desc=f"task {t} epoch {epoch + 1}/{config.epochs}",
+                leave=False,
+            )
+            for x, y, mask in batch_bar:
+                optimizer.zero_grad(set_to_none=True)
+                tp = time.perf_counter()
+                penalty = strategy.penalty()
+                pen_s += time.perf_counter() - tp
+                try:
+                    if online_step is not None:
+                        loss_value = online_step(x, y, mask, penalty, _loss_fn)
+                    else:
+                        logits = metrics_mod.masked_logits(model(x), mask)
+                        loss = _loss_fn(logits, y) + penalty
+                        loss.backward()
+                        loss_value = float(loss.detach())
+                except ValueError as exc:
+                    _raise_if_diverged(model, config, t, epoch, exc)
+                    raise
+                if not math.isfinite(loss_value):
+                    _raise_if_diverged(model, config, t, epoch, f"loss is {loss_value}")
+                tp = time.perf_counter()
+                strategy.before_step()
+                proj_s += time.perf_counter() - tp
+                optimizer.step()
+        train_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        # online training: GPM / HLOP protect the presynaptic traces its weight gradients are
+        # made of; EWC's Fisher needs gradients, which the model's own forward gives
+        traces = online_step is not None and config.method in ("gpm", "hlop")
+        net = online_step.forward if traces else model
+        if multitask:
+            forward = net
+        else:
+            forward = _forward_fn(net, metrics_mod.class_mask(tasks[t].classes, n_outputs))
+        strategy.end_task(t, _Passes(data, config.batch_size, config.seed, t), forward, _loss_fn)
+        end_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        row = metrics_mod.evaluate(model, tasks, device=device)
+        eval_s = time.perf_counter() - t0
+        R[n_tasks - 1 if multitask else t] = row
+        for key, value in zip(_TIME_KEYS, (train_s, proj_s, pen_s, end_s, eval_s), strict=True):
+            times[key].append(value)
+
+        _save_checkpoint(
+            run_dir,
+            {
+                "format": _CHECKPOINT_FORMAT,
+                "task": t,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "strategy": strategy.state_dict(),
+                "R": torch.from_numpy(R.copy()),
+                "times": {k: list(v) for k, v in times.items()},
+                "n_train": list(n_train),
+                "rng": _rng_states(),
+            },
+        )
+        result = _write_results(run_dir, config, R, times, t + 1, strategy, n_train, device)
+        if show:
+            task_bar.set_postfix(acc=f"{np.nanmean(row[: t + 1]):.3f}")
+    assert result is not None
+    return {**result, "run_dir": str(run_dir)}
+
+
+def _mean_std(values: list[float | None]) -> tuple[float, float]:
+    arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def summarize_runs(run_dirs: list[str | Path]) -> dict[str, Any]:
+    """Collect finished continual runs into one table: per method, ACC and BWT of every seed
+    with mean and standard deviation (``ddof=1``; 0 for a single seed), and times.
+
+    Args:
+        run_dirs: folders written by :func:`run_continual`; unfinished ones are skipped.
+
+    Returns:
+        ``{"experiment": "continual-summary", "benchmark", "order": [methods],
+        "methods": {method: {"seeds", "run_dirs", "ACC", "BWT", "ACC_mean", "ACC_std",
+        "BWT_mean", "BWT_std", "train_s", "end_task_s", "total_train_s",
+        "overhead_ratio_mean"}}}``; times are per run, summed over its tasks, in seconds.
+
+    Raises:
+        ValueError: the runs are of different benchmarks.
+    """
+    methods: dict[str, dict[str, Any]] = {}
+    benchmarks = set()
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "metrics.json"
+        if not path.exists():
+            continue
+        m = read_json(path)
+        if m.get("experiment") != "continual" or not m.get("finished"):
+            continue
+        benchmarks.add(m["benchmark"])
+        entry = methods.setdefault(
+            m["method"],
+            {
+                "seeds": [],
+                "run_dirs": [],
+                "ACC": [],
+                "BWT": [],
+                "train_s": [],
+                "end_task_s": [],
+                "total_train_s": [],
+                "overhead_ratio": [],
+            },
+        )
+        entry["seeds"].append(m["seed"])
+        entry["run_dirs"].append(str(run_dir))
+        entry["ACC"].append(m["ACC"])
+        entry["BWT"].append(m["BWT"])
+        entry["train_s"].append(float(np.sum(m["train_s"])))
+        entry["end_task_s"].append(float(np.sum(m["end_task_s"])))
+        entry["total_train_s"].append(m["total_train_s"])
+        ratios = [r for r in m["overhead_ratio"] if r is not None]
+        entry["overhead_ratio"].append(float(np.mean(ratios)) if ratios else None)
+    if len(benchmarks) > 1:
+        raise ValueError(f"runs of different benchmarks: {sorted(benchmarks)}")
+    for entry in methods.values():
+        for key in ("ACC", "BWT", "total_train_s", "overhead_ratio"):
+            mean, std = _mean_std(entry[key])
+            entry[f"{key}_mean"] = mean
+            entry[f"{key}_std"] = std
+    order = [m for m in METHODS if m in methods]
+    return {
+        "experiment": "continual-summary",
+        "benchmark": benchmarks.pop() if benchmarks else None,
+        "order": order,
+        "methods": methods,
+    }
