@@ -101,7 +101,7 @@ def _voltage(ax, arrays: dict, window: tuple[float, float], config: dict, title:
     ax.set_title(title, fontsize=9)
 
 
-def plot_force_sine(run_dir: str | Path, *, path: str | Path | None = None) -> Figure:
+def plot_force_sine(run_dir: str | Path, *, path: str | Path | None = None) -> list[Path]:
     """Draw the figure of a FORCE sine run from its saved files.
 
     Args:
@@ -109,7 +109,8 @@ def plot_force_sine(run_dir: str | Path, *, path: str | Path | None = None) -> F
         path: PNG to write; default ``run_dir / "force_sine.png"``.
 
     Returns:
-        the :class:`matplotlib.figure.Figure` (also saved, atomically).
+        the path of the PNG written (atomically), as a one-element list like the other
+        experiments' plotters.
     """
     run_dir = Path(run_dir)
     config, metrics, arrays = _load(run_dir)
@@ -159,5 +160,4 @@ def plot_force_sine(run_dir: str | Path, *, path: str | Path | None = None) -> F
     _voltage(ax, arrays, after, config, "membrane potential after training")
     ax.set_xlabel("time (s)")
 
-    save_figure(fig, run_dir / FIGURE_NAME if path is None else path)
-    return fig
+    return [save_figure(fig, run_dir / FIGURE_NAME if path is None else path)]

@@ -294,6 +294,8 @@ def _experiment_of(run_dir: Path) -> str | None:
     """The ``"experiment"`` named by the folder's ``config.json``, if any."""
     config_path = run_dir / "config.json"
     if not config_path.exists():
+        config_path = run_dir / "summary.json"
+    if not config_path.exists():
         return None
     try:
         config = json.loads(config_path.read_text())
@@ -306,6 +308,7 @@ def _experiment_of(run_dir: Path) -> str | None:
 _EXPERIMENT_PLOTTERS = {
     "whatwhen": ("spikesub.prediction.figures", "plot_whatwhen"),
     "continual": ("spikesub.continual.figures", "plot_continual"),
+    "continual-summary": ("spikesub.continual.figures", "plot_comparison"),
     "force_sine": ("spikesub.force_sine_plots", "plot_force_sine"),
 }
 """``config.json`` ``"experiment"`` -> the module and function that redraw its figures."""
@@ -314,9 +317,10 @@ _EXPERIMENT_PLOTTERS = {
 def plot_run(run_dir: str | Path) -> list[Path]:
     """Draw the figures of a run folder from its saved files.
 
-    A folder whose ``config.json`` names an ``"experiment"`` (``whatwhen``, ``continual``,
-    ``force_sine``) is drawn by that experiment's figure module; any other folder is a
-    simulation run, drawn as below.
+    A folder whose ``config.json`` (or, for a comparison of continual-learning runs,
+    ``summary.json``) names an ``"experiment"`` (``whatwhen``, ``continual``,
+    ``continual-summary``, ``force_sine``) is drawn by that experiment's figure module; any
+    other folder is a simulation run, drawn as below.
 
     - ``spikes.npz`` (see :func:`spikesub.runs.save_spikes`) -> ``raster.png``;
     - ``state.npz`` with ``times_ms`` ``(samples,)``, ``indices`` ``(k,)`` and one

@@ -210,3 +210,19 @@ def test_plot_run_needs_files(tmp_path):
         plot_run(tmp_path)
     with pytest.raises(FileNotFoundError):
         plot_run(tmp_path / "missing")
+
+
+def test_plot_run_names_an_unknown_experiment(tmp_path):
+    (tmp_path / "config.json").write_text('{"experiment": "bogus"}')
+    with pytest.raises(ValueError, match="bogus"):
+        plot_run(tmp_path)
+
+
+def test_plot_run_dispatches_on_the_experiment(tmp_path, monkeypatch):
+    import spikesub.continual.figures as continual_figures
+
+    drawn = []
+    monkeypatch.setattr(continual_figures, "plot_continual", lambda d: drawn.append(d) or [d])
+    (tmp_path / "config.json").write_text('{"experiment": "continual"}')
+    assert plot_run(tmp_path) == [tmp_path]
+    assert drawn == [tmp_path]

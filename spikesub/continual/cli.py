@@ -62,7 +62,7 @@ def _option(text: str) -> tuple[str, Any]:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``continual`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
-    from spikesub.continual.runner import METHODS, TRAINING_METHODS
+    from spikesub.continual.names import METHODS, TRAINING_METHODS
     from spikesub.continual.tasks import BENCHMARKS
 
     parser = subparsers.add_parser(

@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from spikesub.continual import metrics as metrics_mod
+from spikesub.continual.names import METHODS, NETWORKS, TRAINING_METHODS
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
 from spikesub.continual.tasks import BENCHMARKS, Task, make_benchmark
 from spikesub.models.errors import SpikesubError
@@ -69,14 +70,6 @@ __all__ = [
     "summarize_runs",
 ]
 
-#: Continual-learning methods the runner knows.
-METHODS: tuple[str, ...] = ("hlop", "gpm", "ewc", "finetune", "multitask")
-
-#: Network implementations.
-NETWORKS: tuple[str, ...] = ("spikesub", "snntorch")
-
-#: How the network is trained.
-TRAINING_METHODS: tuple[str, ...] = ("bptt", "online")
 
 _CHECKPOINT_FORMAT = 1
 _TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
