@@ -16,6 +16,7 @@ Outputs are float64 whatever the weights' dtype (they are computed in float64).
 from __future__ import annotations
 
 import numbers
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -122,7 +123,7 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         )
 
 
-class Readout:
+class Readout(ABC):
     """Base class: a linear readout ``y = W r`` that learns ``W``.
 
     Subclasses set ``_weights`` ((n_outputs, n_inputs) array) and implement
@@ -217,15 +218,18 @@ class Readout:
         return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
     # -- learning (subclasses) ----------------------------------------------------------------
+    @abstractmethod
     def fit_online(self, traces: Any, targets: Any, **kwargs: Any) -> np.ndarray:
-        raise NotImplementedError
+        """Stream ``traces`` ``(time, n_inputs)`` against ``targets`` ``(time, n_outputs)``,
+        learning as it goes; returns the outputs produced before each step's update."""
 
+    @abstractmethod
     def fit_offline(self, traces: Any, targets: Any, **kwargs: Any) -> Readout:
-        raise NotImplementedError
+        """Fit on a whole recording; returns ``self``."""
 
+    @abstractmethod
     def config(self) -> dict[str, Any]:
         """The constructor's arguments as a JSON-able dict (plus ``"type"``, the class name)."""
-        raise NotImplementedError
 
     # -- state -------------------------------------------------------------------------------
     def _state_arrays(self) -> dict[str, np.ndarray]:
