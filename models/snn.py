@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
@@ -51,6 +52,7 @@ from spikesub.kernels.backends import (
 
 __all__ = [
     "BUILTIN_SURROGATES",
+    "EventLinear",
     "LIF",
     "LIFSequenceFunction",
     "LIF_BACKENDS",
@@ -791,25 +793,74 @@ def event_linear(x: torch.Tensor, linear: nn.Linear, event_input: str = "auto") 
     inputs whose fraction of nonzeros is at most :data:`EVENT_DENSITY_MAX` (spikes of a
     hidden layer), else ``linear(x)``; ``"always"`` uses it for every CPU input; ``"never"``
     always calls ``linear(x)``. A ``linear`` with forward hooks is always called, so that its
-    hooks run. Results equal the dense product up to float rounding.
+    hooks run (an :class:`EventLinear` then still takes the event-driven path, inside its
+    own forward). Results equal the dense product up to float rounding.
     """
     if event_input not in EVENT_INPUT_CHOICES:
         raise ValueError(f"event_input must be one of {EVENT_INPUT_CHOICES}; got {event_input!r}")
+    if _has_forward_hooks(linear):
+        return linear(x)
+    return _event_product(x, linear.weight, linear.bias, event_input)
+
+
+def _event_product(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, event_input: str
+) -> torch.Tensor:
+    """``F.linear(x, weight, bias)``, through :class:`EventLinearFunction` where
+    ``event_input`` says so (see :func:`event_linear`)."""
     if (
         event_input == "never"
-        or _has_forward_hooks(linear)
         or x.device.type != "cpu"
         or x.dtype not in (torch.float32, torch.float64)
-        or linear.weight.dtype != x.dtype
+        or weight.dtype != x.dtype
         or x.numel() == 0
     ):
-        return linear(x)
+        return F.linear(x, weight, bias)
     rows = x.reshape(-1, x.shape[-1])
     nonzeros = event_kernels.nonzeros_by_row_numba(rows.detach().contiguous().numpy())
     if event_input == "auto" and nonzeros[1].shape[0] > EVENT_DENSITY_MAX * x.numel():
-        return linear(x)
-    out = EventLinearFunction.apply(rows, linear.weight, linear.bias, nonzeros)
+        return F.linear(x, weight, bias)
+    out = EventLinearFunction.apply(rows, weight, bias, nonzeros)
     return out.view(*x.shape[:-1], out.shape[-1])
+
+
+class EventLinear(nn.Linear):
+    """``nn.Linear`` whose forward takes the event-driven product for mostly-zero CPU inputs
+    (see :func:`event_linear`; ``event_input`` is ``"auto"``, ``"always"`` or ``"never"``).
+
+    Being the module's own forward, the event-driven path runs inside the module call, so
+    forward hooks (activity taps, profilers) see its input and output as for ``nn.Linear``;
+    the parameters and ``state_dict`` are ``nn.Linear``'s.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        event_input: str = "auto",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        self.event_input = event_input
+
+    @property
+    def event_input(self) -> str:
+        return self._event_input
+
+    @event_input.setter
+    def event_input(self, value: str) -> None:
+        if value not in EVENT_INPUT_CHOICES:
+            raise ValueError(f"event_input must be one of {EVENT_INPUT_CHOICES}; got {value!r}")
+        self._event_input = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _event_product(x, self.weight, self.bias, self.event_input)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, event_input={self.event_input!r}"
 
 
 def _check_steps(steps: int | None) -> int:
@@ -843,12 +894,7 @@ class SpikingLinear(nn.Module):
         **lif_kwargs: Any,
     ) -> None:
         super().__init__()
-        if event_input not in EVENT_INPUT_CHOICES:
-            raise ValueError(
-                f"event_input must be one of {EVENT_INPUT_CHOICES}; got {event_input!r}"
-            )
-        self.event_input = event_input
-        self.linear = nn.Linear(in_features, out_features, bias=bias)
+        self.linear = EventLinear(in_features, out_features, bias=bias, event_input=event_input)
         if lif_kwargs.get("recurrent"):
             lif_kwargs.setdefault("num_features", out_features)
         self.lif = LIF(**lif_kwargs)
@@ -862,12 +908,21 @@ class SpikingLinear(nn.Module):
             current = self.linear(x)
             current = current.unsqueeze(0).expand(n_steps, *current.shape)
         elif x.dim() == 3:
-            current = event_linear(x, self.linear, self.event_input)
+            current = self.linear(x)
         else:
             raise ValueError(
                 f"x must have shape (T, B, in_features) or (B, in_features); got {tuple(x.shape)}"
             )
         return self.lif(current)
+
+    @property
+    def event_input(self) -> str:
+        """When the Linear takes the event-driven product (its ``event_input``)."""
+        return self.linear.event_input
+
+    @event_input.setter
+    def event_input(self, value: str) -> None:
+        self.linear.event_input = value
 
 
 class SpikingConv2d(nn.Module):

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "GradientProjector",
     "extend_basis",
     "grad_matrix",
     "orthonormal_basis",
@@ -64,6 +65,106 @@ def project_out_lateral(
         return project_out(grad, orthonormal_basis(lateral.T))
     h = lateral.to(grad.dtype)
     return grad - (grad @ h.T) @ h
+
+
+class GradientProjector:
+    """The map ``G -> G M`` for a fixed symmetric ``M = I - S`` ``(n, n)``, in its cheapest
+    exact form.
+
+    ``S`` is what a projection method removes: ``B B^T`` for an orthonormal basis ``B``
+    ``(n, k)`` (GPM, :meth:`from_basis`) or ``H^T H`` for lateral weights ``H`` ``(k, n)``
+    (HLOP, :meth:`from_lateral`). Applied to the ``m`` rows of a gradient, the forms cost:
+
+    * ``"subtract"``: ``G - (G A) C`` with ``A = B`` / ``H^T`` and ``C = A^T``: ``2 m n k``;
+    * ``"lowrank"``: ``(G Q) (L Q^T)`` from the eigendecomposition ``M = Q L Q^T`` with the
+      numerically zero eigenvalues dropped (``r`` left; ``r = n - k`` for an orthonormal
+      basis): ``2 m n r``;
+    * ``"dense"``: ``G M``: ``m n^2``.
+
+    The cheapest is chosen once (the eigendecomposition is only computed when ``2 k > n``,
+    where it can win); once most of a layer's input space is protected, applying the
+    complement instead of the protected part is several times cheaper.
+
+    Args:
+        removed: ``A`` ``(n, k)``, with ``S = A A^T``.
+        rtol: eigenvalues of ``M`` below ``rtol`` (it is at most 1 in size for the
+            operators here) count as zero in the ``"lowrank"`` form.
+    """
+
+    def __init__(self, removed: torch.Tensor, *, rtol: float = 1e-6) -> None:
+        if removed.dim() != 2:
+            raise ValueError(f"removed must be a matrix (n, k); got shape {tuple(removed.shape)}")
+        n, k = removed.shape
+        self.n = int(n)
+        self.k = int(k)
+        a = removed.double()
+        self.form = "identity" if k == 0 else "subtract"
+        self._left = a
+        self._right = a.T
+        cost = 2 * n * k
+        if 2 * k > n:
+            m = torch.eye(n, dtype=torch.float64) - a @ a.T
+            m = 0.5 * (m + m.T)
+            if n * n < cost:
+                self.form, self._left, self._right, cost = "dense", m, None, n * n
+            evals, evecs = torch.linalg.eigh(m)
+            keep = evals.abs() > rtol
+            r = int(keep.sum())
+            if 2 * n * r < cost:
+                q = evecs[:, keep]
+                self.form, self._left, self._right = "lowrank", q, evals[keep, None] * q.T
+                if r == 0:
+                    self.form = "zero"
+        self.device = torch.device("cpu")
+        self.dtype = torch.float64
+        self.to(self.device, torch.float32)
+
+    @classmethod
+    def from_basis(cls, basis: torch.Tensor) -> GradientProjector:
+        """``M = I - B B^T`` for an orthonormal ``basis`` ``(n, k)``."""
+        return cls(basis)
+
+    @classmethod
+    def from_lateral(cls, lateral: torch.Tensor) -> GradientProjector:
+        """``M = I - H^T H`` for lateral weights ``lateral`` ``(k, n)``."""
+        return cls(lateral.T)
+
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> GradientProjector:
+        """Move the operator's factors (in place); returns ``self``."""
+        device = torch.device(device)
+        if (device, dtype) != (self.device, self.dtype):
+            self._left = self._left.to(device, dtype)
+            if self._right is not None:
+                self._right = self._right.to(device, dtype)
+            self.device, self.dtype = device, dtype
+        return self
+
+    def apply(self, g: torch.Tensor) -> torch.Tensor:
+        """``g M`` for ``g`` ``(m, n)`` (a new tensor)."""
+        if g.shape[-1] != self.n:
+            raise ValueError(f"g must have {self.n} columns; got shape {tuple(g.shape)}")
+        if self.form == "identity":
+            return g.clone()
+        if self.form == "zero":
+            return torch.zeros_like(g)
+        left = self._left.to(g.device, g.dtype)
+        if self.form == "dense":
+            return g @ left
+        right = self._right.to(g.device, g.dtype)
+        if self.form == "subtract":
+            return g - (g @ left) @ right
+        return (g @ left) @ right
+
+    def apply_(self, g: torch.Tensor) -> None:
+        """``g <- g M`` in place."""
+        if self.form == "identity":
+            return
+        if self.form == "subtract":
+            left = self._left.to(g.device, g.dtype)
+            right = self._right.to(g.device, g.dtype)
+            g.sub_((g @ left) @ right)
+        else:
+            g.copy_(self.apply(g))
 
 
 def project_module_grad(module: nn.Module, basis: torch.Tensor) -> None:

@@ -32,17 +32,17 @@ layers, which makes the question moot.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from spikesub.continual.projection import (
+    GradientProjector,
     extend_basis,
     grad_matrix,
     principal_angles,
-    project_module_grad,
 )
 from spikesub.continual.subspace import HebbianSubspace
 from spikesub.continual.taps import ActivityTap
@@ -260,55 +260,65 @@ class _TappedStrategy(Strategy):
         ]
         self.dims = [tap.dim for tap in self.taps]
 
-    def _passes(
+    def _record(
         self,
         batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
         forward: Callable[[torch.Tensor], torch.Tensor],
+        gram_examples: int,
         *,
-        max_examples: int | None = None,
-        desc: str = "",
-    ) -> Iterator[list[torch.Tensor]]:
-        """Run ``forward`` over ``batches`` (no grad, eval mode, at most ``max_examples``
-        examples) and yield, per batch, the activity rows of every protected layer."""
+        keep_rows: bool,
+        desc: str = "activity",
+    ) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        """One pass of ``forward`` over ``batches`` (no grad, eval mode) recording every
+        protected layer's activity.
+
+        Returns:
+            ``(grams, rows)``: per layer the Gram matrix ``X^T X`` (float64, ``(n, n)``) of
+            ALL the rows of the first ``gram_examples`` examples; and, with ``keep_rows``,
+            per forward call the list of each layer's rows (subsampled to ``max_rows`` per
+            call, on the CPU) over the whole pass — without it the pass stops once the Gram
+            matrices are complete.
+        """
+        grams = [torch.zeros((d, d), dtype=torch.float64) for d in self.dims]
+        recorded: list[list[torch.Tensor]] = []
         was_training = self.model.training
         self.model.eval()
         for tap in self.taps:
             tap.pop()
+            tap.keep_rows = keep_rows
             tap.start()
         seen = 0
         try:
             total = len(batches) if hasattr(batches, "__len__") else None
             for x, _ in self._progress_bar(batches, total, desc):
-                if max_examples is not None:
-                    if seen >= max_examples:
-                        break
-                    x = x[: max_examples - seen]
-                seen += x.shape[0]
-                with torch.no_grad():
-                    forward(x)
-                yield [tap.pop().detach().cpu() for tap in self.taps]
+                if not keep_rows and seen >= gram_examples:
+                    break
+                parts = [x]
+                if seen < gram_examples < seen + x.shape[0]:
+                    # the Gram matrix takes exactly the first gram_examples examples
+                    need = gram_examples - seen
+                    parts = [x[:need], x[need:]] if keep_rows else [x[:need]]
+                for part in parts:
+                    for tap, gram in zip(self.taps, grams, strict=True):
+                        tap.gram = gram if seen < gram_examples else None
+                    with torch.no_grad():
+                        forward(part)
+                    seen += part.shape[0]
+                    if keep_rows:
+                        recorded.append([tap.pop().detach().cpu() for tap in self.taps])
         finally:
             for tap in self.taps:
                 tap.stop()
                 tap.pop()
+                tap.gram = None
+                tap.keep_rows = True
             self.model.train(was_training)
+        return grams, recorded
 
-    def _grams(self, batches, forward, max_examples: int | None) -> list[torch.Tensor]:
+    def _grams(self, batches, forward, max_examples: int) -> list[torch.Tensor]:
         """Gram matrices ``X^T X`` (float64, ``(n, n)``) of each layer's activity rows (all
-        rows of the first ``max_examples`` examples: ``max_rows`` applies to Hebbian passes)."""
-        grams = [torch.zeros((d, d), dtype=torch.float64) for d in self.dims]
-        saved = [tap.max_rows for tap in self.taps]
-        for tap in self.taps:
-            tap.max_rows = None
-        try:
-            for rows in self._passes(batches, forward, max_examples=max_examples, desc="activity"):
-                for gram, r in zip(grams, rows, strict=True):
-                    rd = r.double()
-                    gram += rd.T @ rd
-        finally:
-            for tap, max_rows in zip(self.taps, saved, strict=True):
-                tap.max_rows = max_rows
-        return grams
+        rows of the first ``max_examples`` examples)."""
+        return self._record(batches, forward, max_examples, keep_rows=False)[0]
 
     def _freeze_biases(self) -> None:
         if self.options.get("freeze_bias", True) and self.tasks_done > 0:
@@ -365,18 +375,20 @@ class GPM(_TappedStrategy):
         _check_count("samples", self.options["samples"])
         self.bases = [torch.zeros((d, 0)) for d in self.dims]
         self.history: list[dict] = []
-        self._device_bases: list[torch.Tensor] | None = None
+        self._projectors: list[GradientProjector] | None = None
 
     def before_step(self) -> None:
         if self.tasks_done == 0:
             return
-        if self._device_bases is None:
-            self._device_bases = [
-                b.to(module.weight.device, module.weight.dtype)
+        if self._projectors is None:
+            self._projectors = [
+                GradientProjector.from_basis(b).to(module.weight.device, module.weight.dtype)
                 for b, module in zip(self.bases, self.layers, strict=True)
             ]
-        for module, basis in zip(self.layers, self._device_bases, strict=True):
-            project_module_grad(module, basis)
+        for module, projector in zip(self.layers, self._projectors, strict=True):
+            g = grad_matrix(module)
+            if g is not None:
+                projector.apply_(g)
         self._freeze_biases()
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
@@ -390,7 +402,7 @@ class GPM(_TappedStrategy):
             info["k_total"] = int(self.bases[i].shape[1])
             record["layers"].append(info)
         self.history.append(record)
-        self._device_bases = None
+        self._projectors = None
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -402,7 +414,7 @@ class GPM(_TappedStrategy):
         super().load_state_dict(state)
         self.bases = [b.clone().float() for b in state["bases"]]
         self.history = [dict(h) for h in state["history"]]
-        self._device_bases = None
+        self._projectors = None
 
     def summary(self) -> dict:
         out = super().summary()
@@ -437,15 +449,17 @@ class HLOP(_TappedStrategy):
     ``H_old^T``), and (``freeze_bias``) zeroes the protected layers' bias gradients. After
     each task, :meth:`end_task`:
 
-    1. records the activity on up to ``samples`` examples (Gram matrix) to pick the number of
-       new lateral neurons — ``k_per_task`` (an int, or one per layer) or, when that is None,
-       the energy criterion (``threshold`` + ``threshold_increment`` per task, as GPM's),
-       capped by ``max_k``;
-    2. adds them and runs the Hebbian rule over ALL the task's batches for
-       ``hebbian_epochs`` passes (the rows of a batch, subsampled to ``max_rows`` per call);
-    3. freezes them. With ``compare_with_gpm`` a GPM basis of the same activity (same number
-       of directions per task) is kept alongside, and the principal angles between it and
-       span(H_old) are stored per layer.
+    1. runs the network once over ALL the task's batches, recording each protected layer's
+       activity: the Gram matrix of the first ``samples`` examples, and the rows of every
+       forward call subsampled to ``max_rows`` (the Hebbian rows; they are kept in memory,
+       about ``batches * max_rows * sum(n)`` floats);
+    2. picks the number of new lateral neurons — ``k_per_task`` (an int, or one per layer)
+       or, when that is None, the energy criterion on the Gram matrix (``threshold`` +
+       ``threshold_increment`` per task, as GPM's), capped by ``max_k`` — and adds them;
+    3. runs the Hebbian rule over the recorded rows for ``hebbian_epochs`` passes (no further
+       forward passes), and freezes the new neurons. With ``compare_with_gpm`` a GPM basis
+       of the same activity (same number of directions per task) is kept alongside, and the
+       principal angles between it and span(H_old) are stored per layer.
 
     Options: ``k_per_task`` (None), ``threshold`` (0.97), ``threshold_increment`` (0.0),
     ``max_k`` (None), ``samples`` (300), ``hebbian_epochs`` (2), ``rule`` ("oja"),
@@ -537,15 +551,15 @@ class HLOP(_TappedStrategy):
         self.angles: list[torch.Tensor] = [torch.zeros(0, dtype=torch.float64) for _ in self.dims]
         self.history: list[dict] = []
         self.hebbian_seconds = 0.0
-        self._projectors: list[torch.Tensor] | None = None
+        self._projectors: list[GradientProjector] | None = None
 
-    def _projector(self, i: int, module: nn.Module) -> torch.Tensor:
+    def _projector(self, i: int, module: nn.Module) -> GradientProjector:
         sub = self.subspaces[i]
         if self.options["orthonormalise"]:
-            rows = sub.basis().T
+            projector = GradientProjector.from_basis(sub.basis())
         else:
-            rows = sub.H_old
-        return rows.to(module.weight.device, module.weight.dtype)
+            projector = GradientProjector.from_lateral(sub.H_old)
+        return projector.to(module.weight.device, module.weight.dtype)
 
     def begin_task(self, task_id: int) -> None:
         super().begin_task(task_id)
@@ -556,15 +570,17 @@ class HLOP(_TappedStrategy):
             return
         if self._projectors is None:
             self._projectors = [self._projector(i, m) for i, m in enumerate(self.layers)]
-        for module, h in zip(self.layers, self._projectors, strict=True):
+        for module, projector in zip(self.layers, self._projectors, strict=True):
             g = grad_matrix(module)
-            if g is not None and h.numel():
-                g.sub_((g @ h.T) @ h)
+            if g is not None:
+                projector.apply_(g)
         self._freeze_biases()
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
         o = self.options
-        grams = self._grams(batches, forward, o["samples"])
+        # one recording pass: the Gram matrices (to choose k and to report the energy) and
+        # the Hebbian rows of every batch, which the Hebbian epochs then go over
+        grams, recorded = self._record(batches, forward, o["samples"], keep_rows=True)
         threshold = _threshold_for(o, task_id)
         ks = []
         for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
@@ -581,20 +597,12 @@ class HLOP(_TappedStrategy):
         ]
         start = time.perf_counter()
         if any(ks):
-            epochs = int(o["hebbian_epochs"])
-            n_batches = len(batches) if hasattr(batches, "__len__") else None
-            total = None if n_batches is None else max(epochs * n_batches - 1, 1)
-            anneal = float(o["lr_final"])
-            done = 0
-            for epoch in range(epochs):
-                for rows in self._passes(batches, forward, desc=f"hebbian {epoch + 1}"):
-                    # linear decay of the step to lr_final * lr over the task's updates:
-                    # fast convergence first, little noise left in the frozen rows
-                    frac = 0.0 if total is None else min(done / total, 1.0)
-                    scale = 1.0 - (1.0 - anneal) * frac
-                    for sub, r in zip(self.subspaces, rows, strict=True):
-                        sub.update(r, lr_scale=scale)
-                    done += 1
+            for i, sub in enumerate(self.subspaces):
+                sub.learn(
+                    [rows[i] for rows in recorded],
+                    epochs=int(o["hebbian_epochs"]),
+                    lr_final=float(o["lr_final"]),
+                )
         elapsed = time.perf_counter() - start
         self.hebbian_seconds += elapsed
         record = {

@@ -37,10 +37,16 @@ feedback ``x_hat = H^T y``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import torch
 
-from spikesub.continual.projection import orthonormal_basis, residual_spectrum, select_k
+from spikesub.continual.projection import (
+    GradientProjector,
+    orthonormal_basis,
+    residual_spectrum,
+    select_k,
+)
 
 __all__ = ["HEBBIAN_MODES", "HEBBIAN_RULES", "HebbianSubspace"]
 
@@ -151,6 +157,7 @@ class HebbianSubspace:
         self.velocity = torch.zeros_like(self.H_new)
         self.n_updates = 0
         self.hebbian_seconds = 0.0
+        self._old_projector: GradientProjector | None = None
 
     # -- sizes ------------------------------------------------------------------------------
 
@@ -195,6 +202,7 @@ class HebbianSubspace:
         """Move the learning rows into ``H_old`` (they stop learning and become protected)."""
         self.H_old = torch.cat([self.H_old, self.H_new])
         self.H_new = self.H_new.new_zeros((0, self.n_inputs))
+        self._old_projector = None
         self.velocity = torch.zeros_like(self.H_new)
 
     def basis(self, *, include_new: bool = False) -> torch.Tensor:
@@ -244,17 +252,71 @@ class HebbianSubspace:
         if self.k_new == 0 or x.shape[0] == 0:
             return
         start = time.perf_counter()
-        batch = x.shape[0]
+        prepared = self._prepare(x)
+        if prepared is not None:
+            self._iterate(*prepared, lr_scale)
+        self.hebbian_seconds += time.perf_counter() - start
+
+    def learn(
+        self, batches: Sequence[torch.Tensor], *, epochs: int = 1, lr_final: float = 1.0
+    ) -> None:
+        """Hebbian learning over recorded batches of activity rows, ``epochs`` passes.
+
+        As :meth:`update` on every batch of every pass, with the step decaying linearly
+        from ``lr`` to ``lr_final * lr`` over all the updates; each batch's residual
+        ``x - H_old^T y_old`` and step normalisation are computed once, since the frozen
+        rows do not change (in spiking mode the old neurons' spikes are drawn once per
+        batch), so a pass after the first costs only the iterations on ``H_new``.
+
+        Args:
+            batches: activity rows ``(B_i, n)`` per batch.
+            epochs: passes over ``batches`` (0: nothing is learnt).
+            lr_final: final fraction of the step, in (0, 1].
+        """
+        epochs = _check_positive_int("epochs", epochs, minimum=0)
+        lr_final = _check_float("lr_final", lr_final, 0.0, 1.0, open_low=True)
+        if self.k_new == 0 or epochs == 0:
+            return
+        start = time.perf_counter()
+        prepared = [self._prepare(self._check_x(x)) for x in batches]
+        prepared = [p for p in prepared if p is not None]
+        total = max(epochs * len(prepared) - 1, 1)
+        done = 0
+        for _ in range(epochs):
+            for x, residual, energy in prepared:
+                # fast convergence first, little noise left in the rows that will be frozen
+                scale = 1.0 - (1.0 - lr_final) * min(done / total, 1.0)
+                self._iterate(x, residual, energy, scale)
+                done += 1
+        self.hebbian_seconds += time.perf_counter() - start
+
+    def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """``(x, residual, energy)`` of a batch, or None when it carries no energy."""
+        if x.shape[0] == 0:
+            return None
         # The frozen rows' output and feedback do not change during the iterations: the
         # residual r = x - H_old^T y_old is computed once, and each iteration costs O(k_new).
-        if self.k_old:
+        if self.k_old and self.mode == "rate":
+            # x - H_old^T H_old x, in the cheapest form for the number of frozen rows
+            if self._old_projector is None:
+                self._old_projector = GradientProjector.from_lateral(self.H_old).to(
+                    "cpu", self.dtype
+                )
+            residual = self._old_projector.apply(x)
+        elif self.k_old:
             residual = x - self._output(x, self.H_old) @ self.H_old
         else:
             residual = x
         energy = self._step_scale(residual)
         if energy <= 0.0:
-            self.hebbian_seconds += time.perf_counter() - start
-            return
+            return None
+        return x, residual, energy
+
+    def _iterate(
+        self, x: torch.Tensor, residual: torch.Tensor, energy: float, lr_scale: float
+    ) -> None:
+        """``n_iters`` Hebbian iterations of ``H_new`` on one prepared batch."""
+        batch = x.shape[0]
         step_size = self.lr * lr_scale / energy
         for _ in range(self.n_iters):
             h_new = self.H_new
@@ -273,7 +335,6 @@ class HebbianSubspace:
                 h_new = h_new * (self.max_norm / norms.clamp_min(self.max_norm))
             self.H_new = h_new
             self.n_updates += 1
-        self.hebbian_seconds += time.perf_counter() - start
 
     def _step_scale(self, residual: torch.Tensor) -> float:
         """The energy the step is normalised by (see ``step_norm``)."""
@@ -374,6 +435,7 @@ class HebbianSubspace:
         self.seed = state["config"]["seed"]
         self.H_old = state["H_old"].clone().to(self.dtype)
         self.H_new = state["H_new"].clone().to(self.dtype)
+        self._old_projector = None
         self.velocity = state["velocity"].clone().to(self.dtype)
         self.generator.set_state(state["generator"])
         self.n_updates = int(state["n_updates"])

@@ -104,6 +104,11 @@ class ActivityTap:
         seed: seed of the row subsampling (a ``torch.Generator``; its state is part of
             :meth:`state_dict`).
 
+    Attributes:
+        gram: when set to a float64 ``(dim, dim)`` tensor, every recorded call adds
+            ``X^T X`` of ALL its rows to it (before the ``max_rows`` subsampling).
+        keep_rows: keep the (subsampled) rows for :meth:`pop` (default True).
+
     Use::
 
         tap = ActivityTap(model.fc1)
@@ -125,6 +130,8 @@ class ActivityTap:
         self.generator = torch.Generator().manual_seed(int(seed))
         self._rows: list[torch.Tensor] = []
         self._handle = None
+        self.gram: torch.Tensor | None = None
+        self.keep_rows = True
 
     @property
     def started(self) -> bool:
@@ -158,10 +165,21 @@ class ActivityTap:
 
     def _add(self, x: torch.Tensor) -> None:
         rows = activity_rows(self.module, x.detach())
-        if self.max_rows is not None and rows.shape[0] > self.max_rows:
-            keep = torch.randperm(rows.shape[0], generator=self.generator)[: self.max_rows]
-            rows = rows[keep.to(rows.device)]
-        self._rows.append(rows)
+        if self.gram is not None:
+            # products in the rows' precision (exact for spikes), the sum over calls in float64
+            r = rows if rows.dtype == torch.float64 else rows.float()
+            self.gram += (r.T @ r).to(self.gram.device, torch.float64)
+        if self.keep_rows:
+            self._rows.append(self.subsample(rows))
+
+    def subsample(self, rows: torch.Tensor, max_rows: int | None = None) -> torch.Tensor:
+        """At most ``max_rows`` (default: the tap's ``max_rows``) of ``rows`` ``(n, dim)``,
+        drawn without replacement with the tap's generator; all of them when None."""
+        limit = self.max_rows if max_rows is None else max_rows
+        if limit is None or rows.shape[0] <= limit:
+            return rows
+        keep = torch.randperm(rows.shape[0], generator=self.generator)[:limit]
+        return rows[keep.to(rows.device)]
 
     def pop(self) -> torch.Tensor:
         """All rows recorded since the last pop, ``(n, dim)``, and forget them."""

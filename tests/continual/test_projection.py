@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from spikesub.continual.projection import (
+    GradientProjector,
     extend_basis,
     grad_matrix,
     orthonormal_basis,
@@ -35,6 +36,37 @@ def one_thread():
 
 def _gen(seed=0):
     return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("k", [0, 5, 30, 39, 40])
+def test_gradient_projector_forms_equal_the_plain_formula_for_a_basis(k):
+    n = 40
+    basis = orthonormal_basis(torch.randn(n, max(k, 1), generator=_gen(k)))[:, :k]
+    grad = torch.randn(7, n, generator=_gen(100))
+    projector = GradientProjector.from_basis(basis)
+    # few protected directions: subtract them; most of them: apply the small complement
+    expected_form = {0: "identity", 5: "subtract", 30: "lowrank", 39: "lowrank", 40: "zero"}
+    assert projector.form == expected_form[k]
+    expected = project_out(grad, basis)
+    assert torch.allclose(projector.apply(grad), expected, atol=1e-5)
+    inplace = grad.clone()
+    projector.apply_(inplace)
+    assert torch.allclose(inplace, expected, atol=1e-5)
+    if k:
+        assert float((inplace @ basis).abs().max()) < 1e-5
+
+
+def test_gradient_projector_lateral_rows_not_orthonormal_use_the_exact_operator():
+    n, k = 30, 24
+    lateral = 0.5 * torch.randn(k, n, generator=_gen(3)) / math.sqrt(n)  # norms ~0.5
+    grad = torch.randn(5, n, generator=_gen(4))
+    projector = GradientProjector.from_lateral(lateral)
+    assert projector.form == "dense"  # I - H^T H has no zero eigenvalue: n^2 < 2 n k
+    assert torch.allclose(projector.apply(grad), project_out_lateral(grad, lateral), atol=1e-5)
+    double = GradientProjector.from_lateral(lateral.double()).to("cpu", torch.float64)
+    assert double.apply(grad.double()).dtype == torch.float64
+    with pytest.raises(ValueError, match="columns"):
+        projector.apply(torch.randn(5, n + 1))
 
 
 def test_project_out_removes_basis_components():

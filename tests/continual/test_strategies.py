@@ -284,7 +284,7 @@ def test_state_dict_round_trip_gives_identical_continued_training(method):
 def test_biases_frozen_after_first_task():
     model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
     strategy = GPM(model)
-    x = torch.randn(8, 4)
+    x = torch.randn(8, 2) @ torch.randn(2, 4)  # task 0 spans 2 of the 4 input dimensions
     strategy.begin_task(0)
     strategy.end_task(0, [(x, None)], model, None)
     strategy.begin_task(1)

@@ -163,3 +163,35 @@ def test_top_eigenvalue_step_converges_faster_than_trace_step():
     assert angles["trace"] > 20.0
     with pytest.raises(ValueError, match="step_norm"):
         HebbianSubspace(4, step_norm="max")
+
+
+def test_learn_over_recorded_batches_equals_update_calls_and_finds_the_residual():
+    u = _rotation()
+    first = list(_batches(u, 60, seed=4))
+    recorded = list(_batches(u, 40, seed=5))
+
+    def fresh():
+        sub = HebbianSubspace(N_INPUTS, lr=0.3, momentum=0.5, n_iters=2, step_norm="trace")
+        sub.add_neurons(3)
+        for x in first:
+            sub.update(x)
+        sub.freeze()
+        sub.add_neurons(2)
+        return sub
+
+    a, b = fresh(), fresh()
+    a.learn(recorded, epochs=2, lr_final=0.2)
+    total = 2 * len(recorded) - 1
+    for done, x in enumerate(recorded + recorded):
+        b.update(x, lr_scale=1.0 - 0.8 * done / total)
+    # one residual per batch instead of one per call: the same numbers up to rounding
+    torch.testing.assert_close(a.H_new, b.H_new, atol=1e-5, rtol=1e-4)
+    assert a.n_updates == b.n_updates
+    assert float(principal_angles(a.H_new.T, u[:, 3:5]).max()) < 8.0
+
+    c = fresh()
+    before = c.H_new.clone()
+    c.learn(recorded, epochs=0)
+    assert torch.equal(c.H_new, before)
+    with pytest.raises(ValueError, match="lr_final"):
+        c.learn(recorded, lr_final=0.0)

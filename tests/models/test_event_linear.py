@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikesub.models.snn import EventLinearFunction, SpikingLinear, event_linear
+from spikesub.models.snn import EventLinear, EventLinearFunction, SpikingLinear, event_linear
 
 
 def _grads(x, linear, mode, weights):
@@ -48,12 +48,23 @@ def test_auto_takes_event_path_only_for_sparse_cpu_input(monkeypatch):
     assert calls == [1]
 
 
-def test_forward_hooks_still_run():
+def test_forward_hooks_run_and_the_event_path_is_kept(monkeypatch):
+    calls = []
+    original = EventLinearFunction.apply
+    monkeypatch.setattr(EventLinearFunction, "apply", lambda *a: calls.append(1) or original(*a))
     layer = SpikingLinear(50, 20, event_input="always")
+    assert isinstance(layer.linear, EventLinear) and isinstance(layer.linear, torch.nn.Linear)
     seen = []
     layer.linear.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape))
     layer(torch.zeros(3, 2, 50))
     assert seen == [torch.Size([3, 2, 50])]
+    assert calls == [1]  # a tap on the layer does not send it down the dense path
+    layer.event_input = "never"
+    assert layer.linear.event_input == "never"
+    layer(torch.zeros(3, 2, 50))
+    assert calls == [1]
+    with pytest.raises(ValueError, match="event_input"):
+        layer.event_input = "sometimes"
 
 
 def test_spiking_linear_same_output_either_way():
