@@ -29,8 +29,10 @@ The run folder, rewritten atomically after every task:
     (``torch.load(..., weights_only=True)`` reads it);
 ``accuracy.npz``
     ``R`` ``(T, T)`` (NaN where not evaluated) and per-task times in seconds: ``train_s``
-    (whole SGD loop), ``projection_s`` (inside ``before_step``), ``penalty_s`` (computing the
-    penalty), ``end_task_s`` (Hebbian learning / bases / Fisher), ``eval_s``;
+    (whole SGD loop), ``projection_s`` (inside ``before_step`` and the strategy's recording
+    hooks), ``penalty_s`` (computing the
+    penalty), ``end_task_s`` (Hebbian learning / bases / Fisher; without the strategy's
+    ``diagnostic_seconds``, e.g. HLOP's comparison with GPM, which only feeds a figure), ``eval_s``;
     ``subspace_angles_<layer>`` (degrees) when the strategy compared its subspaces with GPM;
 ``metrics.json``
     ACC and BWT of the tasks so far, the times, the strategy's summary, ``finished``.
@@ -726,6 +728,7 @@ def run_continual(
         proj_s = pen_s = 0.0
         t0 = time.perf_counter()
         for epoch in range(config.epochs):
+            strategy.begin_epoch(epoch, config.epochs)
             rng = np.random.default_rng([config.seed, t, epoch])
             batch_bar = _bar(
                 data.batches(config.batch_size, rng),
@@ -757,6 +760,9 @@ def run_continual(
                 proj_s += time.perf_counter() - tp
                 optimizer.step()
         train_s = time.perf_counter() - t0
+        # the strategy's recording hooks ran inside the training steps: its cost, not plain
+        # training's
+        proj_s += strategy.pop_hook_seconds()
 
         t0 = time.perf_counter()
         # online training: GPM / HLOP protect the presynaptic traces its weight gradients are
@@ -768,7 +774,7 @@ def run_continual(
         else:
             forward = _forward_fn(net, metrics_mod.class_mask(tasks[t].classes, n_outputs))
         strategy.end_task(t, _Passes(data, config.batch_size, config.seed, t), forward, _loss_fn)
-        end_s = time.perf_counter() - t0
+        end_s = time.perf_counter() - t0 - strategy.diagnostic_seconds
 
         t0 = time.perf_counter()
         row = metrics_mod.evaluate(model, tasks, device=device)

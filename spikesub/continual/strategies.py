@@ -1,16 +1,18 @@
 """Continual-learning strategies: one interface for fine-tuning, EWC, GPM and HLOP.
 
-A training loop drives a strategy through six calls::
+A training loop drives a strategy through these calls::
 
     strategy = make_strategy("hlop", model)
     for task_id, task in enumerate(tasks):
         strategy.begin_task(task_id)
-        for x, y in batches:
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y) + strategy.penalty()
-            loss.backward()
-            strategy.before_step()          # edits .grad (projection)
-            optimizer.step()
+        for epoch in range(epochs):
+            strategy.begin_epoch(epoch, epochs)  # optional: HLOP records the last epoch
+            for x, y in batches:
+                optimizer.zero_grad()
+                loss = loss_fn(model(x), y) + strategy.penalty()
+                loss.backward()
+                strategy.before_step()          # edits .grad (projection)
+                optimizer.step()
         strategy.end_task(task_id, batches, model, loss_fn)   # bases / Fisher / Hebbian
 
 Protected layers are, by default, every ``nn.Linear`` and ``nn.Conv2d`` of the model in
@@ -109,6 +111,9 @@ class Strategy:
         layers: the protected modules, in the same order.
         task_id: the task being trained (-1 before the first :meth:`begin_task`).
         tasks_done: how many tasks :meth:`end_task` has finished.
+        diagnostic_seconds: time the last :meth:`end_task` spent on diagnostics that the
+            method does not need (HLOP's comparison with GPM); benchmarks leave it out of the
+            method's cost.
     """
 
     name: str = "base"
@@ -138,6 +143,7 @@ class Strategy:
         self.task_id = -1
         self.tasks_done = 0
         self.end_task_seconds: list[float] = []
+        self.diagnostic_seconds = 0.0
 
     # -- the loop's calls -------------------------------------------------------------------
 
@@ -146,6 +152,23 @@ class Strategy:
         if isinstance(task_id, bool) or not isinstance(task_id, int) or task_id < 0:
             raise ValueError(f"task_id must be an int >= 0; got {task_id!r}")
         self.task_id = task_id
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        """Start pass ``epoch`` (0-based) of ``epochs`` over the current task's data.
+
+        Optional: a strategy that records activity while the task trains (HLOP with
+        ``record="training"``) starts its recording in the last pass; a loop that never
+        calls it gets the strategy's fallback (a recording pass in :meth:`end_task`)."""
+        for name, value in (("epoch", epoch), ("epochs", epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0; got {value!r}")
+        if epoch >= epochs:
+            raise ValueError(f"epoch must be < epochs ({epochs}); got {epoch}")
+
+    def pop_hook_seconds(self) -> float:
+        """Seconds the strategy's hooks spent inside training steps (recording activity)
+        since the last call; benchmarks count them as the strategy's cost."""
+        return 0.0
 
     def penalty(self) -> torch.Tensor:
         """Scalar added to the loss (EWC's quadratic penalty); zero here."""
@@ -172,6 +195,7 @@ class Strategy:
             loss_fn: ``loss_fn(logits, y) -> scalar`` (mean over the batch).
         """
         start = time.perf_counter()
+        self.diagnostic_seconds = 0.0
         self._end_task(task_id, batches, forward, loss_fn)
         self.end_task_seconds.append(time.perf_counter() - start)
         self.tasks_done = max(self.tasks_done, task_id + 1)
@@ -449,10 +473,14 @@ class HLOP(_TappedStrategy):
     ``H_old^T``), and (``freeze_bias``) zeroes the protected layers' bias gradients. After
     each task, :meth:`end_task`:
 
-    1. runs the network once over ALL the task's batches, recording each protected layer's
-       activity: the Gram matrix of the first ``samples`` examples, and the rows of every
-       forward call subsampled to ``max_rows`` (the Hebbian rows; they are kept in memory,
-       about ``batches * max_rows * sum(n)`` floats);
+    1. takes each protected layer's activity rows of every forward call, subsampled to
+       ``max_rows`` per call (the Hebbian rows; kept in memory, about
+       ``batches * max_rows * sum(n)`` floats): with ``record="training"`` those its forward
+       hooks recorded while the task's last epoch trained (the loop calls
+       :meth:`begin_epoch`; the Gram matrix is then that of all the kept rows), otherwise
+       (``record="pass"``, or a loop without :meth:`begin_epoch`) from one pass of the
+       network over ALL the task's batches after training (the Gram matrix of the first
+       ``samples`` examples' rows);
     2. picks the number of new lateral neurons — ``k_per_task`` (an int, or one per layer)
        or, when that is None, the energy criterion on the Gram matrix (``threshold`` +
        ``threshold_increment`` per task, as GPM's), capped by ``max_k`` — and adds them;
@@ -470,7 +498,8 @@ class HLOP(_TappedStrategy):
     ``spike_steps`` (32), ``step_norm`` ("top") — see
     :class:`~spikesub.continual.subspace.HebbianSubspace` —, ``max_rows`` (128: rows kept
     per forward call and layer, e.g. of the ``T * B`` rows of a sequence; None: all),
-    ``orthonormalise`` (False), ``compare_with_gpm`` (False), ``freeze_bias`` (True),
+    ``orthonormalise`` (False), ``record`` ("training"), ``compare_with_gpm`` (False),
+    ``freeze_bias`` (True),
     ``seed`` (0).
 
     The Hebbian defaults were chosen on recorded training-set activity of the permuted-MNIST
@@ -499,6 +528,7 @@ class HLOP(_TappedStrategy):
         "step_norm": "top",
         "max_rows": 128,
         "orthonormalise": False,
+        "record": "training",
         "compare_with_gpm": False,
         "freeze_bias": True,
         "seed": 0,
@@ -511,6 +541,8 @@ class HLOP(_TappedStrategy):
             o["momentum"] = 0.0 if o["rule"] == "gha" else 0.9
         _check_unit("threshold", o["threshold"])
         _check_unit("threshold_increment", o["threshold_increment"])
+        if o["record"] not in ("training", "pass"):
+            raise ValueError(f"record must be 'training' or 'pass'; got {o['record']!r}")
         if (
             isinstance(o["lr_final"], bool)
             or not isinstance(o["lr_final"], (int, float))
@@ -552,6 +584,7 @@ class HLOP(_TappedStrategy):
         self.history: list[dict] = []
         self.hebbian_seconds = 0.0
         self._projectors: list[GradientProjector] | None = None
+        self._recording = False
 
     def _projector(self, i: int, module: nn.Module) -> GradientProjector:
         sub = self.subspaces[i]
@@ -564,6 +597,34 @@ class HLOP(_TappedStrategy):
     def begin_task(self, task_id: int) -> None:
         super().begin_task(task_id)
         self._projectors = None
+        self._stop_training_record()
+
+    def begin_epoch(self, epoch: int, epochs: int) -> None:
+        super().begin_epoch(epoch, epochs)
+        if self.options["record"] == "training" and epoch == epochs - 1:
+            for tap in self.taps:
+                tap.pop()
+                tap.gram = None
+                tap.keep_rows = True
+                tap.start()
+            self._recording = True
+
+    def pop_hook_seconds(self) -> float:
+        seconds = sum(tap.seconds for tap in self.taps)
+        for tap in self.taps:
+            tap.seconds = 0.0
+        return seconds
+
+    def _stop_training_record(self) -> list[list[torch.Tensor]] | None:
+        """Stop a recording started by :meth:`begin_epoch`; its rows per layer and call."""
+        if not self._recording:
+            return None
+        self._recording = False
+        calls = []
+        for tap in self.taps:
+            tap.stop()
+            calls.append([rows.detach().cpu() for rows in tap.pop_calls()])
+        return calls
 
     def before_step(self) -> None:
         if self.tasks_done == 0:
@@ -578,9 +639,16 @@ class HLOP(_TappedStrategy):
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
         o = self.options
-        # one recording pass: the Gram matrices (to choose k and to report the energy) and
-        # the Hebbian rows of every batch, which the Hebbian epochs then go over
-        grams, recorded = self._record(batches, forward, o["samples"], keep_rows=True)
+        layer_calls = self._stop_training_record()
+        if layer_calls is not None and all(layer_calls):
+            # rows recorded while the task's last epoch trained: the Gram matrices are those
+            # of all the kept rows (an unbiased sample of every batch's rows)
+            grams = [_gram(calls) for calls in layer_calls]
+            recorded = [list(rows) for rows in zip(*layer_calls, strict=True)]
+        else:
+            # one recording pass: the Gram matrices of the first `samples` examples (to
+            # choose k and report the energy) and the Hebbian rows of every batch
+            grams, recorded = self._record(batches, forward, o["samples"], keep_rows=True)
         threshold = _threshold_for(o, task_id)
         ks = []
         for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
@@ -620,6 +688,7 @@ class HLOP(_TappedStrategy):
                 "energy_after": _captured(gram, sub.basis()),
             }
             if o["compare_with_gpm"]:
+                diag_start = time.perf_counter()
                 self.gpm_bases[i], gpm_info = extend_basis(
                     gram, self.gpm_bases[i], 1.0, max_k=ks[i]
                 )
@@ -628,6 +697,7 @@ class HLOP(_TappedStrategy):
                 if self.angles[i].numel():
                     info["angle_max_deg"] = float(self.angles[i].max())
                     info["angle_mean_deg"] = float(self.angles[i].mean())
+                self.diagnostic_seconds += time.perf_counter() - diag_start
             record["layers"].append(info)
         self.history.append(record)
         self._projectors = None
@@ -664,6 +734,13 @@ class HLOP(_TappedStrategy):
                 name: a.tolist() for name, a in zip(self.layer_names, self.angles, strict=True)
             }
         return out
+
+
+def _gram(calls: list[torch.Tensor]) -> torch.Tensor:
+    """``X^T X`` (float64) of the rows of all ``calls`` ``(n_i, dim)``, products in float32."""
+    rows = torch.cat(calls)
+    r = rows if rows.dtype == torch.float64 else rows.float()
+    return (r.T @ r).double()
 
 
 def _captured(gram: torch.Tensor, basis: torch.Tensor) -> float:

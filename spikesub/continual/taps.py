@@ -20,6 +20,7 @@ protected with :func:`record_activity`.
 
 from __future__ import annotations
 
+import time
 import weakref
 
 import torch
@@ -108,6 +109,7 @@ class ActivityTap:
         gram: when set to a float64 ``(dim, dim)`` tensor, every recorded call adds
             ``X^T X`` of ALL its rows to it (before the ``max_rows`` subsampling).
         keep_rows: keep the (subsampled) rows for :meth:`pop` (default True).
+        seconds: time spent recording so far (the hook's own cost, in seconds).
 
     Use::
 
@@ -132,6 +134,7 @@ class ActivityTap:
         self._handle = None
         self.gram: torch.Tensor | None = None
         self.keep_rows = True
+        self.seconds = 0.0
 
     @property
     def started(self) -> bool:
@@ -164,7 +167,11 @@ class ActivityTap:
             self._add(args[0])
 
     def _add(self, x: torch.Tensor) -> None:
-        rows = activity_rows(self.module, x.detach())
+        start = time.perf_counter()
+        self._record_rows(activity_rows(self.module, x.detach()))
+        self.seconds += time.perf_counter() - start
+
+    def _record_rows(self, rows: torch.Tensor) -> None:
         if self.gram is not None:
             # products in the rows' precision (exact for spikes), the sum over calls in float64
             r = rows if rows.dtype == torch.float64 else rows.float()
@@ -180,6 +187,12 @@ class ActivityTap:
             return rows
         keep = torch.randperm(rows.shape[0], generator=self.generator)[:limit]
         return rows[keep.to(rows.device)]
+
+    def pop_calls(self) -> list[torch.Tensor]:
+        """The rows of each recorded call since the last pop, one tensor ``(n_i, dim)`` per
+        call, and forget them."""
+        calls, self._rows = self._rows, []
+        return calls
 
     def pop(self) -> torch.Tensor:
         """All rows recorded since the last pop, ``(n, dim)``, and forget them."""

@@ -104,7 +104,8 @@ def train_task(model, strategy, task_id, x, y, *, epochs, lr=0.2, seed=0, n_step
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(100 * seed + task_id)
     done = 0
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        strategy.begin_epoch(epoch, epochs)
         perm = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), 32):
             if n_steps is not None and done >= n_steps:
@@ -185,6 +186,44 @@ def test_hlop_subspace_close_to_gpm_basis(results):
         assert info["energy_after"] > info["gpm_energy_after"] - 0.05
     assert set(summary["principal_angles_deg"]) == {"l1.linear", "l2.linear", "out"}
     assert summary["hebbian_seconds"] > 0
+    # the comparison is timed apart, so benchmarks can leave it out of HLOP's cost
+    assert 0 < strategy.diagnostic_seconds < strategy.end_task_seconds[-1]
+
+
+def test_hlop_records_the_last_training_epoch_or_makes_a_pass():
+    torch.manual_seed(0)
+    (xtr, ytr, _, _), _ = two_tasks()
+
+    def no_forward(x):
+        raise AssertionError("the rows were recorded during training: no pass needed")
+
+    model = TinySNN()
+    strategy = HLOP(model, threshold=0.9)
+    train_task(model, strategy, 0, xtr, ytr, epochs=2)
+    assert strategy.pop_hook_seconds() > 0  # the hooks' time, for the benchmark
+    assert strategy.pop_hook_seconds() == 0
+    strategy.end_task(0, batches_of(xtr, ytr), no_forward, None)
+    assert all(k > 0 for k in strategy.summary()["subspace_dims"].values())
+    assert not any(tap.started for tap in strategy.taps)
+
+    passes = []
+
+    def forward(x):
+        passes.append(x.shape[0])
+        return model(x)
+
+    for record, expected in (("pass", len(xtr)), ("training", len(xtr))):
+        model = TinySNN()
+        strategy = HLOP(model, threshold=0.9, record=record)
+        # record="pass", or a loop that never calls begin_epoch: one pass after training
+        strategy.begin_task(0)
+        passes.clear()
+        strategy.end_task(0, batches_of(xtr, ytr), forward, None)
+        assert sum(passes) == expected
+    with pytest.raises(ValueError, match="record"):
+        HLOP(TinySNN(), record="sometimes")
+    with pytest.raises(ValueError, match="epoch"):
+        strategy.begin_epoch(2, 2)
 
 
 def test_ewc_between(results):
