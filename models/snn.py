@@ -895,6 +895,7 @@ class SpikingLinear(nn.Module):
     ) -> None:
         super().__init__()
         self.linear = EventLinear(in_features, out_features, bias=bias, event_input=event_input)
+        self._event_input = event_input
         if lif_kwargs.get("recurrent"):
             lif_kwargs.setdefault("num_features", out_features)
         self.lif = LIF(**lif_kwargs)
@@ -908,7 +909,10 @@ class SpikingLinear(nn.Module):
             current = self.linear(x)
             current = current.unsqueeze(0).expand(n_steps, *current.shape)
         elif x.dim() == 3:
-            current = self.linear(x)
+            if isinstance(self.linear, EventLinear):
+                current = self.linear(x)
+            else:  # a plain nn.Linear put in its place
+                current = event_linear(x, self.linear, self._event_input)
         else:
             raise ValueError(
                 f"x must have shape (T, B, in_features) or (B, in_features); got {tuple(x.shape)}"
@@ -918,11 +922,15 @@ class SpikingLinear(nn.Module):
     @property
     def event_input(self) -> str:
         """When the Linear takes the event-driven product (its ``event_input``)."""
-        return self.linear.event_input
+        return getattr(self.linear, "event_input", self._event_input)
 
     @event_input.setter
     def event_input(self, value: str) -> None:
-        self.linear.event_input = value
+        if value not in EVENT_INPUT_CHOICES:
+            raise ValueError(f"event_input must be one of {EVENT_INPUT_CHOICES}; got {value!r}")
+        self._event_input = value
+        if isinstance(self.linear, EventLinear):
+            self.linear.event_input = value
 
 
 class SpikingConv2d(nn.Module):

@@ -65,6 +65,11 @@ def test_forward_hooks_run_and_the_event_path_is_kept(monkeypatch):
     assert calls == [1]
     with pytest.raises(ValueError, match="event_input"):
         layer.event_input = "sometimes"
+    # a plain nn.Linear put in the layer's place keeps the event-driven product
+    layer.event_input = "always"
+    layer.linear = torch.nn.Linear(50, 20)
+    layer(torch.zeros(3, 2, 50))
+    assert calls == [1, 1]
 
 
 def test_spiking_linear_same_output_either_way():
