@@ -49,6 +49,19 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _thresholds(text: str) -> float | list[float]:
+    """``"0.97"`` -> 0.97; ``"0.97,0.99,0.99"`` -> one threshold per protected layer."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"a threshold is a number in (0, 1), or comma-separated numbers; got {text!r}"
+        ) from None
+    if not values or not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"thresholds must lie in (0, 1); got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
 def _option(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--option must be NAME=VALUE; got {text!r}")
@@ -146,12 +159,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
     opts = parser.add_argument_group("method options")
     opts.add_argument("--ewc-lambda", type=float, default=None, help="EWC penalty strength")
-    opts.add_argument("--gpm-threshold", type=float, default=None, help="GPM energy threshold")
+    opts.add_argument(
+        "--gpm-threshold",
+        type=_thresholds,
+        default=None,
+        help="GPM energy threshold, or one per layer (0.97,0.99,0.99)",
+    )
     opts.add_argument(
         "--hlop-k", type=int, default=None, help="HLOP lateral neurons per layer and task"
     )
     opts.add_argument(
-        "--hlop-threshold", type=float, default=None, help="HLOP energy threshold (without -k)"
+        "--hlop-threshold",
+        type=_thresholds,
+        default=None,
+        help="HLOP energy threshold, or one per layer (without -k)",
     )
     opts.add_argument("--hlop-epochs", type=int, default=None, help="Hebbian passes per task")
     opts.add_argument("--hlop-lr", type=float, default=None, help="Hebbian learning rate")

@@ -135,9 +135,9 @@ class ContinualConfig:
         max_train: at most this many training samples per task (seeded subsample).
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
         ewc_lambda: EWC penalty strength.
-        gpm_threshold: GPM energy threshold per layer, in (0, 1).
+        gpm_threshold: GPM energy threshold, in (0, 1), or a list of one per protected layer.
         hlop_k: HLOP lateral neurons added per layer and task (``None``: energy criterion).
-        hlop_threshold: HLOP energy threshold when ``hlop_k`` is ``None``.
+        hlop_threshold: HLOP energy threshold when ``hlop_k`` is ``None`` (or one per layer).
         hlop_epochs: passes of Hebbian learning over each task's data.
         hlop_lr: Hebbian learning rate (``None``: the strategy's default).
         hlop_rule: ``"oja"`` or ``"gha"``; ``hlop_mode``: ``"rate"`` or ``"spiking"``.
@@ -165,9 +165,9 @@ class ContinualConfig:
     max_train: int | None = None
     device: str = "cpu"
     ewc_lambda: float | None = None
-    gpm_threshold: float | None = None
+    gpm_threshold: float | list[float] | None = None
     hlop_k: int | None = None
-    hlop_threshold: float | None = None
+    hlop_threshold: float | list[float] | None = None
     hlop_epochs: int | None = None
     hlop_lr: float | None = None
     hlop_rule: str | None = None
@@ -245,8 +245,13 @@ class ContinualConfig:
             raise ValueError(f"validation must be a fraction in [0, 1); got {self.validation}")
         for name in ("gpm_threshold", "hlop_threshold"):
             value = getattr(self, name)
-            if value is not None and not 0 < value < 1:
-                raise ValueError(f"{name} must be in (0, 1); got {value}")
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if value is not None and not all(
+                isinstance(v, (int, float)) and 0 < v < 1 for v in values
+            ):
+                raise ValueError(
+                    f"{name} must be in (0, 1), or a list of such (per layer); got {value}"
+                )
         if self.ewc_lambda is not None and not self.ewc_lambda >= 0:
             raise ValueError(f"ewc_lambda must be >= 0; got {self.ewc_lambda}")
         if self.hlop_k is not None:
@@ -486,7 +491,6 @@ def _prepare_folder(config: ContinualConfig, out: str | Path | None, resume: boo
                     f"{run_dir} already holds a run ({name}); pass --resume to continue it "
                     "or choose another --out"
                 )
-        write_json(config_path, {"experiment": "continual", **config.to_dict()})
     return run_dir
 
 
@@ -694,6 +698,9 @@ def run_continual(
         # repeats the interrupted one even if the strategy's defaults have changed since
         options = dict(state["strategy"]["options"])
     strategy = make_strategy(config.method, model, progress=show, **options)
+    if not resume:
+        # written once the options are known to be valid: a refused start leaves no run
+        write_json(run_dir / "config.json", {"experiment": "continual", **config.to_dict()})
     if state is not None:
         model.load_state_dict(state["model"])
         strategy.load_state_dict(state["strategy"])

@@ -361,8 +361,26 @@ class _TappedStrategy(Strategy):
             tap.load_state_dict(tap_state)
 
 
-def _threshold_for(options: dict, task_id: int) -> float:
-    return min(1.0, float(options["threshold"]) + float(options["threshold_increment"]) * task_id)
+def _threshold_for(options: dict, task_id: int, n_layers: int) -> list[float]:
+    """Each protected layer's energy threshold for task ``task_id``."""
+    base = options["threshold"]
+    bases = list(base) if isinstance(base, (list, tuple)) else [base] * n_layers
+    step = float(options["threshold_increment"]) * task_id
+    return [min(1.0, float(b) + step) for b in bases]
+
+
+def _check_thresholds(value, n_layers: int) -> None:
+    """``threshold``: a number in [0, 1], or one per protected layer."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n_layers:
+            raise ValueError(
+                f"threshold must be a number or one number per protected layer ({n_layers}); "
+                f"got {len(value)} values"
+            )
+        for v in value:
+            _check_unit("threshold", v)
+    else:
+        _check_unit("threshold", value)
 
 
 class GPM(_TappedStrategy):
@@ -376,7 +394,8 @@ class GPM(_TappedStrategy):
     :meth:`before_step` projects each weight gradient onto the orthogonal complement of the
     basis and (``freeze_bias``) zeroes the protected layers' bias gradients.
 
-    Options: ``threshold`` (0.97), ``threshold_increment`` (0.0), ``samples`` (300),
+    Options: ``threshold`` (0.97; or one value per protected layer),
+    ``threshold_increment`` (0.0), ``samples`` (300),
     ``max_rows`` (rows kept per forward call and layer, None: all), ``max_k`` (cap on the
     directions added per task and layer, None), ``freeze_bias`` (True), ``seed`` (0).
     """
@@ -394,7 +413,7 @@ class GPM(_TappedStrategy):
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
-        _check_unit("threshold", self.options["threshold"])
+        _check_thresholds(self.options["threshold"], len(self.layers))
         _check_unit("threshold_increment", self.options["threshold_increment"])
         _check_count("samples", self.options["samples"])
         self.bases = [torch.zeros((d, 0)) for d in self.dims]
@@ -417,11 +436,11 @@ class GPM(_TappedStrategy):
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
         grams = self._grams(batches, forward, self.options["samples"])
-        threshold = _threshold_for(self.options, task_id)
-        record = {"task": task_id, "threshold": threshold, "layers": []}
+        thresholds = _threshold_for(self.options, task_id, len(self.layers))
+        record = {"task": task_id, "threshold": thresholds, "layers": []}
         for i, gram in enumerate(grams):
             self.bases[i], info = extend_basis(
-                gram, self.bases[i], threshold, max_k=self.options["max_k"]
+                gram, self.bases[i], thresholds[i], max_k=self.options["max_k"]
             )
             info["k_total"] = int(self.bases[i].shape[1])
             record["layers"].append(info)
@@ -489,7 +508,8 @@ class HLOP(_TappedStrategy):
        of the same activity (same number of directions per task) is kept alongside, and the
        principal angles between it and span(H_old) are stored per layer.
 
-    Options: ``k_per_task`` (None), ``threshold`` (0.97), ``threshold_increment`` (0.0),
+    Options: ``k_per_task`` (None), ``threshold`` (0.97; or one value per protected layer),
+    ``threshold_increment`` (0.0),
     ``max_k`` (None), ``samples`` (300), ``hebbian_epochs`` (2), ``rule`` ("oja"),
     ``mode`` ("rate"), ``lr`` (0.5), ``lr_final`` (0.05: the step
     decays linearly from ``lr`` to ``lr_final * lr`` over a task's Hebbian updates, when
@@ -539,7 +559,7 @@ class HLOP(_TappedStrategy):
         o = self.options
         if o["momentum"] is None:
             o["momentum"] = 0.0 if o["rule"] == "gha" else 0.9
-        _check_unit("threshold", o["threshold"])
+        _check_thresholds(o["threshold"], len(self.layers))
         _check_unit("threshold_increment", o["threshold_increment"])
         if o["record"] not in ("training", "pass"):
             raise ValueError(f"record must be 'training' or 'pass'; got {o['record']!r}")
@@ -649,13 +669,13 @@ class HLOP(_TappedStrategy):
             # one recording pass: the Gram matrices of the first `samples` examples (to
             # choose k and report the energy) and the Hebbian rows of every batch
             grams, recorded = self._record(batches, forward, o["samples"], keep_rows=True)
-        threshold = _threshold_for(o, task_id)
+        thresholds = _threshold_for(o, task_id, len(self.layers))
         ks = []
         for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
             if self._k_list is not None:
                 k = min(int(self._k_list[i]), sub.n_inputs - sub.k)
             else:
-                k = sub.choose_k(threshold=threshold, gram=gram)
+                k = sub.choose_k(threshold=thresholds[i], gram=gram)
             if o["max_k"] is not None:
                 k = min(k, int(o["max_k"]))
             sub.add_neurons(k)
@@ -675,7 +695,7 @@ class HLOP(_TappedStrategy):
         self.hebbian_seconds += elapsed
         record = {
             "task": task_id,
-            "threshold": threshold,
+            "threshold": thresholds,
             "hebbian_seconds": elapsed,
             "layers": [],
         }

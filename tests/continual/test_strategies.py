@@ -370,3 +370,21 @@ def test_hlop_fixed_k_per_task():
         strategy.begin_task(t)
         strategy.end_task(t, batches_of(x, torch.zeros(64)), model, None)
     assert strategy.summary()["subspace_dims"] == {"0": 4, "1": 2}
+
+
+@pytest.mark.parametrize("method", ["gpm", "hlop"])
+def test_threshold_per_layer(method):
+    torch.manual_seed(0)
+    (xtr, ytr, _, _), _ = two_tasks()
+    model = TinySNN()
+    strategy = make_strategy(method, model, threshold=[0.5, 0.99, 0.9], threshold_increment=0.01)
+    strategy.begin_task(1)
+    strategy.end_task(1, batches_of(xtr, ytr), model, None)
+    history = strategy.summary()["history"][0]
+    assert history["threshold"] == pytest.approx([0.51, 1.0, 0.91])
+    dims = list(strategy.summary()["subspace_dims"].values())
+    assert dims[0] < 6  # half the energy of a 6-dimensional input needs fewer dimensions
+    with pytest.raises(ValueError, match="one number per protected layer"):
+        make_strategy(method, TinySNN(), threshold=[0.9, 0.9])
+    with pytest.raises(ValueError, match="threshold"):
+        make_strategy(method, TinySNN(), threshold=[0.9, 1.2, 0.9])
