@@ -20,11 +20,14 @@ squared as the SVD of ``X``, memory independent of ``n``).
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 
 __all__ = [
     "GradientProjector",
+    "ProjectedLinearFunction",
     "extend_basis",
     "grad_matrix",
     "orthonormal_basis",
@@ -165,6 +168,42 @@ class GradientProjector:
             g.sub_((g @ left) @ right)
         else:
             g.copy_(self.apply(g))
+
+
+class ProjectedLinearFunction(torch.autograd.Function):
+    """``rows @ weight.T + bias`` whose weight gradient is projected on the input side.
+
+    ``apply(rows, weight, bias, projector, seconds)`` with ``rows`` ``(R, in)``: the forward
+    and the input gradient are the Linear's; the weight gradient is ``grad^T (rows M)``, the
+    gradient ``grad^T rows`` projected, ``G M`` — HLOP's ``delta (x - H^T H x)`` on the
+    presynaptic activity. It costs ``R`` rows instead of ``out`` rows of projection, which
+    pays when a call has fewer rows than the layer has outputs (a static input, computed
+    once for all time steps). ``seconds`` (a one-element list) accumulates the time spent
+    projecting.
+    """
+
+    @staticmethod
+    def forward(ctx, rows, weight, bias, projector, seconds):
+        ctx.save_for_backward(rows, weight)
+        ctx.projector = projector
+        ctx.seconds = seconds
+        ctx.has_bias = bias is not None
+        return nn.functional.linear(rows, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        rows, weight = ctx.saved_tensors
+        grad_rows = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_rows = grad_out @ weight
+        if ctx.needs_input_grad[1]:
+            start = time.perf_counter()
+            projected = ctx.projector.apply(rows.detach())
+            ctx.seconds[0] += time.perf_counter() - start
+            grad_weight = grad_out.t() @ projected
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_out.sum(0)
+        return grad_rows, grad_weight, grad_bias, None, None
 
 
 def project_module_grad(module: nn.Module, basis: torch.Tensor) -> None:

@@ -42,6 +42,7 @@ from torch import nn
 
 from spikesub.continual.projection import (
     GradientProjector,
+    ProjectedLinearFunction,
     extend_basis,
     grad_matrix,
     principal_angles,
@@ -272,7 +273,18 @@ class FineTune(Strategy):
 
 
 class _TappedStrategy(Strategy):
-    """A strategy that records the protected layers' activity in :meth:`end_task`."""
+    """A strategy that records the protected layers' activity in :meth:`end_task` and, from
+    the second task on, projects their weight gradients (GPM, HLOP).
+
+    Projection: :meth:`before_step` right-multiplies each weight gradient by the layer's
+    :class:`~spikesub.continual.projection.GradientProjector`. With ``activity_projection``
+    (an option of the subclasses), an ``nn.Linear`` call with fewer input rows than the layer
+    has outputs (a static input, computed once for all time steps) is projected on its
+    input side instead, inside the backward pass (
+    :class:`~spikesub.continual.projection.ProjectedLinearFunction`, by a forward hook that
+    recomputes the call's output); a layer whose calls in a step were all projected so is
+    not projected again.
+    """
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
@@ -283,6 +295,82 @@ class _TappedStrategy(Strategy):
             for i, module in enumerate(self.layers)
         ]
         self.dims = [tap.dim for tap in self.taps]
+        self._projectors: list[GradientProjector] | None = None
+        self._hooks: list[Any] = []
+        self._calls = [[0, 0] for _ in self.layers]  # per layer: calls projected / not
+        self._hook_seconds = [0.0]
+
+    def _make_projectors(self) -> list[GradientProjector]:
+        """One projector per protected layer, on its weight's device and dtype."""
+        raise NotImplementedError
+
+    def _ensure_projectors(self) -> list[GradientProjector]:
+        if self._projectors is None:
+            self._projectors = self._make_projectors()
+        return self._projectors
+
+    def begin_task(self, task_id: int) -> None:
+        super().begin_task(task_id)
+        self._projectors = None
+        self._remove_hooks()
+        self._calls = [[0, 0] for _ in self.layers]
+        if self.tasks_done > 0 and self.options.get("activity_projection", False):
+            for i, module in enumerate(self.layers):
+                if isinstance(module, nn.Linear):
+                    self._hooks.append(module.register_forward_hook(self._activity_hook(i)))
+
+    def _remove_hooks(self) -> None:
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
+
+    def _activity_hook(self, i: int):
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor):
+            if not args or not torch.is_grad_enabled() or not module.weight.requires_grad:
+                return None
+            start = time.perf_counter()
+            rows = args[0].reshape(-1, module.in_features)
+            if rows.shape[0] >= module.out_features:
+                self._calls[i][1] += 1  # cheaper to project the gradient in before_step
+                return None
+            projector = self._ensure_projectors()[i]
+            out = ProjectedLinearFunction.apply(
+                rows, module.weight, module.bias, projector, self._hook_seconds
+            )
+            self._calls[i][0] += 1
+            self._hook_seconds[0] += time.perf_counter() - start
+            return out.view(output.shape)
+
+        return hook
+
+    def before_step(self) -> None:
+        if self.tasks_done == 0:
+            return
+        for i, (module, projector) in enumerate(
+            zip(self.layers, self._ensure_projectors(), strict=True)
+        ):
+            projected, unprojected = self._calls[i]
+            self._calls[i] = [0, 0]
+            if projected and not unprojected:
+                continue  # every call of this step was projected on its input side
+            g = grad_matrix(module)
+            if g is not None:
+                projector.apply_(g)  # idempotent: also right after a partial projection
+        self._freeze_biases()
+
+    def pop_hook_seconds(self) -> float:
+        seconds = self._hook_seconds[0] + sum(tap.seconds for tap in self.taps)
+        self._hook_seconds[0] = 0.0
+        for tap in self.taps:
+            tap.seconds = 0.0
+        return seconds
+
+    def end_task(self, task_id, batches, forward, loss_fn) -> None:
+        self._remove_hooks()
+        super().end_task(task_id, batches, forward, loss_fn)
+        self._projectors = None
+        for tap in self.taps:  # the recording passes are end_task's time, not training's
+            tap.seconds = 0.0
 
     def _record(
         self,
@@ -397,7 +485,9 @@ class GPM(_TappedStrategy):
     Options: ``threshold`` (0.97; or one value per protected layer),
     ``threshold_increment`` (0.0), ``samples`` (300),
     ``max_rows`` (rows kept per forward call and layer, None: all), ``max_k`` (cap on the
-    directions added per task and layer, None), ``freeze_bias`` (True), ``seed`` (0).
+    directions added per task and layer, None), ``activity_projection`` (True: see
+    ``_TappedStrategy``; the same projection, computed where it is cheaper),
+    ``freeze_bias`` (True), ``seed`` (0).
     """
 
     name = "gpm"
@@ -407,6 +497,7 @@ class GPM(_TappedStrategy):
         "samples": 300,
         "max_rows": None,
         "max_k": None,
+        "activity_projection": True,
         "freeze_bias": True,
         "seed": 0,
     }
@@ -418,21 +509,12 @@ class GPM(_TappedStrategy):
         _check_count("samples", self.options["samples"])
         self.bases = [torch.zeros((d, 0)) for d in self.dims]
         self.history: list[dict] = []
-        self._projectors: list[GradientProjector] | None = None
 
-    def before_step(self) -> None:
-        if self.tasks_done == 0:
-            return
-        if self._projectors is None:
-            self._projectors = [
-                GradientProjector.from_basis(b).to(module.weight.device, module.weight.dtype)
-                for b, module in zip(self.bases, self.layers, strict=True)
-            ]
-        for module, projector in zip(self.layers, self._projectors, strict=True):
-            g = grad_matrix(module)
-            if g is not None:
-                projector.apply_(g)
-        self._freeze_biases()
+    def _make_projectors(self) -> list[GradientProjector]:
+        return [
+            GradientProjector.from_basis(b).to(module.weight.device, module.weight.dtype)
+            for b, module in zip(self.bases, self.layers, strict=True)
+        ]
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
         grams = self._grams(batches, forward, self.options["samples"])
@@ -488,8 +570,9 @@ class HLOP(_TappedStrategy):
 
     One :class:`~spikesub.continual.subspace.HebbianSubspace` per protected layer. While task
     ``t > 0`` trains, :meth:`before_step` projects each weight gradient with the frozen lateral
-    weights: ``G <- G - G H_old^T H_old`` (``orthonormalise=True``: with the QR basis of
-    ``H_old^T``), and (``freeze_bias``) zeroes the protected layers' bias gradients. After
+    weights: ``G <- G - G Q Q^T`` with ``Q`` the QR basis of ``H_old^T`` (the default
+    ``orthonormalise=True``; with False, ``G - G H_old^T H_old``), and (``freeze_bias``)
+    zeroes the protected layers' bias gradients. After
     each task, :meth:`end_task`:
 
     1. takes each protected layer's activity rows of every forward call, subsampled to
@@ -518,8 +601,13 @@ class HLOP(_TappedStrategy):
     ``spike_steps`` (32), ``step_norm`` ("top") — see
     :class:`~spikesub.continual.subspace.HebbianSubspace` —, ``max_rows`` (128: rows kept
     per forward call and layer, e.g. of the ``T * B`` rows of a sequence; None: all),
-    ``orthonormalise`` (False), ``record`` ("training"), ``compare_with_gpm`` (False),
-    ``freeze_bias`` (True),
+    ``orthonormalise`` (True: the rows of the less principal directions grow slowly from
+    their small initial norm, so ``H_old^T H_old`` projects them only in part, and the exact
+    projector onto their span protects better; False: the paper's ``G - G H^T H``),
+    ``record`` ("pass": recording during the last training
+    epoch is cheaper but sees weights that are still changing, and protected the final
+    network less well on permuted MNIST), ``activity_projection`` (True, as GPM's),
+    ``compare_with_gpm`` (False), ``freeze_bias`` (True),
     ``seed`` (0).
 
     The Hebbian defaults were chosen on recorded training-set activity of the permuted-MNIST
@@ -547,8 +635,9 @@ class HLOP(_TappedStrategy):
         "spike_steps": 32,
         "step_norm": "top",
         "max_rows": 128,
-        "orthonormalise": False,
-        "record": "training",
+        "orthonormalise": True,
+        "record": "pass",
+        "activity_projection": True,
         "compare_with_gpm": False,
         "freeze_bias": True,
         "seed": 0,
@@ -603,7 +692,6 @@ class HLOP(_TappedStrategy):
         self.angles: list[torch.Tensor] = [torch.zeros(0, dtype=torch.float64) for _ in self.dims]
         self.history: list[dict] = []
         self.hebbian_seconds = 0.0
-        self._projectors: list[GradientProjector] | None = None
         self._recording = False
 
     def _projector(self, i: int, module: nn.Module) -> GradientProjector:
@@ -614,9 +702,11 @@ class HLOP(_TappedStrategy):
             projector = GradientProjector.from_lateral(sub.H_old)
         return projector.to(module.weight.device, module.weight.dtype)
 
+    def _make_projectors(self) -> list[GradientProjector]:
+        return [self._projector(i, m) for i, m in enumerate(self.layers)]
+
     def begin_task(self, task_id: int) -> None:
         super().begin_task(task_id)
-        self._projectors = None
         self._stop_training_record()
 
     def begin_epoch(self, epoch: int, epochs: int) -> None:
@@ -629,12 +719,6 @@ class HLOP(_TappedStrategy):
                 tap.start()
             self._recording = True
 
-    def pop_hook_seconds(self) -> float:
-        seconds = sum(tap.seconds for tap in self.taps)
-        for tap in self.taps:
-            tap.seconds = 0.0
-        return seconds
-
     def _stop_training_record(self) -> list[list[torch.Tensor]] | None:
         """Stop a recording started by :meth:`begin_epoch`; its rows per layer and call."""
         if not self._recording:
@@ -645,17 +729,6 @@ class HLOP(_TappedStrategy):
             tap.stop()
             calls.append([rows.detach().cpu() for rows in tap.pop_calls()])
         return calls
-
-    def before_step(self) -> None:
-        if self.tasks_done == 0:
-            return
-        if self._projectors is None:
-            self._projectors = [self._projector(i, m) for i, m in enumerate(self.layers)]
-        for module, projector in zip(self.layers, self._projectors, strict=True):
-            g = grad_matrix(module)
-            if g is not None:
-                projector.apply_(g)
-        self._freeze_biases()
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
         o = self.options

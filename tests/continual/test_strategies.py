@@ -198,7 +198,7 @@ def test_hlop_records_the_last_training_epoch_or_makes_a_pass():
         raise AssertionError("the rows were recorded during training: no pass needed")
 
     model = TinySNN()
-    strategy = HLOP(model, threshold=0.9)
+    strategy = HLOP(model, threshold=0.9, record="training")
     train_task(model, strategy, 0, xtr, ytr, epochs=2)
     assert strategy.pop_hook_seconds() > 0  # the hooks' time, for the benchmark
     assert strategy.pop_hook_seconds() == 0
@@ -388,3 +388,30 @@ def test_threshold_per_layer(method):
         make_strategy(method, TinySNN(), threshold=[0.9, 0.9])
     with pytest.raises(ValueError, match="threshold"):
         make_strategy(method, TinySNN(), threshold=[0.9, 1.2, 0.9])
+
+
+@pytest.mark.parametrize("method", ["gpm", "hlop"])
+def test_activity_projection_equals_gradient_projection(method):
+    torch.manual_seed(0)
+    (x0, y0, _, _), (x1, y1, _, _) = two_tasks()
+    grads = {}
+    for activity in (True, False):
+        torch.manual_seed(0)
+        model = TinySNN()
+        strategy = make_strategy(method, model, threshold=0.95, activity_projection=activity)
+        strategy.begin_task(0)
+        strategy.end_task(0, batches_of(x0, y0), model, None)
+        strategy.begin_task(1)
+        model.zero_grad()
+        nn.functional.cross_entropy(model(x1[:32]), y1[:32]).backward()
+        strategy.before_step()
+        grads[activity] = [p.grad.clone() for p in model.parameters()]
+        if activity:
+            # the first layer's static input (32 rows < 128 outputs) was projected in the
+            # backward pass, and its time is the strategy's
+            assert strategy.pop_hook_seconds() > 0
+        basis = strategy.bases[0] if method == "gpm" else strategy.subspaces[0].basis()
+        # the first layer's update leaves task 0's input subspace alone
+        assert float((grads[activity][0] @ basis).abs().max()) < 1e-4
+    for a, b in zip(grads[True], grads[False], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
