@@ -340,6 +340,11 @@ def _check_float_tensor(name: str, value: torch.Tensor) -> None:
 def _check_finite(name: str, value: torch.Tensor) -> None:
     # A finite sum proves every element finite (NaN and inf propagate), in one fast reduction;
     # only a non-finite sum (or a float overflow of it) needs the element-wise check.
+    # A broadcast dimension (stride 0: a static input repeated over time) repeats the same
+    # elements, so one copy of it is enough.
+    for dim, stride in enumerate(value.stride()):
+        if stride == 0 and value.shape[dim] > 1:
+            value = value.narrow(dim, 0, 1)
     with torch.no_grad():
         if bool(torch.isfinite(value.sum())):
             return

@@ -489,3 +489,16 @@ def test_multistep_layers_in_sequential_with_snntorch_layers():
     out_sum.backward()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
     assert body[0].linear.weight.grad is not None
+
+
+def test_static_input_nan_rejected_through_the_broadcast_check():
+    layer = SpikingLinear(4, 3, steps=5)
+    x = torch.ones(2, 4)
+    layer(x)  # finite: fine
+    x[1, 2] = float("inf")
+    with pytest.raises(ValueError, match="non-finite"):
+        layer(x)
+    expanded = torch.zeros(3, 1, 4).expand(3, 6, 4).clone()
+    expanded[2, 5, 1] = float("nan")  # a materialised tensor is checked element by element
+    with pytest.raises(ValueError, match="non-finite"):
+        lif_sequence(expanded, 0.9, 1.0)
