@@ -88,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
     parser.add_argument("--training", choices=("bptt", "online"), default="bptt")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None, help="SGD learning rate (all methods)")
+    parser.add_argument(
+        "--validation",
+        type=float,
+        default=0.0,
+        help="hold out this fraction of each task's training set and score on it (tuning)",
+    )
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--n-tasks", type=int, default=None)
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
@@ -124,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 steps=args.steps,
                 n_tasks=args.n_tasks,
                 device=args.device,
+                lr=args.lr,
+                validation=args.validation,
             )
             run_dir = out / f"{method}-seed{seed}"
             run_dirs.append(run_dir)

@@ -77,8 +77,11 @@ _CHECKPOINT_FORMAT = 1
 _TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
 
 # Defaults by benchmark family; quick runs are tiny versions for tests and smoke checks.
+# MNIST: lr 0.02 and HLOP's threshold 0.98 were chosen on a validation split of permuted
+# MNIST (10 % of each task's training set held out, seed 0); at lr 0.05 every method forgot
+# more and multitask training reached less.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "mnist": dict(hidden=(800, 800), steps=20, epochs=2, batch_size=64, lr=0.05, momentum=0.9),
+    "mnist": dict(hidden=(800, 800), steps=20, epochs=2, batch_size=64, lr=0.02, momentum=0.9),
     "digits": dict(hidden=(256, 256), steps=10, epochs=5, batch_size=32, lr=0.05, momentum=0.9),
     "quick": dict(
         hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
@@ -91,7 +94,7 @@ _METHOD_OPTIONS: dict[str, dict[str, tuple[str, Any, Any]]] = {
     "gpm": {"gpm_threshold": ("threshold", 0.97, 0.97)},
     "hlop": {
         "hlop_k": ("k_per_task", None, None),
-        "hlop_threshold": ("threshold", 0.97, 0.97),
+        "hlop_threshold": ("threshold", 0.98, 0.97),
         "hlop_epochs": ("hebbian_epochs", 2, 1),
         "hlop_lr": ("lr", None, None),
         "hlop_rule": ("rule", "oja", "oja"),

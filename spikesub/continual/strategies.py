@@ -591,7 +591,7 @@ class HLOP(_TappedStrategy):
        of the same activity (same number of directions per task) is kept alongside, and the
        principal angles between it and span(H_old) are stored per layer.
 
-    Options: ``k_per_task`` (None), ``threshold`` (0.97; or one value per protected layer),
+    Options: ``k_per_task`` (None), ``threshold`` (0.98; or one value per protected layer),
     ``threshold_increment`` (0.0),
     ``max_k`` (None), ``samples`` (300), ``hebbian_epochs`` (2), ``rule`` ("oja"),
     ``mode`` ("rate"), ``lr`` (0.5), ``lr_final`` (0.05: the step
@@ -620,7 +620,7 @@ class HLOP(_TappedStrategy):
     name = "hlop"
     option_defaults = {
         "k_per_task": None,
-        "threshold": 0.97,
+        "threshold": 0.98,
         "threshold_increment": 0.0,
         "max_k": None,
         "samples": 300,
