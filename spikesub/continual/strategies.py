@@ -33,6 +33,7 @@ layers, which makes the question moot.
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -272,7 +273,7 @@ class FineTune(Strategy):
     name = "finetune"
 
 
-class _TappedStrategy(Strategy):
+class _TappedStrategy(Strategy, abc.ABC):
     """A strategy that records the protected layers' activity in :meth:`end_task` and, from
     the second task on, projects their weight gradients (GPM, HLOP).
 
@@ -300,9 +301,9 @@ class _TappedStrategy(Strategy):
         self._calls = [[0, 0] for _ in self.layers]  # per layer: calls projected / not
         self._hook_seconds = [0.0]
 
+    @abc.abstractmethod
     def _make_projectors(self) -> list[GradientProjector]:
         """One projector per protected layer, on its weight's device and dtype."""
-        raise NotImplementedError
 
     def _ensure_projectors(self) -> list[GradientProjector]:
         if self._projectors is None:
@@ -527,7 +528,6 @@ class GPM(_TappedStrategy):
             info["k_total"] = int(self.bases[i].shape[1])
             record["layers"].append(info)
         self.history.append(record)
-        self._projectors = None
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -793,7 +793,6 @@ class HLOP(_TappedStrategy):
                 self.diagnostic_seconds += time.perf_counter() - diag_start
             record["layers"].append(info)
         self.history.append(record)
-        self._projectors = None
 
     def state_dict(self) -> dict:
         state = super().state_dict()

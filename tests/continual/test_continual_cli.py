@@ -9,22 +9,7 @@ import numpy as np
 import pytest
 
 from spikesub.continual import cli
-from spikesub.datasets import MNIST_FILES, write_idx
 from spikesub.runs import load_npz, read_json
-
-
-def write_tiny_mnist(folder, n_train=40, n_test=20, seed=0):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "x_train": rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
-        "y_train": (np.arange(n_train) % 10).astype(np.uint8),
-        "x_test": rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
-        "y_test": (np.arange(n_test) % 10).astype(np.uint8),
-    }
-    for role, stem in MNIST_FILES.items():
-        write_idx(folder / f"{stem}.gz", arrays[role])
-
 
 QUICK = ["--quick", "--n-tasks", "2", "--max-train", "100", "--epochs", "1", "--quiet"]
 
@@ -86,7 +71,7 @@ def test_option_of_another_method_is_refused(tmp_path, capsys):
     assert "gpm_threshold is an option of method gpm, not of hlop" in one_line_error(capsys)
 
 
-def test_pmnist_from_tiny_idx_files(tmp_path, capsys):
+def test_pmnist_from_tiny_idx_files(write_tiny_mnist, tmp_path, capsys):
     write_tiny_mnist(tmp_path / "mnist")
     out = tmp_path / "run"
     status = cli.main(
@@ -98,7 +83,7 @@ def test_pmnist_from_tiny_idx_files(tmp_path, capsys):
     assert R.shape == (2, 2) and np.isfinite(R).all()
 
 
-def test_missing_data_dir_and_files_are_named(tmp_path, capsys, monkeypatch):
+def test_missing_data_dir_and_files_are_named(write_tiny_mnist, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--benchmark", "pmnist", "--quiet"]) == 2
     assert "needs the MNIST files: give data_dir (--data-dir DIR)" in one_line_error(capsys)
@@ -115,7 +100,9 @@ def test_missing_data_dir_and_files_are_named(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["magic", "truncated"])
-def test_corrupt_idx_gives_exit_2_and_one_line(tmp_path, capsys, monkeypatch, damage):
+def test_corrupt_idx_gives_exit_2_and_one_line(
+    write_tiny_mnist, tmp_path, capsys, monkeypatch, damage
+):
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "mnist"
     write_tiny_mnist(folder)

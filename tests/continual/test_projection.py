@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import pytest
 import torch
 from torch import nn
@@ -23,15 +22,7 @@ from spikesub.continual.projection import (
 from spikesub.continual.taps import ActivityTap, activity_dim, activity_rows, record_activity
 from spikesub.models.snn import SpikingConv2d, SpikingLinear
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _gen(seed=0):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 
-import numba
 import pytest
 import torch
 from torch import nn
@@ -21,15 +20,7 @@ from spikesub.continual.strategies import (
 )
 from spikesub.models.snn import SpikingConv2d, SpikingLinear
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 D_IN, HIDDEN, CLASSES, STEPS = 24, 128, 4, 4

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import numba
 import pytest
 import torch
 
 from spikesub.continual.projection import principal_angles
 from spikesub.continual.subspace import HebbianSubspace
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # small tensors: thread start-up and spinning cost more than the work
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 N_INPUTS = 24

@@ -8,22 +8,6 @@ import numpy as np
 import pytest
 
 from spikesub.continual.tasks import BENCHMARKS, Task, load_digits_split, make_benchmark
-from spikesub.datasets import MNIST_FILES, write_idx
-
-
-def write_tiny_mnist(folder, n_train=60, n_test=20, seed=0):
-    """The four MNIST files with random images; every digit appears in both splits."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "x_train": rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
-        "y_train": (np.arange(n_train) % 10).astype(np.uint8),
-        "x_test": rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
-        "y_test": (np.arange(n_test) % 10).astype(np.uint8),
-    }
-    for role, stem in MNIST_FILES.items():
-        write_idx(folder / f"{stem}.gz", arrays[role])
-    return arrays
 
 
 def test_digits_split_is_stratified_disjoint_and_seeded():
@@ -127,7 +111,7 @@ def test_bad_arguments(kwargs, error, match):
         make_benchmark(name, **kwargs)
 
 
-def test_permuted_mnist_from_idx_files(tmp_path):
+def test_permuted_mnist_from_idx_files(write_tiny_mnist, tmp_path):
     arrays = write_tiny_mnist(tmp_path / "mnist")
     tasks = make_benchmark("pmnist", data_dir=tmp_path / "mnist", seed=0)
     assert len(tasks) == 10
@@ -140,7 +124,7 @@ def test_permuted_mnist_from_idx_files(tmp_path):
     assert not np.array_equal(tasks[0].x_train, tasks[1].x_train)
 
 
-def test_split_mnist_from_idx_files(tmp_path):
+def test_split_mnist_from_idx_files(write_tiny_mnist, tmp_path):
     write_tiny_mnist(tmp_path)
     tasks = make_benchmark("splitmnist", data_dir=tmp_path, n_tasks=3)
     assert [t.classes for t in tasks] == [(0, 1), (2, 3), (4, 5)]
@@ -149,7 +133,7 @@ def test_split_mnist_from_idx_files(tmp_path):
         assert set(np.unique(task.y_train)) == set(task.classes)
 
 
-def test_missing_mnist_files_are_named(tmp_path):
+def test_missing_mnist_files_are_named(write_tiny_mnist, tmp_path):
     write_tiny_mnist(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte") as info:
@@ -160,7 +144,7 @@ def test_missing_mnist_files_are_named(tmp_path):
         make_benchmark("splitmnist", data_dir=tmp_path / "nowhere")
 
 
-def test_corrupt_idx_files_are_rejected_with_the_file_name(tmp_path):
+def test_corrupt_idx_files_are_rejected_with_the_file_name(write_tiny_mnist, tmp_path):
     write_tiny_mnist(tmp_path)
     labels = tmp_path / "train-labels-idx1-ubyte.gz"
     raw = gzip.decompress(labels.read_bytes())
