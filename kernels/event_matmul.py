@@ -14,27 +14,20 @@ proportion to its nonzeros, not to ``R * K``:
 Zeros are skipped exactly (``0 * w`` contributes nothing), so the results equal the dense
 products up to the order of the float additions: nonzeros are summed in ascending ``k``
 (forward) or ascending ``r`` (gradient), in the dtype of the arrays. The Numba CPU versions
-split the work so that no two threads write the same element (rows of ``out``; blocks of
-columns of ``gwt``) and every element sums in the reference's order, hence their results do
-not depend on the number of threads and equal the NumPy reference bit for bit. The CUDA
+split the work so that no two threads write the same element (rows of ``out``; rows of
+``gwt``, one per presynaptic neuron, from the nonzeros regrouped by column) and every element
+sums in the reference's order, hence their results do not depend on the number of threads and
+equal the NumPy reference bit for bit. The CUDA
 versions give one thread per output element; on a GPU a dense cuBLAS product is usually
 faster, and the layers use that there.
 """
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import cuda, njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK
-
-
-def _column_block(n_out: int) -> int:
-    """Output columns per parallel work item of the weight gradient: one block per thread
-    (the result does not depend on it: every element sums its rows in ascending order)."""
-    n_threads = numba.get_num_threads()
-    return max(16, -(-n_out // n_threads))
 
 
 def _check(x, b, out, b_name: str, out_name: str) -> None:
@@ -156,7 +149,7 @@ def event_outer_csr_numba(indptr, columns, values, delta: np.ndarray, gwt: np.nd
         raise ValueError(
             f"shapes do not match: {indptr.shape[0] - 1} rows, delta {delta.shape}, gwt {gwt.shape}"
         )
-    _event_outer_numba(indptr, columns, values, delta, gwt, _column_block(gwt.shape[1]))
+    _event_outer_numba(indptr, columns, values, delta, gwt)
 
 
 def event_matmul_numba(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
@@ -167,33 +160,50 @@ def event_matmul_numba(x: np.ndarray, wt: np.ndarray, out: np.ndarray) -> None:
     _event_matmul_numba(*_nonzeros_by_row(x), wt, out)
 
 
+@njit(cache=True)
+def _nonzeros_by_column(indptr, columns, values, n_in):
+    """The CSR nonzeros of ``x`` regrouped by column (CSC), rows ascending in each column."""
+    n_rows = indptr.shape[0] - 1
+    colptr = np.zeros(n_in + 1, np.int64)
+    for p in range(columns.shape[0]):
+        colptr[columns[p] + 1] += 1
+    for k in range(n_in):
+        colptr[k + 1] += colptr[k]
+    fill = colptr[:-1].copy()
+    rows = np.empty(columns.shape[0], np.int32)
+    col_values = np.empty(columns.shape[0], values.dtype)
+    for r in range(n_rows):
+        for p in range(indptr[r], indptr[r + 1]):
+            q = fill[columns[p]]
+            rows[q] = r
+            col_values[q] = values[p]
+            fill[columns[p]] = q + 1
+    return colptr, rows, col_values
+
+
 @njit(parallel=True, cache=True)
-def _event_outer_numba(indptr, columns, values, delta, gwt, block):
-    n_rows, n_out = delta.shape
-    n_in = gwt.shape[0]
-    n_blocks = (n_out + block - 1) // block
-    for b in prange(n_blocks):
-        lo = b * block
-        width = min(block, n_out - lo)
-        for k in range(n_in):
-            g = gwt[k, lo:]
-            for j in range(width):
-                g[j] = 0
-        for r in range(n_rows):
-            d = delta[r, lo:]
-            for p in range(indptr[r], indptr[r + 1]):
-                v = values[p]
-                g = gwt[columns[p], lo:]
-                for j in range(width):
-                    g[j] += v * d[j]
+def _event_outer_numba(indptr, columns, values, delta, gwt):
+    # Each thread owns whole rows gwt[k] (one presynaptic neuron), which stay in L1 while the
+    # rows of delta where neuron k was active are added in ascending order.
+    colptr, rows, col_values = _nonzeros_by_column(indptr, columns, values, gwt.shape[0])
+    n_out = delta.shape[1]
+    for k in prange(gwt.shape[0]):
+        g = gwt[k]
+        for j in range(n_out):
+            g[j] = 0
+        for p in range(colptr[k], colptr[k + 1]):
+            v = col_values[p]
+            d = delta[rows[p]]
+            for j in range(n_out):
+                g[j] += v * d[j]
 
 
 def event_outer_numba(x: np.ndarray, delta: np.ndarray, gwt: np.ndarray) -> None:
-    """Numba CPU :func:`event_outer_numpy`: column blocks in parallel, bit-identical to it."""
+    """Numba CPU :func:`event_outer_numpy`: rows of ``gwt`` in parallel, bit-identical to it."""
     _check(x, delta, gwt, "delta", "gwt")
     if x.shape[0] != delta.shape[0] or gwt.shape != (x.shape[1], delta.shape[1]):
         raise ValueError(f"shapes do not match: x {x.shape}, delta {delta.shape}, gwt {gwt.shape}")
-    _event_outer_numba(*_nonzeros_by_row(x), delta, gwt, _column_block(gwt.shape[1]))
+    _event_outer_numba(*_nonzeros_by_row(x), delta, gwt)
 
 
 @cuda.jit

@@ -24,6 +24,12 @@ lies in ``[0, 1]``, as for ``torch.clamp``) and ``dL/dthreshold = -sum_t gs[t] *
 minus ``sum_t dm[t] * reset_t`` for subtract (the reset is detached, the threshold it
 multiplies is not). Gradients of beta and threshold are summed over batch and time.
 
+A static input (the same current at every step, e.g. the first layer of a network fed with
+directly encoded images) is passed as one row ``x`` ``(1, M)``; its gradient, asked for as
+one row ``grad_x`` ``(1, M)``, is ``sum_t dm[t]``. The backward pass takes None for an
+absent membrane gradient and for unwanted beta and threshold gradients, and then skips that
+work (fixed beta and threshold are the common case).
+
 The forward pass computes in the dtype of ``x`` (float32 or float64), in the same order of
 operations as snnTorch, so spikes agree with a PyTorch loop in the same dtype. The backward
 pass computes in float64 and stores in the dtype of the gradients.
@@ -148,17 +154,27 @@ def _check_surrogate(surrogate, slope) -> tuple[int, float]:
 
 
 def _check_arrays(named_shapes: dict, arrays: dict) -> tuple[int, int, int]:
-    """Check shapes (T, M), (F,), (M,) and one common float dtype; returns (T, M, F)."""
-    first = next(iter(arrays))
-    dtype = _dtype(arrays[first])
+    """Check shapes and one common float dtype; returns ``(T, M, F)``.
+
+    Shape kinds: ``"seq"`` (T, M); ``"step"`` (T, M), or (1, M) for the same values at every
+    step; ``"feat"`` (F,); ``"neur"`` (M,). A kind ending in ``"?"`` may also be None (left
+    out). ``T`` is read from the first ``"seq"`` array.
+    """
+    for name, kind in named_shapes.items():
+        if arrays[name] is None and not kind.endswith("?"):
+            raise TypeError(f"{name} must be an array; got None")
+    present = {name: a for name, a in arrays.items() if a is not None}
+    first = next(iter(present))
+    dtype = _dtype(present[first])
     if dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{first} must be float32 or float64; got {dtype}")
-    for name, a in arrays.items():
+    for name, a in present.items():
         if _dtype(a) != dtype:
             raise TypeError(f"{name} must have the dtype of {first} ({dtype}); got {_dtype(a)}")
-    seq = _shape(arrays[first])
+    seq_name = next(name for name, kind in named_shapes.items() if kind == "seq")
+    seq = _shape(arrays[seq_name])
     if len(seq) != 2:
-        raise ValueError(f"{first} must have shape (T, M); got {seq}")
+        raise ValueError(f"{seq_name} must have shape (T, M); got {seq}")
     n_steps, n_neurons = seq
     n_features = _shape(arrays["beta"])
     if len(n_features) != 1 or n_features[0] < 1:
@@ -168,20 +184,29 @@ def _check_arrays(named_shapes: dict, arrays: dict) -> tuple[int, int, int]:
         raise ValueError(
             f"M = {n_neurons} neurons must be a multiple of F = {n_features} (len(beta))"
         )
-    expected = {"seq": (n_steps, n_neurons), "feat": (n_features,), "neur": (n_neurons,)}
+    expected = {
+        "seq": [(n_steps, n_neurons)],
+        "step": [(n_steps, n_neurons), (1, n_neurons)],
+        "feat": [(n_features,)],
+        "neur": [(n_neurons,)],
+    }
     for name, kind in named_shapes.items():
-        if _shape(arrays[name]) != expected[kind]:
-            raise ValueError(f"{name} must have shape {expected[kind]}; got {_shape(arrays[name])}")
+        if name not in present:
+            continue
+        allowed = expected[kind.rstrip("?")]
+        if _shape(present[name]) not in allowed:
+            want = " or ".join(str(shape) for shape in allowed)
+            raise ValueError(f"{name} must have shape {want}; got {_shape(present[name])}")
     return n_steps, n_neurons, n_features
 
 
 _FWD_SHAPES = {
-    "x": "seq", "beta": "feat", "threshold": "feat", "mem0": "neur", "spk": "seq", "mem": "seq",
+    "x": "step", "beta": "feat", "threshold": "feat", "mem0": "neur", "spk": "seq", "mem": "seq",
 }  # fmt: skip
 _BWD_SHAPES = {
-    "grad_spk": "seq", "grad_mem": "seq", "mem": "seq", "mem0": "neur", "beta": "feat",
-    "threshold": "feat", "grad_x": "seq", "grad_mem0": "neur", "grad_beta": "feat",
-    "grad_threshold": "feat",
+    "grad_spk": "seq", "grad_mem": "seq?", "mem": "seq", "mem0": "neur", "beta": "feat",
+    "threshold": "feat", "grad_x": "step", "grad_mem0": "neur", "grad_beta": "feat?",
+    "grad_threshold": "feat?",
 }  # fmt: skip
 
 
@@ -200,7 +225,8 @@ def lif_sequence_forward_numpy(
     """Run LIF neurons over a whole sequence (snnTorch ``Leaky`` forward), NumPy reference.
 
     Args:
-        x: input of every step (T, M), float32 or float64, ``M = B * F`` row-major.
+        x: input of every step (T, M), float32 or float64, ``M = B * F`` row-major; or
+            (1, M), a static input: the same current at every step.
         beta: membrane decay per feature (F,), clamped to [0, 1] as in snnTorch.
         threshold: firing threshold per feature (F,).
         mem0: membrane before the first step (M,).
@@ -221,12 +247,13 @@ def lif_sequence_forward_numpy(
     zero = dtype.type(0)
     prev = np.array(mem0, dtype=dtype, copy=True)
     for t in range(n_steps):
+        x_t = x[t if x.shape[0] == n_steps else 0]
         reset = prev > th
         if reset_mode == RESET_SUBTRACT:
-            cur = b * prev + x[t]
+            cur = b * prev + x_t
             cur = np.where(reset, cur - th, cur)
         else:
-            cur = b * np.where(reset, zero, prev) + x[t]
+            cur = b * np.where(reset, zero, prev) + x_t
         mem[t] = cur
         spk[t] = cur > th
         prev = mem[t]
@@ -234,7 +261,7 @@ def lif_sequence_forward_numpy(
 
 def lif_sequence_backward_numpy(
     grad_spk: np.ndarray,
-    grad_mem: np.ndarray,
+    grad_mem: np.ndarray | None,
     mem: np.ndarray,
     mem0: np.ndarray,
     beta: np.ndarray,
@@ -244,22 +271,25 @@ def lif_sequence_backward_numpy(
     slope: float,
     grad_x: np.ndarray,
     grad_mem0: np.ndarray,
-    grad_beta: np.ndarray,
-    grad_threshold: np.ndarray,
+    grad_beta: np.ndarray | None,
+    grad_threshold: np.ndarray | None,
 ) -> None:
     """Backpropagation through time for :func:`lif_sequence_forward_numpy`, NumPy reference.
 
     Args:
         grad_spk: upstream gradient of the spikes (T, M).
-        grad_mem: upstream gradient of the membrane (T, M).
+        grad_mem: upstream gradient of the membrane (T, M); None when none flows into it.
         mem: membrane written by the forward pass (T, M).
         mem0, beta, threshold, reset_mode: as given to the forward pass.
         surrogate: id from :data:`SURROGATE_IDS`.
         slope: the surrogate's slope (> 0).
-        grad_x: output (T, M), gradient of the inputs.
+        grad_x: output (T, M), gradient of the inputs; or (1, M) for a static input, the
+            gradient summed over the steps (in float64, from the last step to the first).
         grad_mem0: output (M,), gradient of the initial membrane.
-        grad_beta: output (F,), gradient of the (unclamped) beta, summed over batch and time.
-        grad_threshold: output (F,), gradient of the threshold, summed over batch and time.
+        grad_beta: output (F,), gradient of the (unclamped) beta, summed over batch and time;
+            None: not computed.
+        grad_threshold: output (F,), gradient of the threshold, summed over batch and time;
+            None: not computed.
     All arrays share one float dtype; arithmetic is float64.
     """
     reset_mode = _check_reset_mode(reset_mode)
@@ -279,13 +309,21 @@ def lif_sequence_backward_numpy(
     acc_beta = np.zeros(n_neurons)
     acc_thr = np.zeros(n_neurons)
     carry = np.zeros(n_neurons)
+    static = grad_x.shape[0] != n_steps
+    grad_x_sum = np.zeros(n_neurons)
     for t in range(n_steps - 1, -1, -1):
         cur = mem[t]
         prev = mem0 if t == 0 else mem[t - 1]
         sg = surrogate_grad_numpy(cur - th_d, surrogate, slope)
         gs_sg = grad_spk[t].astype(np.float64) * sg
-        dm = grad_mem[t].astype(np.float64) + gs_sg + carry
-        grad_x[t] = dm
+        if grad_mem is None:
+            dm = gs_sg + carry
+        else:
+            dm = grad_mem[t].astype(np.float64) + gs_sg + carry
+        if static:
+            grad_x_sum += dm
+        else:
+            grad_x[t] = dm
         reset = prev > th_d
         acc_thr -= gs_sg
         if reset_mode == RESET_SUBTRACT:
@@ -295,9 +333,13 @@ def lif_sequence_backward_numpy(
         else:
             acc_beta += np.where(reset, 0.0, dm * prev)
             carry = np.where(reset, 0.0, dm * b)
+    if static:
+        grad_x[0] = grad_x_sum
     grad_mem0[...] = carry
-    grad_beta[...] = np.where(beta_in, acc_beta.reshape(reps, n_features).sum(axis=0), 0.0)
-    grad_threshold[...] = acc_thr.reshape(reps, n_features).sum(axis=0)
+    if grad_beta is not None:
+        grad_beta[...] = np.where(beta_in, acc_beta.reshape(reps, n_features).sum(axis=0), 0.0)
+    if grad_threshold is not None:
+        grad_threshold[...] = acc_thr.reshape(reps, n_features).sum(axis=0)
 
 
 # ----------------------------------------------------------------------------- Numba CPU
@@ -305,7 +347,8 @@ def lif_sequence_backward_numpy(
 
 @njit(parallel=True, cache=True)
 def _forward_numba(x, beta, threshold, mem0, reset_mode, spk, mem):
-    n_steps, n_neurons = x.shape
+    n_steps, n_neurons = spk.shape
+    x_step = 1 if x.shape[0] == n_steps else 0  # 0: a static input, one row for every step
     n_features = beta.shape[0]
     zero = x.dtype.type(0)
     one = x.dtype.type(1)
@@ -317,7 +360,7 @@ def _forward_numba(x, beta, threshold, mem0, reset_mode, spk, mem):
         base = np.uint64(offset)
         for t in range(n_steps):
             prev_row = mem0 if t == 0 else mem[t - 1]
-            x_t = x[t]
+            x_t = x[t * x_step]
             mem_t = mem[t]
             spk_t = spk[t]
             # unsigned indices and selects instead of branches: the loop vectorises
@@ -361,15 +404,68 @@ def _surrogate_row(mem_t, threshold, offset, f_lo, f_hi, surrogate, slope, out):
             out[f - lo] = 1.0
 
 
+@njit(inline="always")
+def _backward_row(
+    gs_t, gm_t, prev_row, beta, threshold, sg, carry, acc_beta, acc_thr, base, lo, hi,
+    reset_mode, param_grads, out,
+):  # fmt: skip
+    """One step of the reverse recursion over one tile: ``out[f - lo] = dm`` for features
+    ``lo <= f < hi`` of the batch row starting at neuron ``base``; updates ``carry`` (and the
+    partial sums ``acc_*`` when ``param_grads``).
+
+    One loop per case, each with unsigned indices (no negative-index wraparound) and no
+    branches, so that the compiler vectorises it.
+    """
+    if param_grads:
+        for f in range(lo, hi):
+            m = base + f
+            b = min(max(float(beta[f]), 0.0), 1.0)
+            th = float(threshold[f])
+            prev = float(prev_row[m])
+            gs_sg = float(gs_t[m]) * sg[f - lo]
+            dm = float(gm_t[m]) + gs_sg + carry[m]
+            out[f - lo] = dm
+            fired = 1.0 if prev > th else 0.0
+            if reset_mode == 0:
+                acc_thr[m] = acc_thr[m] - gs_sg - fired * dm
+                acc_beta[m] += dm * prev
+                carry[m] = dm * b
+            else:
+                keep = 1.0 - fired
+                acc_thr[m] -= gs_sg
+                acc_beta[m] += keep * (dm * prev)
+                carry[m] = keep * (dm * b)
+    elif reset_mode == 0:
+        for f in range(lo, hi):
+            m = base + f
+            b = min(max(float(beta[f]), 0.0), 1.0)
+            dm = float(gm_t[m]) + float(gs_t[m]) * sg[f - lo] + carry[m]
+            out[f - lo] = dm
+            carry[m] = dm * b
+    else:
+        for f in range(lo, hi):
+            m = base + f
+            b = min(max(float(beta[f]), 0.0), 1.0)
+            keep = 0.0 if float(prev_row[m]) > float(threshold[f]) else 1.0
+            dm = float(gm_t[m]) + float(gs_t[m]) * sg[f - lo] + carry[m]
+            out[f - lo] = dm
+            carry[m] = keep * (dm * b)
+
+
 @njit(parallel=True, cache=True)
 def _backward_numba(
     grad_spk, grad_mem, mem, mem0, beta, threshold, reset_mode, surrogate, slope,
-    grad_x, grad_mem0, grad_beta, grad_threshold,
+    grad_x, grad_mem0, grad_beta, grad_threshold, param_grads,
 ):  # fmt: skip
+    # grad_mem: (T, M), or one row of zeros (no membrane gradient); grad_x: (T, M), or one row
+    # (a static input: the gradient summed over the steps); param_grads False skips the sums
+    # for beta and threshold (more than half of the work when they are fixed).
     n_steps, n_neurons = mem.shape
     n_features = beta.shape[0]
-    acc_beta = np.zeros(n_neurons)
-    acc_thr = np.zeros(n_neurons)
+    gm_step = 1 if grad_mem.shape[0] == n_steps else 0
+    static = grad_x.shape[0] != n_steps
+    acc_beta = np.zeros(n_neurons if param_grads else 0)
+    acc_thr = np.zeros(n_neurons if param_grads else 0)
     carry = np.zeros(n_neurons)
     f_tiles = (n_features + _TILE - 1) // _TILE
     for tile in prange((n_neurons // n_features) * f_tiles):
@@ -378,44 +474,42 @@ def _backward_numba(
         offset = (tile // f_tiles) * n_features
         base = np.uint64(offset)
         lo = np.uint64(f_lo)
+        hi = np.uint64(f_hi)
         sg = np.empty(_TILE)
+        dm_tile = np.empty(_TILE)
+        gx_sum = np.zeros(_TILE)
         for t in range(n_steps - 1, -1, -1):
             prev_row = mem0 if t == 0 else mem[t - 1]
-            gs_t = grad_spk[t]
-            gm_t = grad_mem[t]
-            gx_t = grad_x[t]
+            gm_t = grad_mem[t * gm_step]
             _surrogate_row(mem[t], threshold, offset, f_lo, f_hi, surrogate, slope, sg)
-            # unsigned indices (no negative-index wraparound) and no data-dependent branches:
-            # the loop vectorises
-            for f in range(lo, np.uint64(f_hi)):
-                m = base + f
-                b = min(max(float(beta[f]), 0.0), 1.0)
-                th = float(threshold[f])
-                prev = float(prev_row[m])
-                gs_sg = float(gs_t[m]) * sg[f - lo]
-                dm = float(gm_t[m]) + gs_sg + carry[m]
-                gx_t[m] = dm
-                fired = 1.0 if prev > th else 0.0
-                if reset_mode == 0:
-                    acc_thr[m] = acc_thr[m] - gs_sg - fired * dm
-                    acc_beta[m] += dm * prev
-                    carry[m] = dm * b
-                else:
-                    keep = 1.0 - fired
-                    acc_thr[m] -= gs_sg
-                    acc_beta[m] += keep * (dm * prev)
-                    carry[m] = keep * (dm * b)
+            if static:
+                _backward_row(
+                    grad_spk[t], gm_t, prev_row, beta, threshold, sg, carry, acc_beta,
+                    acc_thr, base, lo, hi, reset_mode, param_grads, dm_tile,
+                )  # fmt: skip
+                for j in range(f_hi - f_lo):
+                    gx_sum[j] += dm_tile[j]
+            else:
+                _backward_row(
+                    grad_spk[t], gm_t, prev_row, beta, threshold, sg, carry, acc_beta,
+                    acc_thr, base, lo, hi, reset_mode, param_grads,
+                    grad_x[t, offset + f_lo : offset + f_hi],
+                )  # fmt: skip
         for f in range(f_lo, f_hi):
             grad_mem0[offset + f] = carry[offset + f]
-    n_batch = n_neurons // n_features
-    for f in prange(n_features):
-        sb = 0.0
-        st = 0.0
-        for k in range(n_batch):
-            sb += acc_beta[k * n_features + f]
-            st += acc_thr[k * n_features + f]
-        grad_beta[f] = sb if 0.0 <= beta[f] <= 1.0 else 0.0
-        grad_threshold[f] = st
+        if static:
+            for f in range(f_lo, f_hi):
+                grad_x[0, offset + f] = gx_sum[f - f_lo]
+    if param_grads:
+        n_batch = n_neurons // n_features
+        for f in prange(n_features):
+            sb = 0.0
+            st = 0.0
+            for k in range(n_batch):
+                sb += acc_beta[k * n_features + f]
+                st += acc_thr[k * n_features + f]
+            grad_beta[f] = sb if 0.0 <= beta[f] <= 1.0 else 0.0
+            grad_threshold[f] = st
 
 
 def lif_sequence_forward_numba(
@@ -438,7 +532,7 @@ def lif_sequence_forward_numba(
 
 def lif_sequence_backward_numba(
     grad_spk: np.ndarray,
-    grad_mem: np.ndarray,
+    grad_mem: np.ndarray | None,
     mem: np.ndarray,
     mem0: np.ndarray,
     beta: np.ndarray,
@@ -448,13 +542,15 @@ def lif_sequence_backward_numba(
     slope: float,
     grad_x: np.ndarray,
     grad_mem0: np.ndarray,
-    grad_beta: np.ndarray,
-    grad_threshold: np.ndarray,
+    grad_beta: np.ndarray | None,
+    grad_threshold: np.ndarray | None,
 ) -> None:
     """Numba CPU version of :func:`lif_sequence_backward_numpy`.
 
     Parallel over tiles of neurons; each neuron keeps its own partial sums for beta and
     threshold, reduced over the batch afterwards in a fixed order (deterministic, no races).
+    With ``grad_beta`` and ``grad_threshold`` both None those sums are skipped, which more than
+    halves the work of the recursion; only one of them None still computes both.
     """
     reset_mode = _check_reset_mode(reset_mode)
     surrogate, slope = _check_surrogate(surrogate, slope)
@@ -466,9 +562,17 @@ def lif_sequence_backward_numba(
             "grad_beta": grad_beta, "grad_threshold": grad_threshold,
         },
     )  # fmt: skip
+    param_grads = grad_beta is not None or grad_threshold is not None
+    if grad_mem is None:
+        grad_mem = np.zeros((1, mem.shape[1]), mem.dtype)
+    if param_grads:
+        grad_beta = np.empty_like(beta) if grad_beta is None else grad_beta
+        grad_threshold = np.empty_like(threshold) if grad_threshold is None else grad_threshold
+    else:
+        grad_beta = grad_threshold = beta[:0]
     _backward_numba(
         grad_spk, grad_mem, mem, mem0, beta, threshold, reset_mode, surrogate, slope,
-        grad_x, grad_mem0, grad_beta, grad_threshold,
+        grad_x, grad_mem0, grad_beta, grad_threshold, param_grads,
     )  # fmt: skip
 
 
@@ -478,8 +582,9 @@ def lif_sequence_backward_numba(
 @cuda.jit
 def _forward_cuda(x, beta, threshold, mem0, reset_mode, spk, mem):
     m = cuda.grid(1)
-    n_steps = x.shape[0]
-    n_neurons = x.shape[1]
+    n_steps = mem.shape[0]
+    n_neurons = mem.shape[1]
+    x_step = 1 if x.shape[0] == n_steps else 0  # 0: a static input, one row for every step
     if m < n_neurons:
         zero = x.dtype.type(0)
         one = x.dtype.type(1)
@@ -489,13 +594,13 @@ def _forward_cuda(x, beta, threshold, mem0, reset_mode, spk, mem):
         prev = mem0[m]
         for t in range(n_steps):
             if reset_mode == 0:
-                cur = b * prev + x[t, m]
+                cur = b * prev + x[t * x_step, m]
                 if prev > th:
                     cur = cur - th
             elif prev > th:
-                cur = b * zero + x[t, m]
+                cur = b * zero + x[t * x_step, m]
             else:
-                cur = b * prev + x[t, m]
+                cur = b * prev + x[t * x_step, m]
             mem[t, m] = cur
             spk[t, m] = one if cur > th else zero
             prev = cur
@@ -504,11 +609,14 @@ def _forward_cuda(x, beta, threshold, mem0, reset_mode, spk, mem):
 @cuda.jit
 def _backward_cuda(
     grad_spk, grad_mem, mem, mem0, beta, threshold, reset_mode, surrogate, slope,
-    grad_x, grad_mem0, acc_beta, acc_thr,
+    grad_x, grad_mem0, acc_beta, acc_thr, param_grads,
 ):  # fmt: skip
+    # grad_mem (T, M) or one row of zeros; grad_x (T, M) or one row (static: summed over t)
     m = cuda.grid(1)
     n_steps = mem.shape[0]
     n_neurons = mem.shape[1]
+    gm_step = 1 if grad_mem.shape[0] == n_steps else 0
+    static = grad_x.shape[0] != n_steps
     if m < n_neurons:
         f = m % beta.shape[0]
         b = min(max(float(beta[f]), 0.0), 1.0)
@@ -516,12 +624,16 @@ def _backward_cuda(
         carry = 0.0
         sb = 0.0
         st = 0.0
+        gx_sum = 0.0
         for t in range(n_steps - 1, -1, -1):
             cur = mem[t, m]
             prev = mem0[m] if t == 0 else mem[t - 1, m]
             gs_sg = float(grad_spk[t, m]) * surrogate_grad_cuda(float(cur - th), surrogate, slope)
-            dm = float(grad_mem[t, m]) + gs_sg + carry
-            grad_x[t, m] = dm
+            dm = float(grad_mem[t * gm_step, m]) + gs_sg + carry
+            if static:
+                gx_sum += dm
+            else:
+                grad_x[t, m] = dm
             st -= gs_sg
             if reset_mode == 0:
                 if prev > th:
@@ -534,8 +646,11 @@ def _backward_cuda(
                 sb += dm * float(prev)
                 carry = dm * b
         grad_mem0[m] = carry
-        acc_beta[m] = sb
-        acc_thr[m] = st
+        if static:
+            grad_x[0, m] = gx_sum
+        if param_grads:
+            acc_beta[m] = sb
+            acc_thr[m] = st
 
 
 @cuda.jit
@@ -600,8 +715,9 @@ def lif_sequence_backward_cuda(
 
     One thread per neuron runs the reverse-time recursion and writes its own partial sums
     for beta and threshold to a float64 scratch array; a second kernel (one thread per
-    feature) reduces them over the batch in a fixed order (deterministic, no atomics).
-    Arrays as for :func:`lif_sequence_forward_cuda`.
+    feature) reduces them over the batch in a fixed order (deterministic, no atomics); with
+    ``grad_beta`` and ``grad_threshold`` both None neither is done. Arrays as for
+    :func:`lif_sequence_forward_cuda`.
     """
     reset_mode = _check_reset_mode(reset_mode)
     surrogate, slope = _check_surrogate(surrogate, slope)
@@ -611,17 +727,29 @@ def lif_sequence_backward_cuda(
         "grad_beta": grad_beta, "grad_threshold": grad_threshold,
     }  # fmt: skip
     _, n_neurons, n_features = _check_arrays(_BWD_SHAPES, arrays)
+    param_grads = grad_beta is not None or grad_threshold is not None
+    dtype = _dtype(mem)
+    if grad_mem is None:
+        arrays["grad_mem"] = cuda.to_device(np.zeros((1, n_neurons), dtype))
+    if param_grads:
+        for name in ("grad_beta", "grad_threshold"):
+            if arrays[name] is None:
+                arrays[name] = cuda.device_array(n_features, dtype=dtype)
+    else:
+        arrays["grad_beta"] = arrays["grad_threshold"] = cuda.device_array(0, dtype=dtype)
     d, host = _to_device(arrays)
-    acc_beta = cuda.device_array(n_neurons, dtype=np.float64)
-    acc_thr = cuda.device_array(n_neurons, dtype=np.float64)
+    acc_beta = cuda.device_array(n_neurons if param_grads else 0, dtype=np.float64)
+    acc_thr = cuda.device_array(n_neurons if param_grads else 0, dtype=np.float64)
     if n_neurons > 0:
         _backward_cuda[_blocks(n_neurons), THREADS_PER_BLOCK](
             d["grad_spk"], d["grad_mem"], d["mem"], d["mem0"], d["beta"], d["threshold"],
             reset_mode, surrogate, slope, d["grad_x"], d["grad_mem0"], acc_beta, acc_thr,
+            param_grads,
         )  # fmt: skip
-    _reduce_cuda[_blocks(n_features), THREADS_PER_BLOCK](
-        acc_beta, acc_thr, d["beta"], d["grad_beta"], d["grad_threshold"]
-    )
+    if param_grads:
+        _reduce_cuda[_blocks(n_features), THREADS_PER_BLOCK](
+            acc_beta, acc_thr, d["beta"], d["grad_beta"], d["grad_threshold"]
+        )
     for name in ("grad_x", "grad_mem0", "grad_beta", "grad_threshold"):
         if name in host:
             d[name].copy_to_host(arrays[name])

@@ -220,10 +220,12 @@ def _as_kernel_array(tensor: torch.Tensor, backend: str):
 class LIFSequenceFunction(torch.autograd.Function):
     """Fused LIF over a whole sequence; forward and backward each one kernel call.
 
-    ``apply(x, beta, threshold, mem0, reset_id, surrogate_id, slope, backend)`` with ``x``
-    ``(T, B, F)``, ``beta`` and ``threshold`` ``(F,)``, ``mem0`` ``(B, F)``, all contiguous,
+    ``apply(x, beta, threshold, mem0, reset_id, surrogate_id, slope, backend, steps)`` with
+    ``x`` ``(T, B, F)`` and ``steps`` None, or a static ``x`` ``(B, F)`` (the same current at
+    every step) and ``steps = T``; ``beta`` and ``threshold`` ``(F,)``, ``mem0`` ``(B, F)``,
     one dtype and one device; ``backend`` is ``"numpy"``, ``"numba"`` or ``"cuda"``. Returns
-    ``spk, mem``, both ``(T, B, F)``. Prefer :func:`lif_sequence`, which validates and
+    ``spk, mem``, both ``(T, B, F)``. The backward pass computes the gradients of beta and
+    threshold only when they require grad. Prefer :func:`lif_sequence`, which validates and
     broadcasts its arguments.
     """
 
@@ -238,14 +240,18 @@ class LIFSequenceFunction(torch.autograd.Function):
         surrogate_id: int,
         slope: float,
         backend: str,
+        steps: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        n_steps, batch, features = x.shape
-        x2 = x.detach().contiguous().view(n_steps, batch * features)
+        if steps is None:
+            n_steps, batch, features = x.shape
+        else:
+            n_steps, (batch, features) = steps, x.shape
+        x2 = x.detach().contiguous().view(-1, batch * features)
         beta_c = beta.detach().contiguous()
         threshold_c = threshold.detach().contiguous()
         mem0_c = mem0.detach().contiguous().view(batch * features)
-        spk = torch.empty_like(x2)
-        mem = torch.empty_like(x2)
+        spk = x2.new_empty((n_steps, batch * features))
+        mem = torch.empty_like(spk)
         forward_kernel = getattr(lif_kernels, f"lif_sequence_forward_{backend}")
         if backend == "cuda" and not x.is_cuda:
             # Numba's CUDA simulator: NumPy views are copied in and back by the launch
@@ -266,6 +272,8 @@ class LIFSequenceFunction(torch.autograd.Function):
         ctx.slope = float(slope)
         ctx.backend = backend
         ctx.shape = (n_steps, batch, features)
+        ctx.static = steps is not None
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None: less work
         return spk.view(n_steps, batch, features), mem.view(n_steps, batch, features)
 
     @staticmethod
@@ -275,14 +283,13 @@ class LIFSequenceFunction(torch.autograd.Function):
         n_steps, batch, features = ctx.shape
         if grad_spk is None:
             grad_spk = torch.zeros_like(mem)
-        if grad_mem is None:
-            grad_mem = torch.zeros_like(mem)
         grad_spk = grad_spk.contiguous().view(n_steps, batch * features)
-        grad_mem = grad_mem.contiguous().view(n_steps, batch * features)
-        grad_x = torch.empty_like(mem)
+        if grad_mem is not None:
+            grad_mem = grad_mem.contiguous().view(n_steps, batch * features)
+        grad_x = mem.new_empty((1 if ctx.static else n_steps, batch * features))
         grad_mem0 = torch.empty_like(mem0)
-        grad_beta = torch.empty_like(beta)
-        grad_threshold = torch.empty_like(threshold)
+        grad_beta = torch.empty_like(beta) if ctx.needs_input_grad[1] else None
+        grad_threshold = torch.empty_like(threshold) if ctx.needs_input_grad[2] else None
         backward_kernel = getattr(lif_kernels, f"lif_sequence_backward_{ctx.backend}")
         args = (
             grad_spk,
@@ -308,11 +315,13 @@ class LIFSequenceFunction(torch.autograd.Function):
                     for a in args
                 )
             )
+        x_shape = (batch, features) if ctx.static else (n_steps, batch, features)
         return (
-            grad_x.view(n_steps, batch, features),
-            grad_beta if ctx.needs_input_grad[1] else None,
-            grad_threshold if ctx.needs_input_grad[2] else None,
+            grad_x.view(x_shape),
+            grad_beta,
+            grad_threshold,
             grad_mem0.view(batch, features) if ctx.needs_input_grad[3] else None,
+            None,
             None,
             None,
             None,
@@ -457,11 +466,15 @@ def lif_sequence(
     backend: str = "auto",
     clamp_beta: bool = False,
     check_finite: bool = True,
+    steps: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run leaky integrate-and-fire neurons over a whole sequence (snnTorch ``Leaky`` semantics).
 
     Args:
-        x: synaptic input of every step, ``(T, B, F)``, float32 or float64.
+        x: synaptic input of every step, ``(T, B, F)``, float32 or float64; or, with
+            ``steps``, a static input ``(B, F)``, the same current at every step (the kernels
+            read it once per step instead of a ``T``-fold copy, and sum its gradient over the
+            steps as they go).
         beta: membrane decay per step, scalar or ``(F,)``, in (0, 1].
         threshold: firing threshold, scalar or ``(F,)``, > 0.
         mem0: initial membrane ``(B, F)``; zeros when None.
@@ -473,6 +486,7 @@ def lif_sequence(
             outside) instead of rejecting values outside (0, 1]; layers with a learnable
             ``beta`` use this.
         check_finite: reject non-finite ``x`` / ``mem0`` (one reduction over ``x``).
+        steps: number of steps ``T`` for a static ``x``; None when ``x`` has a time axis.
 
     Returns:
         ``spk, mem``, both ``(T, B, F)`` in ``x``'s dtype and device; differentiable with
@@ -485,9 +499,18 @@ def lif_sequence(
         BackendUnavailableError: ``backend="cuda"`` and Numba cannot reach a GPU.
     """
     _check_float_tensor("x", x)
-    if x.dim() != 3:
-        raise ValueError(f"x must have shape (T, B, F) (3 dimensions); got {tuple(x.shape)}")
-    n_steps, batch, features = x.shape
+    if steps is None:
+        if x.dim() != 3:
+            raise ValueError(f"x must have shape (T, B, F) (3 dimensions); got {tuple(x.shape)}")
+        n_steps, batch, features = x.shape
+    else:
+        if x.dim() != 2:
+            raise ValueError(
+                f"a static x (with steps) must have shape (B, F) (2 dimensions); "
+                f"got {tuple(x.shape)}"
+            )
+        n_steps = _check_steps(steps)
+        batch, features = x.shape
     if n_steps == 0:
         raise ValueError("x must have at least one time step (T >= 1); got T = 0")
     _check_reset(reset)
@@ -517,9 +540,11 @@ def lif_sequence(
         if check_finite:
             _check_finite("mem0", mem0)
         mem0 = mem0.to(x.dtype)
-    if x.numel() == 0:
-        return torch.zeros_like(x), x.clone()
-    if name == "torch":
+    if x.numel() == 0 or name == "torch":
+        if steps is not None:
+            x = x.unsqueeze(0).expand(n_steps, batch, features)
+        if x.numel() == 0:
+            return torch.zeros_like(x), x.clone()
         return _lif_sequence_torch(x, beta_f, threshold_f, mem0, reset, surrogate, slope)
     return LIFSequenceFunction.apply(
         x,
@@ -530,6 +555,7 @@ def lif_sequence(
         lif_kernels.SURROGATE_IDS[surrogate],
         slope,
         name,
+        steps if steps is None else n_steps,
     )
 
 
@@ -595,15 +621,28 @@ class _LIFParameters(nn.Module):
         self.surrogate = surrogate
         self.backend = backend
 
-    def _run(self, x: torch.Tensor, mem0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """LIF over ``x`` ``(T, B, *neuron_shape)``; returns spk, mem of the same shape."""
+    def _run(
+        self, x: torch.Tensor, mem0: torch.Tensor | None, steps: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """LIF over ``x`` ``(T, B, *neuron_shape)``, or a static ``x`` ``(B, *neuron_shape)``
+        with ``steps``; returns spk, mem of shape ``(T, B, *neuron_shape)``."""
         _check_float_tensor("x", x)
-        if x.dim() < 3:
-            raise ValueError(
-                f"x must have shape (T, B, F) or (T, B, C, H, W); got {tuple(x.shape)}"
-            )
-        tail = x.shape[2:]
-        n_steps, batch = x.shape[:2]
+        if steps is None:
+            if x.dim() < 3:
+                raise ValueError(
+                    f"x must have shape (T, B, F) or (T, B, C, H, W); got {tuple(x.shape)}"
+                )
+            n_steps, batch = x.shape[:2]
+            tail = x.shape[2:]
+        else:
+            n_steps = _check_steps(steps)
+            if x.dim() < 2:
+                raise ValueError(
+                    f"a static x (with steps) must have shape (B, F) or (B, C, H, W); "
+                    f"got {tuple(x.shape)}"
+                )
+            batch = x.shape[0]
+            tail = x.shape[1:]
         features = int(np.prod(tail))
         beta = _broadcast_param("beta", self.beta, tail)
         threshold = _broadcast_param("threshold", self.threshold, tail)
@@ -614,8 +653,9 @@ class _LIFParameters(nn.Module):
                     f"got {tuple(getattr(mem0, 'shape', ()))}"
                 )
             mem0 = mem0.reshape(batch, features)
+        flat = (batch, features) if steps is not None else (n_steps, batch, features)
         spk, mem = lif_sequence(
-            x.reshape(n_steps, batch, features),
+            x.reshape(flat),
             beta,
             threshold,
             mem0,
@@ -624,8 +664,10 @@ class _LIFParameters(nn.Module):
             slope=self.slope,
             backend=self.backend,
             clamp_beta=True,
+            steps=steps,
         )
-        return spk.view(x.shape), mem.view(x.shape)
+        out_shape = (n_steps, batch, *tail)
+        return spk.view(out_shape), mem.view(out_shape)
 
     def extra_repr(self) -> str:
         return (
@@ -652,7 +694,10 @@ class LIF(_LIFParameters):
         backend: one of :data:`LIF_BACKENDS`.
 
     Input ``(T, B, F)`` or ``(T, B, C, H, W)`` (flattened per step), optional ``mem0`` of
-    shape ``(B, *neuron_shape)``; output of the same shape as the input.
+    shape ``(B, *neuron_shape)``; output of the same shape as the input. A static input
+    (the same current at every step) may be given once, ``(B, *neuron_shape)``, with
+    ``steps=T``: the output is ``(T, B, *neuron_shape)``, and the kernels read the input once
+    per step instead of a ``T``-fold copy.
     """
 
     def __init__(
@@ -685,12 +730,18 @@ class LIF(_LIFParameters):
             self.recurrent_linear = nn.Linear(num_features, num_features)
         self.num_features = num_features
 
-    def forward(self, x: torch.Tensor, mem0: torch.Tensor | None = None):
-        """Run the layer over ``x`` ``(T, B, ...)``; see the class docstring for the output."""
+    def forward(
+        self, x: torch.Tensor, mem0: torch.Tensor | None = None, *, steps: int | None = None
+    ):
+        """Run the layer over ``x`` ``(T, B, ...)``, or a static ``x`` ``(B, ...)`` with
+        ``steps``; see the class docstring for the output."""
         if self.recurrent:
+            if steps is not None:
+                _check_float_tensor("x", x)
+                x = x.unsqueeze(0).expand(_check_steps(steps), *x.shape)
             spk, mem = self._run_recurrent(x, mem0)
         else:
-            spk, mem = self._run(x, mem0)
+            spk, mem = self._run(x, mem0, steps)
         if self.output == "spikes":
             return spk
         if self.output == "membrane":
@@ -911,8 +962,7 @@ class SpikingLinear(nn.Module):
         _check_float_tensor("x", x)
         if x.dim() == 2:
             n_steps = _check_steps(steps if steps is not None else self.steps)
-            current = self.linear(x)
-            current = current.unsqueeze(0).expand(n_steps, *current.shape)
+            return self.lif(self.linear(x), steps=n_steps)
         elif x.dim() == 3:
             if isinstance(self.linear, EventLinear):
                 current = self.linear(x)
@@ -975,8 +1025,7 @@ class SpikingConv2d(nn.Module):
         _check_float_tensor("x", x)
         if x.dim() == 4:
             n_steps = _check_steps(steps if steps is not None else self.steps)
-            current = self.conv(x)
-            current = current.unsqueeze(0).expand(n_steps, *current.shape)
+            return self.lif(self.conv(x), steps=n_steps)
         elif x.dim() == 5:
             n_steps, batch = x.shape[:2]
             current = self.conv(x.reshape(n_steps * batch, *x.shape[2:]))

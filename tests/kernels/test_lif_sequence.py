@@ -370,3 +370,82 @@ def test_bad_arguments_raise():
             fn(*bwd, 1, float("nan"), *grads)
         with pytest.raises(ValueError, match="grad_beta"):
             fn(*bwd, 1, 2.0, *grads[:2], grads[2][:2], grads[3])
+
+
+def _static_problem(n_steps, n_batch, n_features, dtype, seed):
+    """A problem whose input is the same row at every step."""
+    p = _problem(n_steps, n_batch, n_features, dtype, seed)
+    p["x"] = np.repeat(p["x"][:1], n_steps, axis=0)
+    return p
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("reset_mode", RESETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_static_input_row_equals_repeated_input(reset_mode, dtype):
+    """x of one row drives every step; grad_x of one row is the sum of the per-step grads."""
+    p = _static_problem(6, 3, 37, dtype, seed=11)
+    spk, mem = _forward(lif_sequence_forward_numpy, p, reset_mode)
+    full = _backward(lif_sequence_backward_numpy, p, mem, reset_mode, 1, 2.0)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    row = dict(x=p["x"][:1].copy())
+    fns = [
+        (lif_sequence_forward_numpy, lif_sequence_backward_numpy),
+        (lif_sequence_forward_numba, lif_sequence_backward_numba),
+        (lif_sequence_forward_cuda, lif_sequence_backward_cuda),
+    ]
+    for forward, backward in fns:
+        spk_r, mem_r = np.full_like(spk, -7.0), np.full_like(mem, -7.0)
+        forward(row["x"], p["beta"], p["threshold"], p["mem0"], reset_mode, spk_r, mem_r)
+        np.testing.assert_array_equal(spk_r, spk)
+        np.testing.assert_allclose(mem_r, mem, **tol)
+        grad_x = np.full((1, p["x"].shape[1]), -7.0, dtype)
+        grad_mem0 = np.full_like(p["mem0"], -7.0)
+        grads_bt = np.full_like(p["beta"], -7.0), np.full_like(p["beta"], -7.0)
+        backward(
+            p["grad_spk"], p["grad_mem"], mem, p["mem0"], p["beta"], p["threshold"],
+            reset_mode, 1, 2.0, grad_x, grad_mem0, *grads_bt,
+        )  # fmt: skip
+        np.testing.assert_allclose(grad_x[0], full[0].astype(np.float64).sum(0), **tol)
+        for got, want in zip((grad_mem0, *grads_bt), full[1:], strict=True):
+            np.testing.assert_allclose(got, want, **tol)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("reset_mode", RESETS)
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_left_out_gradients_are_skipped_not_changed(reset_mode, surrogate):
+    """grad_mem None equals zeros; grad_beta/grad_threshold None leave the rest unchanged."""
+    p = _problem(7, 2, 45, np.float64, seed=12)
+    p["grad_mem"] = np.zeros_like(p["grad_mem"])
+    slope = SLOPES[surrogate]
+    _, mem = _forward(lif_sequence_forward_numpy, p, reset_mode)
+    want = _backward(lif_sequence_backward_numpy, p, mem, reset_mode, surrogate, slope)
+    for backward in (
+        lif_sequence_backward_numpy,
+        lif_sequence_backward_numba,
+        lif_sequence_backward_cuda,
+    ):
+        for grad_beta, grad_threshold in [(None, None), (np.empty(45), None)]:
+            grad_x = np.full_like(p["x"], -7.0)
+            grad_mem0 = np.full_like(p["mem0"], -7.0)
+            backward(
+                p["grad_spk"], None, mem, p["mem0"], p["beta"], p["threshold"], reset_mode,
+                surrogate, slope, grad_x, grad_mem0, grad_beta, grad_threshold,
+            )  # fmt: skip
+            np.testing.assert_allclose(grad_x, want[0], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(grad_mem0, want[1], rtol=1e-12, atol=1e-12)
+            if grad_beta is not None:
+                np.testing.assert_allclose(grad_beta, want[2], rtol=1e-12, atol=1e-12)
+
+
+def test_required_arrays_cannot_be_left_out():
+    p = _problem(3, 2, 4, np.float32, seed=0)
+    _, mem = _forward(lif_sequence_forward_numpy, p, RESET_SUBTRACT)
+    grads = [np.zeros_like(p["x"]), np.zeros_like(p["mem0"]), None, None]
+    for fn in (lif_sequence_backward_numpy, lif_sequence_backward_numba):
+        with pytest.raises(TypeError, match="grad_spk must be an array"):
+            fn(None, None, mem, p["mem0"], p["beta"], p["threshold"], 0, 1, 2.0, *grads)
+        with pytest.raises(ValueError, match=r"grad_x must have shape \(3, 8\) or \(1, 8\)"):
+            bad = [np.zeros((2, 8), np.float32), *grads[1:]]
+            fn(p["grad_spk"], None, mem, p["mem0"], p["beta"], p["threshold"], 0, 1, 2.0, *bad)

@@ -502,3 +502,54 @@ def test_static_input_nan_rejected_through_the_broadcast_check():
     expanded[2, 5, 1] = float("nan")  # a materialised tensor is checked element by element
     with pytest.raises(ValueError, match="non-finite"):
         lif_sequence(expanded, 0.9, 1.0)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("backend", ["numba", "numpy", "torch", "cuda"])
+def test_static_input_with_steps_equals_the_repeated_input(reset, backend):
+    """lif_sequence(x, steps=T) on (B, F) gives the outputs and gradients of the (T, B, F)
+    input repeated T times: x's gradient summed over the steps, beta's and threshold's too."""
+    if backend == "cuda" and not cuda_simulator_enabled():
+        pytest.skip("the CUDA backend on CPU tensors needs the simulator")
+    gen = torch.Generator().manual_seed(8)
+    x = torch.rand(3, 11, generator=gen, dtype=torch.float64) * 0.6
+    beta = torch.rand(11, generator=gen, dtype=torch.float64) * 0.4 + 0.55
+    threshold = torch.rand(11, generator=gen, dtype=torch.float64) * 0.5 + 0.5
+    mem0 = torch.rand(3, 11, generator=gen, dtype=torch.float64)
+    results = []
+    for static in (True, False):
+        args = [a.clone().requires_grad_() for a in (x, beta, threshold, mem0)]
+        x_in = args[0] if static else args[0].unsqueeze(0).repeat(9, 1, 1)
+        spk, mem = lif_sequence(
+            x_in, *args[1:], reset=reset, backend=backend, steps=9 if static else None
+        )
+        _loss(spk, mem).backward()
+        results.append((spk.detach(), mem.detach(), *[a.grad for a in args]))
+    (spk_s, mem_s, *grads_s), (spk_r, mem_r, *grads_r) = results
+    assert spk_s.shape == (9, 3, 11) and torch.equal(spk_s, spk_r)
+    torch.testing.assert_close(mem_s, mem_r, rtol=1e-14, atol=1e-14)
+    for ours, ref in zip(grads_s, grads_r, strict=True):
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_static_input_layers_match_their_repeated_input_gradients():
+    gen = torch.Generator().manual_seed(9)
+    layer = SpikingLinear(6, 5, steps=7, beta=0.8, threshold=0.3, output="both")
+    x = torch.rand(4, 6, generator=gen)
+    grads = []
+    for x_in in (x, x.unsqueeze(0).repeat(7, 1, 1)):
+        layer.zero_grad()
+        x_req = x_in.clone().requires_grad_()
+        spk, mem = layer(x_req)
+        _loss(spk, mem).backward()
+        grads.append((spk.detach(), layer.linear.weight.grad.clone(), layer.linear.bias.grad))
+    assert torch.equal(grads[0][0], grads[1][0])
+    for ours, ref in zip(grads[0][1:], grads[1][1:], strict=True):
+        _assert_grad_close(ours, ref, rtol=1e-5)
+    lif = LIF(beta=torch.full((2, 1, 1), 0.7), threshold=0.2)
+    images = torch.rand(3, 2, 4, 4, generator=gen)
+    assert torch.equal(lif(images, steps=5), lif(images.unsqueeze(0).expand(5, -1, -1, -1, -1)))
+    with pytest.raises(ValueError, match="static x"):
+        lif(torch.rand(4), steps=5)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        lif(images, steps=0)
