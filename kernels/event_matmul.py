@@ -144,7 +144,8 @@ def event_matmul_csr_numba(indptr, columns, values, wt: np.ndarray, out: np.ndar
 
 def event_outer_csr_numba(indptr, columns, values, delta: np.ndarray, gwt: np.ndarray) -> None:
     """:func:`event_outer_numba` with the nonzeros of ``x`` given by
-    :func:`nonzeros_by_row_numba`."""
+    :func:`nonzeros_by_row_numba`. ``gwt`` may be a strided view, such as ``gw.T`` for a
+    C-contiguous weight gradient ``gw`` ``(N, K)``."""
     if delta.shape[0] + 1 != indptr.shape[0] or gwt.shape[1] != delta.shape[1]:
         raise ValueError(
             f"shapes do not match: {indptr.shape[0] - 1} rows, delta {delta.shape}, gwt {gwt.shape}"
@@ -183,19 +184,21 @@ def _nonzeros_by_column(indptr, columns, values, n_in):
 
 @njit(parallel=True, cache=True)
 def _event_outer_numba(indptr, columns, values, delta, gwt):
-    # Each thread owns whole rows gwt[k] (one presynaptic neuron), which stay in L1 while the
-    # rows of delta where neuron k was active are added in ascending order.
+    # Each thread owns whole rows gwt[k] (one presynaptic neuron), summed in a contiguous
+    # buffer that stays in L1 while the rows of delta where neuron k was active are added in
+    # ascending order; gwt may be a strided view (e.g. the transpose of a (N, K) weight
+    # gradient, which then needs no transposed copy).
     colptr, rows, col_values = _nonzeros_by_column(indptr, columns, values, gwt.shape[0])
     n_out = delta.shape[1]
     for k in prange(gwt.shape[0]):
-        g = gwt[k]
-        for j in range(n_out):
-            g[j] = 0
+        acc = np.zeros(n_out, delta.dtype)
         for p in range(colptr[k], colptr[k + 1]):
             v = col_values[p]
             d = delta[rows[p]]
             for j in range(n_out):
-                g[j] += v * d[j]
+                acc[j] += v * d[j]
+        for j in range(n_out):
+            gwt[k, j] = acc[j]
 
 
 def event_outer_numba(x: np.ndarray, delta: np.ndarray, gwt: np.ndarray) -> None:

@@ -822,9 +822,9 @@ class EventLinearFunction(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_x = grad_out @ weight
         if ctx.needs_input_grad[1]:
-            gwt = torch.empty((ctx.n_in, grad_out.shape[1]), dtype=grad_out.dtype)
-            event_kernels.event_outer_csr_numba(*ctx.nonzeros, grad_out.numpy(), gwt.numpy())
-            grad_w = gwt.t()
+            # written through its transpose, so that autograd need not copy a transposed grad
+            grad_w = torch.empty((grad_out.shape[1], ctx.n_in), dtype=grad_out.dtype)
+            event_kernels.event_outer_csr_numba(*ctx.nonzeros, grad_out.numpy(), grad_w.numpy().T)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_out.sum(0)
         return grad_x, grad_w, grad_b, None

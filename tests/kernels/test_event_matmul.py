@@ -91,3 +91,15 @@ def test_nonzeros_by_row_and_csr_variants():
     em.event_outer_numpy(x, delta, ref_g)
     assert np.array_equal(out, ref_out)
     assert np.array_equal(g, ref_g)
+
+
+def test_weight_gradient_into_a_transposed_view():
+    """gwt may be the transpose of a C-contiguous (N, K) array: same values, no copy."""
+    rng = np.random.default_rng(5)
+    x = _spikes(rng, (31, 50), 0.1, np.float32)
+    delta = rng.standard_normal((31, 9)).astype(np.float32)
+    ref = np.empty((50, 9), np.float32)
+    em.event_outer_numpy(x, delta, ref)
+    gw = np.full((9, 50), np.nan, np.float32)
+    em.event_outer_csr_numba(*em.nonzeros_by_row_numba(x), delta, gw.T)
+    assert np.array_equal(gw.T, ref)
