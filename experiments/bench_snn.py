@@ -16,17 +16,21 @@ Two workloads, each trained in the same run, on the same data, from the same wei
    the loss.
 
 Every framework and workload runs in a fresh child process, so that its peak memory
-(``ru_maxrss``, or ``torch.cuda.max_memory_allocated`` on a GPU) is its own. Warm-up steps
-(Numba compilation, allocator warm-up) are run apart from the timed steps; the table shows
-the median time per training step over the timed steps, samples per second, peak memory and
-the ratio snnTorch / spikesub, and for each workload the largest difference between the two
-loss curves.
+(``ru_maxrss``, or ``torch.cuda.max_memory_allocated`` on a GPU) is its own. With
+``--rounds N`` the frameworks take turns N times (snnTorch, spikesub, snnTorch, ...), so that
+a machine whose speed drifts during the run (other load, frequency changes) slows both alike;
+the timed steps of all rounds are pooled, and the ratio of every round is reported too.
+Warm-up steps (Numba compilation, allocator warm-up) are run apart from the timed steps; the
+table shows the median time per training step over the timed steps, samples per second, peak
+memory and the ratio snnTorch / spikesub, and for each workload the largest difference
+between the two loss curves.
 
 Usage::
 
     python experiments/bench_snn.py                       # both workloads, full size
     python experiments/bench_snn.py --bench mlp --steps 50
     python experiments/bench_snn.py --bench ob --ob-n 1024 --ob-steps 100 --ob-repeats 3
+    python experiments/bench_snn.py --bench mlp --rounds 3       # frameworks take turns
 
 Writes ``config.json``, ``metrics.json`` and ``bench.md`` (the table) into ``--out``; with
 ``--profile`` also ``profile-<workload>-<framework>.txt``, a torch.profiler table of one more
@@ -365,6 +369,28 @@ def run_in_subprocess(task: dict[str, Any], timeout_s: float | None = None) -> d
     )
 
 
+def merge_rounds(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One framework's results of several rounds as one row: timed steps pooled (median,
+    min, max over all of them), the largest peak memory, each round's median in
+    ``round_step_ms``; losses and the rest from the first round (every round trains the same
+    steps from the same seed)."""
+    merged = dict(results[0])
+    times = [t for r in results for t in r["times_s"]]
+    step_s = statistics.median(times)
+    merged.update(
+        times_s=times,
+        step_ms=1e3 * step_s,
+        step_ms_min=1e3 * min(times),
+        step_ms_max=1e3 * max(times),
+        samples_per_s=merged["batch"] / step_s,
+        peak_rss_mib=max(r["peak_rss_mib"] for r in results),
+        round_step_ms=[r["step_ms"] for r in results],
+    )
+    if "peak_gpu_mib" in merged:
+        merged["peak_gpu_mib"] = max(r["peak_gpu_mib"] for r in results)
+    return merged
+
+
 def compare(results: dict[str, dict[str, Any]], bench: str) -> dict[str, Any]:
     """Speed ratio and loss-curve agreement between snnTorch and spikesub on one workload."""
     ref, ours = results.get("snntorch"), results.get("spikesub")
@@ -379,6 +405,14 @@ def compare(results: dict[str, dict[str, Any]], bench: str) -> dict[str, Any]:
     return {
         "bench": bench,
         "speedup": ref["step_ms"] / ours["step_ms"],
+        "speedup_rounds": [
+            a / b
+            for a, b in zip(
+                ref.get("round_step_ms", [ref["step_ms"]]),
+                ours.get("round_step_ms", [ours["step_ms"]]),
+                strict=False,
+            )
+        ],
         "memory_ratio": ref["peak_rss_mib"] / ours["peak_rss_mib"],
         "loss_steps_compared": int(n),
         "loss_max_abs_diff": float(diff.max()),
@@ -427,6 +461,12 @@ def render_table(rows: list[dict[str, Any]], comparisons: list[dict], config: di
             f"snnTorch {c['loss_mean_last10_snntorch']:.4g}, "
             f"spikesub {c['loss_mean_last10_spikesub']:.4g}."
         )
+        if len(c.get("speedup_rounds", [])) > 1:
+            per_round = ", ".join(f"{r:.2f}x" for r in c["speedup_rounds"])
+            lines.append(
+                f"- {_bench_label(c['bench'], config)}: snnTorch / spikesub per round "
+                f"(frameworks taking turns): {per_round}."
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -458,6 +498,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ob-warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="times the frameworks take turns on each workload; timed steps are pooled",
+    )
     p.add_argument("--profile", action="store_true", help="write torch.profiler tables")
     p.add_argument(
         "--in-process", action="store_true", help="no child processes (peak memory then mixes)"
@@ -487,7 +533,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for f in frameworks:
         if f not in FRAMEWORKS:
             raise SystemExit(f"bench_snn: --frameworks must list {FRAMEWORKS}; got {f!r}")
-    for name in ("steps", "batch", "T", "ob_n", "ob_steps", "ob_batch", "ob_repeats"):
+    for name in ("steps", "batch", "T", "ob_n", "ob_steps", "ob_batch", "ob_repeats", "rounds"):
         _positive(name.replace("_", "-"), getattr(args, name))
     for name in ("warmup", "ob_warmup", "threads"):
         _positive(name.replace("_", "-"), getattr(args, name), 0)
@@ -523,6 +569,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ob_warmup": args.ob_warmup,
         "threads": args.threads,
         "seed": args.seed,
+        "rounds": args.rounds,
         "in_process": args.in_process,
         "command": " ".join(["python experiments/bench_snn.py", *cli_args]),
         "python": platform.python_version(),
@@ -535,44 +582,51 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows, comparisons, by_bench = [], [], {}
     for bench in benches:
-        by_bench[bench] = {}
-        for framework in frameworks:
-            task = {
-                "bench": bench,
-                "framework": framework,
-                "device": args.device,
-                "dtype": args.dtype,
-                "steps": args.steps,
-                "warmup": args.warmup,
-                "batch": args.batch,
-                "T": args.T,
-                "hidden": hidden,
-                "lr": args.lr,
-                "data_dir": str(args.data_dir),
-                "synthetic": args.synthetic,
-                "ob_n": args.ob_n,
-                "ob_steps": args.ob_steps,
-                "ob_batch": args.ob_batch,
-                "ob_repeats": args.ob_repeats,
-                "ob_warmup": args.ob_warmup,
-                "threads": args.threads,
-                "seed": args.seed,
-                "profile": args.profile,
-            }
-            if not args.quiet:
-                print(f"[bench_snn] {bench} / {framework} ...", file=sys.stderr, flush=True)
-            result = run_task(task) if args.in_process else run_in_subprocess(task)
-            profile_text = result.pop("profile", None)
-            if profile_text:
-                atomic_write_bytes(out / f"profile-{bench}-{framework}.txt", profile_text.encode())
-            if not args.quiet:
-                print(
-                    f"[bench_snn] {bench} / {framework}: {result['step_ms']:.1f} ms/step",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            by_bench[bench][framework] = result
-            rows.append(result)
+        rounds: dict[str, list[dict[str, Any]]] = {f: [] for f in frameworks}
+        for round_index in range(args.rounds):
+            for framework in frameworks:
+                task = {
+                    "bench": bench,
+                    "framework": framework,
+                    "device": args.device,
+                    "dtype": args.dtype,
+                    "steps": args.steps,
+                    "warmup": args.warmup,
+                    "batch": args.batch,
+                    "T": args.T,
+                    "hidden": hidden,
+                    "lr": args.lr,
+                    "data_dir": str(args.data_dir),
+                    "synthetic": args.synthetic,
+                    "ob_n": args.ob_n,
+                    "ob_steps": args.ob_steps,
+                    "ob_batch": args.ob_batch,
+                    "ob_repeats": args.ob_repeats,
+                    "ob_warmup": args.ob_warmup,
+                    "threads": args.threads,
+                    "seed": args.seed,
+                    "profile": args.profile and round_index == 0,
+                }
+                tag = f"{bench} / {framework}"
+                if args.rounds > 1:
+                    tag += f" (round {round_index + 1}/{args.rounds})"
+                if not args.quiet:
+                    print(f"[bench_snn] {tag} ...", file=sys.stderr, flush=True)
+                result = run_task(task) if args.in_process else run_in_subprocess(task)
+                profile_text = result.pop("profile", None)
+                if profile_text:
+                    atomic_write_bytes(
+                        out / f"profile-{bench}-{framework}.txt", profile_text.encode()
+                    )
+                if not args.quiet:
+                    print(
+                        f"[bench_snn] {tag}: {result['step_ms']:.1f} ms/step",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                rounds[framework].append(result)
+        by_bench[bench] = {f: merge_rounds(results) for f, results in rounds.items()}
+        rows.extend(by_bench[bench].values())
         comparisons.append(compare(by_bench[bench], bench))
 
     table = render_table(rows, comparisons, config)

@@ -88,13 +88,17 @@ def _nonzeros_by_row(x):
     columns = np.empty(indptr[n_rows], np.int32)
     values = np.empty(indptr[n_rows], x.dtype)
     for r in prange(n_rows):
-        p = indptr[r]
+        # branch-free compaction into a scratch row (a spike pattern defeats branch
+        # prediction), then a copy of the row's nonzeros
+        row_columns = np.empty(n_in + 1, np.int32)
+        c = 0
         for k in range(n_in):
-            v = x[r, k]
-            if v != 0:
-                columns[p] = k
-                values[p] = v
-                p += 1
+            row_columns[c] = k
+            c += x[r, k] != 0
+        p = indptr[r]
+        for q in range(c):
+            columns[p + q] = row_columns[q]
+            values[p + q] = x[r, row_columns[q]]
     return indptr, columns, values
 
 

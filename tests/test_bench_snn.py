@@ -139,3 +139,38 @@ def test_subprocess_run_writes_run_folder(bench, tmp_path: Path) -> None:
     # each child reports its own peak memory
     assert all(r["peak_rss_mib"] >= r["base_rss_mib"] > 0 for r in metrics["rows"])
     _check_run_folder(out, metrics)
+
+
+def test_rounds_take_turns_and_pool_the_timed_steps(bench, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    metrics = bench.main(
+        [*TINY, "--bench", "ob", "--rounds", "2", "--in-process", "--out", str(out)]
+    )
+    ref, ours = metrics["rows"]
+    for row in (ref, ours):
+        assert len(row["round_step_ms"]) == 2
+        assert len(row["times_s"]) == 4  # two timed runs per round, pooled
+        assert row["step_ms"] == pytest.approx(1e3 * float(np.median(row["times_s"])))
+    (c,) = metrics["comparisons"]
+    assert c["speedup_rounds"] == pytest.approx(
+        [a / b for a, b in zip(ref["round_step_ms"], ours["round_step_ms"], strict=True)]
+    )
+    assert "per round (frameworks taking turns)" in (out / "bench.md").read_text()
+    with pytest.raises(SystemExit, match="--rounds"):
+        bench.main(["--synthetic", "--rounds", "0", "--out", str(tmp_path)])
+
+
+def test_merge_rounds_keeps_first_losses_and_largest_memory(bench) -> None:
+    rounds = [
+        {"times_s": [0.01, 0.03], "step_ms": 20.0, "batch": 4, "peak_rss_mib": 100.0,
+         "losses": [1.0]},
+        {"times_s": [0.02], "step_ms": 20.0, "batch": 4, "peak_rss_mib": 120.0,
+         "losses": [1.0]},
+    ]  # fmt: skip
+    merged = bench.merge_rounds(rounds)
+    assert merged["times_s"] == [0.01, 0.03, 0.02]
+    assert merged["step_ms"] == pytest.approx(20.0)
+    assert merged["step_ms_min"] == pytest.approx(10.0)
+    assert merged["samples_per_s"] == pytest.approx(200.0)
+    assert merged["peak_rss_mib"] == 120.0
+    assert merged["round_step_ms"] == [20.0, 20.0]
