@@ -174,7 +174,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="HLOP energy threshold, or one per layer (without -k)",
     )
-    opts.add_argument("--hlop-epochs", type=int, default=None, help="Hebbian passes per task")
+    opts.add_argument(
+        "--hlop-epochs", type=int, default=None, help="Hebbian passes per task (over its batches)"
+    )
+    opts.add_argument(
+        "--hlop-record",
+        type=int,
+        default=None,
+        help="examples per task whose activity is recorded for the Hebbian learning (4000)",
+    )
     opts.add_argument("--hlop-lr", type=float, default=None, help="Hebbian learning rate")
     opts.add_argument("--hlop-rule", choices=("oja", "gha"), default=None)
     opts.add_argument("--hlop-mode", choices=("rate", "spiking"), default=None)
@@ -220,6 +228,7 @@ _FIELDS = (
     "hlop_k",
     "hlop_threshold",
     "hlop_epochs",
+    "hlop_record",
     "hlop_lr",
     "hlop_rule",
     "hlop_mode",

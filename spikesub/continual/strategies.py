@@ -380,6 +380,7 @@ class _TappedStrategy(Strategy, abc.ABC):
         gram_examples: int,
         *,
         keep_rows: bool,
+        keep_examples: int | None = None,
         desc: str = "activity",
     ) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
         """One pass of ``forward`` over ``batches`` (no grad, eval mode) recording every
@@ -389,9 +390,13 @@ class _TappedStrategy(Strategy, abc.ABC):
             ``(grams, rows)``: per layer the Gram matrix ``X^T X`` (float64, ``(n, n)``) of
             ALL the rows of the first ``gram_examples`` examples; and, with ``keep_rows``,
             per forward call the list of each layer's rows (subsampled to ``max_rows`` per
-            call, on the CPU) over the whole pass — without it the pass stops once the Gram
-            matrices are complete.
+            call, on the CPU) over the whole pass, or over its batches up to the one that
+            completes ``keep_examples`` examples (None: all) — without ``keep_rows`` the pass
+            stops once the Gram matrices are complete.
         """
+        stop_after = gram_examples if not keep_rows else keep_examples
+        if stop_after is not None:
+            stop_after = max(stop_after, gram_examples)
         grams = [torch.zeros((d, d), dtype=torch.float64) for d in self.dims]
         recorded: list[list[torch.Tensor]] = []
         was_training = self.model.training
@@ -404,7 +409,7 @@ class _TappedStrategy(Strategy, abc.ABC):
         try:
             total = len(batches) if hasattr(batches, "__len__") else None
             for x, _ in self._progress_bar(batches, total, desc):
-                if not keep_rows and seen >= gram_examples:
+                if stop_after is not None and seen >= stop_after:
                     break
                 parts = [x]
                 if seen < gram_examples < seen + x.shape[0]:
@@ -586,8 +591,10 @@ class HLOP(_TappedStrategy):
     2. picks the number of new lateral neurons — ``k_per_task`` (an int, or one per layer)
        or, when that is None, the energy criterion on the Gram matrix (``threshold`` +
        ``threshold_increment`` per task, as GPM's), capped by ``max_k`` — and adds them;
-    3. runs the Hebbian rule over the recorded rows for ``hebbian_epochs`` passes (no further
-       forward passes), and freezes the new neurons. With ``compare_with_gpm`` a GPM basis
+    3. runs the Hebbian rule over the recorded rows, as many batch updates as
+       ``hebbian_epochs`` passes over the task's batches (rows recorded from fewer batches,
+       ``record_examples``, are replayed in turn; no further forward passes), and freezes
+       the new neurons. With ``compare_with_gpm`` a GPM basis
        of the same activity (same number of directions per task) is kept alongside, and the
        principal angles between it and span(H_old) are stored per layer.
 
@@ -606,7 +613,11 @@ class HLOP(_TappedStrategy):
     projector onto their span protects better; False: the paper's ``G - G H^T H``),
     ``record`` ("pass": recording during the last training
     epoch is cheaper but sees weights that are still changing, and protected the final
-    network less well on permuted MNIST), ``activity_projection`` (True, as GPM's),
+    network less well on permuted MNIST), ``record_examples`` (None: the recording pass
+    keeps the rows of every example of the task; an int stops it after the batch that
+    completes that many examples, a random subset since each pass is shuffled — the
+    pass costs about a third of a training epoch, and ``hebbian_epochs`` can replay fewer
+    rows more often), ``activity_projection`` (True, as GPM's),
     ``compare_with_gpm`` (False), ``freeze_bias`` (True),
     ``seed`` (0).
 
@@ -637,6 +648,7 @@ class HLOP(_TappedStrategy):
         "max_rows": 128,
         "orthonormalise": True,
         "record": "pass",
+        "record_examples": None,
         "activity_projection": True,
         "compare_with_gpm": False,
         "freeze_bias": True,
@@ -660,6 +672,8 @@ class HLOP(_TappedStrategy):
             raise ValueError(f"lr_final must be a number in (0, 1]; got {o['lr_final']!r}")
         _check_count("samples", o["samples"])
         _check_count("hebbian_epochs", o["hebbian_epochs"], minimum=0)
+        if o["record_examples"] is not None:
+            _check_count("record_examples", o["record_examples"])
         k = o["k_per_task"]
         if k is not None:
             ks = list(k) if isinstance(k, (list, tuple)) else [k] * len(self.layers)
@@ -741,7 +755,9 @@ class HLOP(_TappedStrategy):
         else:
             # one recording pass: the Gram matrices of the first `samples` examples (to
             # choose k and report the energy) and the Hebbian rows of every batch
-            grams, recorded = self._record(batches, forward, o["samples"], keep_rows=True)
+            grams, recorded = self._record(
+                batches, forward, o["samples"], keep_rows=True, keep_examples=o["record_examples"]
+            )
         thresholds = _threshold_for(o, task_id, len(self.layers))
         ks = []
         for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
@@ -757,12 +773,18 @@ class HLOP(_TappedStrategy):
             _captured(gram, sub.basis()) for sub, gram in zip(self.subspaces, grams, strict=True)
         ]
         start = time.perf_counter()
+        # hebbian_epochs counts passes over the task's batches: rows of fewer batches
+        # (record_examples) are replayed in turn until as many updates are done
+        n_batches = len(batches) if hasattr(batches, "__len__") else len(recorded)
+        epochs = int(o["hebbian_epochs"])
+        updates = epochs * n_batches if len(recorded) < n_batches else None
         if any(ks):
             for i, sub in enumerate(self.subspaces):
                 sub.learn(
                     [rows[i] for rows in recorded],
-                    epochs=int(o["hebbian_epochs"]),
+                    epochs=epochs,
                     lr_final=float(o["lr_final"]),
+                    updates=updates,
                 )
         elapsed = time.perf_counter() - start
         self.hebbian_seconds += elapsed

@@ -258,7 +258,12 @@ class HebbianSubspace:
         self.hebbian_seconds += time.perf_counter() - start
 
     def learn(
-        self, batches: Sequence[torch.Tensor], *, epochs: int = 1, lr_final: float = 1.0
+        self,
+        batches: Sequence[torch.Tensor],
+        *,
+        epochs: int = 1,
+        lr_final: float = 1.0,
+        updates: int | None = None,
     ) -> None:
         """Hebbian learning over recorded batches of activity rows, ``epochs`` passes.
 
@@ -272,22 +277,26 @@ class HebbianSubspace:
             batches: activity rows ``(B_i, n)`` per batch.
             epochs: passes over ``batches`` (0: nothing is learnt).
             lr_final: final fraction of the step, in (0, 1].
+            updates: the number of batch updates instead, the batches taken in turn
+                (``epochs * len(batches)`` when None; 0: nothing is learnt).
         """
         epochs = _check_positive_int("epochs", epochs, minimum=0)
         lr_final = _check_float("lr_final", lr_final, 0.0, 1.0, open_low=True)
-        if self.k_new == 0 or epochs == 0:
+        if updates is not None:
+            updates = _check_positive_int("updates", updates, minimum=0)
+        if self.k_new == 0 or epochs == 0 or updates == 0:
             return
         start = time.perf_counter()
         prepared = [self._prepare(self._check_x(x)) for x in batches]
         prepared = [p for p in prepared if p is not None]
-        total = max(epochs * len(prepared) - 1, 1)
-        done = 0
-        for _ in range(epochs):
-            for x, residual, energy in prepared:
+        if prepared:
+            n_updates = epochs * len(prepared) if updates is None else updates
+            total = max(n_updates - 1, 1)
+            for done in range(n_updates):
+                x, residual, energy = prepared[done % len(prepared)]
                 # fast convergence first, little noise left in the rows that will be frozen
                 scale = 1.0 - (1.0 - lr_final) * min(done / total, 1.0)
                 self._iterate(x, residual, energy, scale)
-                done += 1
         self.hebbian_seconds += time.perf_counter() - start
 
     def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float] | None:

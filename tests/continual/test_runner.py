@@ -82,6 +82,12 @@ def test_config_defaults_round_trip_and_errors():
     assert quick.max_train is not None and quick.ewc_lambda is not None
     assert quick.strategy_kwargs() == {"lam": quick.ewc_lambda}
     assert ContinualConfig(method="gpm", seed=3).strategy_kwargs()["seed"] == 3
+    # HLOP records 4000 examples' activity per task by default; quick runs record them all
+    assert config.strategy_kwargs()["record_examples"] == 4000
+    assert "record_examples" not in ContinualConfig(quick=True).strategy_kwargs()
+    assert ContinualConfig(hlop_record=50).strategy_kwargs()["record_examples"] == 50
+    with pytest.raises(ValueError, match="hlop_record"):
+        ContinualConfig(hlop_record=0)
     diff = ContinualConfig(lr=0.1).differences(ContinualConfig(lr=0.05, seed=2))
     assert diff == ["seed 0 != 2", "lr 0.1 != 0.05"]
     with pytest.raises(ValueError, match="method must be one of"):

@@ -217,6 +217,33 @@ def test_hlop_records_the_last_training_epoch_or_makes_a_pass():
         strategy.begin_epoch(2, 2)
 
 
+def test_hlop_record_examples_stops_the_pass_and_keeps_those_rows():
+    torch.manual_seed(0)
+    (xtr, ytr, _, _), _ = two_tasks()
+    passes = []
+    model = TinySNN()
+
+    def forward(x):
+        passes.append(x.shape[0])
+        return model(x)
+
+    batches = list(batches_of(xtr, ytr))
+    size = batches[0][0].shape[0]
+    # stops after the batch that completes the examples asked for (and the Gram's samples)
+    strategy = HLOP(model, threshold=0.9, samples=size, record_examples=size + 1)
+    strategy.begin_task(0)
+    grams, recorded = strategy._record(
+        batches, forward, size, keep_rows=True, keep_examples=size + 1
+    )
+    assert passes == [size, size] and len(recorded) == 2
+    passes.clear()
+    strategy.end_task(0, batches, forward, None)
+    assert sum(passes) == 2 * size < len(xtr)
+    assert all(k > 0 for k in strategy.summary()["subspace_dims"].values())
+    with pytest.raises(ValueError, match="record_examples"):
+        HLOP(TinySNN(), record_examples=0)
+
+
 def test_ewc_between(results):
     ft, _ = results("finetune", "finetune")
     accs, strategy = results("ewc", "ewc", lam=1000.0)

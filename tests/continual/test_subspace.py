@@ -185,3 +185,28 @@ def test_learn_over_recorded_batches_equals_update_calls_and_finds_the_residual(
     assert torch.equal(c.H_new, before)
     with pytest.raises(ValueError, match="lr_final"):
         c.learn(recorded, lr_final=0.0)
+
+
+def test_learn_with_updates_replays_the_batches_in_turn():
+    """updates = epochs * len(batches) is the same learning; fewer batches are replayed."""
+    gen = torch.Generator().manual_seed(3)
+    batches = [torch.randn(16, 12, generator=gen) for _ in range(3)]
+    a, b = HebbianSubspace(12, seed=1), HebbianSubspace(12, seed=1)
+    a.add_neurons(4)
+    b.add_neurons(4)
+    a.learn(batches, epochs=2, lr_final=0.2)
+    b.learn(batches, lr_final=0.2, updates=6)
+    assert torch.equal(a.H_new, b.H_new)
+    # 4 updates over 3 batches: b0, b1, b2, then b0 again, the step decaying over all four
+    c = HebbianSubspace(12, seed=1)
+    c.add_neurons(4)
+    prepared = [c._prepare(x) for x in batches]
+    for done in range(4):
+        c._iterate(*prepared[done % 3], 1.0 - 0.8 * done / 3)
+    d = HebbianSubspace(12, seed=1)
+    d.add_neurons(4)
+    d.learn(batches, lr_final=0.2, updates=4)
+    assert torch.equal(c.H_new, d.H_new) and d.n_updates == 4 * d.n_iters
+    before = d.H_new.clone()
+    d.learn(batches, updates=0)
+    assert torch.equal(d.H_new, before)
