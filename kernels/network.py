@@ -28,8 +28,9 @@ loop gives each thread a contiguous range of neurons, which it updates and
 alone receives synaptic input for (no races, no atomics), in one parallel
 region per step: the region first finishes the previous step (delivery,
 reset, filters) for its range, then updates and thresholds this step. The
-CUDA version steps on the device with a few kernel launches per step
-(update and threshold, delivery with atomic additions, reset and filters).
+CUDA version runs a whole chunk of steps in one cooperative launch, the
+phases of a step (update and threshold, delivery with atomic additions,
+reset and filters) separated by grid-wide barriers.
 
 Argument groups (tuples, so every backend takes the same arguments):
 
@@ -459,15 +460,13 @@ _THREADS = 16 if _SIMULATED else 128
 _MAX_DELIVER_BLOCKS = 2 if _SIMULATED else 4096
 
 
-@cuda.jit
-def _cuda_update(params, state, drive, syn_mode, g, step, spiked, spikes, counters, err):
-    """Input current, neuron update, threshold; appends spiking neurons to ``spikes``."""
+@cuda.jit(device=True)
+def _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, counters, slot, err):
+    """Input current, neuron update and threshold of neuron ``i``; appends it to ``spikes``
+    (through the counter ``counters[slot]``) when it fires."""
     form, a, b, c, d, C, k, v_r, v_t, v_peak, n_substeps, dt_ms = params
     v, u, syn_a, syn_b, syn_in, noise = state
     bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
-    i = cuda.grid(1)
-    if i >= v.shape[0]:
-        return
     if noise_std[i] != 0.0 and (step == 0 or g % noise_every == 0):
         noise[i] = noise_std[i] * normal_cuda(
             np.uint64(seed), np.uint64(1), np.uint64(g // noise_every), np.uint64(i)
@@ -498,43 +497,36 @@ def _cuda_update(params, state, drive, syn_mode, g, step, spiked, spikes, counte
     fired = np.float64(v[i]) >= v_peak
     spiked[i] = fired
     if fired:
-        slot = cuda.atomic.add(counters, 0, 1)
-        spikes[slot] = i
+        spikes[cuda.atomic.add(counters, slot, 1)] = i
 
 
-@cuda.jit
-def _cuda_deliver(
-    spikes, counters, indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr, in_indices,
-    in_weights, target,
+@cuda.jit(device=True)
+def _deliver_part(
+    block, n_blocks, thread, n_threads, spikes, n_spikes, indptr, indices, weights, rates, step,
+    g, seed, dt_ms, in_indptr, in_indices, in_weights, target,
 ):  # fmt: skip
-    """Recurrent delivery (a block per spike, threads over its row) and Poisson input."""
-    n_spikes = counters[0]
-    for s in range(cuda.blockIdx.x, n_spikes, cuda.gridDim.x):
+    """This block's share of the delivery: a block per spike, threads over its row, then the
+    Poisson channels spread over all threads; atomic additions into ``target``."""
+    for s in range(block, n_spikes, n_blocks):
         i = spikes[s]
-        for j in range(indptr[i] + cuda.threadIdx.x, indptr[i + 1], cuda.blockDim.x):
+        for j in range(indptr[i] + thread, indptr[i + 1], n_threads):
             cuda.atomic.add(target, indices[j], weights[j])
     n_channels = rates.shape[1]
     row = step if rates.shape[0] > 1 else 0
-    start = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    for q in range(start, n_channels, cuda.gridDim.x * cuda.blockDim.x):
+    for q in range(block * n_threads + thread, n_channels, n_blocks * n_threads):
         p_fire = rates[row, q] * dt_ms * 1e-3
         if uniform_cuda(np.uint64(seed), np.uint64(2), np.uint64(g), np.uint64(q)) < p_fire:
             for j in range(in_indptr[q], in_indptr[q + 1]):
                 cuda.atomic.add(target, in_indices[j], in_weights[j])
 
 
-@cuda.jit
-def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spike_base, rec_buf):
-    """Reset, synaptic filters, per-step spike count and spike recording."""
+@cuda.jit(device=True)
+def _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf):
+    """Reset, synaptic filters and spike recording of neuron ``i``."""
     c = params[3]
     d = params[4]
     v, u, syn_a, syn_b, syn_in, noise = state
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
-    i = cuda.grid(1)
-    if i == 0:
-        pop_counts[step] = counters[0]
-    if i >= v.shape[0]:
-        return
     if spiked[i]:
         v[i] = c[i]
         u[i] = np.float64(u[i]) + d[i]
@@ -555,6 +547,34 @@ def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spi
 
 
 @cuda.jit
+def _cuda_update(params, state, drive, syn_mode, g, step, spiked, spikes, counters, err):
+    i = cuda.grid(1)
+    if i < state[0].shape[0]:
+        _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, counters, 0, err)
+
+
+@cuda.jit
+def _cuda_deliver(
+    spikes, counters, indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr, in_indices,
+    in_weights, target,
+):  # fmt: skip
+    _deliver_part(
+        cuda.blockIdx.x, cuda.gridDim.x, cuda.threadIdx.x, cuda.blockDim.x, spikes, counters[0],
+        indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr, in_indices, in_weights,
+        target,
+    )  # fmt: skip
+
+
+@cuda.jit
+def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spike_base, rec_buf):
+    i = cuda.grid(1)
+    if i == 0:
+        pop_counts[step] = counters[0]
+    if i < state[0].shape[0]:
+        _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf)
+
+
+@cuda.jit
 def _cuda_sample(state, rec_idx, rec_v, rec_u, row):
     r = cuda.grid(1)
     if r < rec_idx.shape[0]:
@@ -568,7 +588,67 @@ def _cuda_zero_counter(counters):
         counters[0] = 0
 
 
-def run_network_cuda(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
+@cuda.jit
+def _cuda_run_persistent(
+    params, state, drive, synapse, recurrent, poisson, target, step0, n_steps, spiked, spikes,
+    counters, err, record,
+):  # fmt: skip
+    """All ``n_steps`` steps in one cooperative launch, the phases of a step separated by
+    grid-wide barriers; threads stride over neurons, blocks over spikes.
+
+    ``counters`` holds two spike counters used on alternate steps, so that the next step's
+    counter is zeroed while this step's is still read.
+    """
+    rec_buf, spike_base, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = record
+    indptr, indices, weights = recurrent
+    rates, in_indptr, in_indices, in_weights = poisson
+    grid = cuda.cg.this_grid()
+    n = state[0].shape[0]
+    n_rec = rec_idx.shape[0]
+    tid = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    syn_mode = synapse[0]
+    dt_ms = params[11]
+    seed = drive[3]
+    for step in range(n_steps):
+        g = step0 + step
+        slot = step % 2
+        if n_rec > 0 and (g - run_step0) % record_every == 0:
+            row = (g - run_step0) // record_every
+            for r in range(tid, n_rec, stride):
+                rec_v[row, r] = state[0][rec_idx[r]]
+                rec_u[row, r] = state[1][rec_idx[r]]
+            grid.sync()
+        if tid == 0:
+            counters[1 - slot] = 0
+        for i in range(tid, n, stride):
+            _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, counters,
+                        slot, err)  # fmt: skip
+        grid.sync()
+        _deliver_part(
+            cuda.blockIdx.x, cuda.gridDim.x, cuda.threadIdx.x, cuda.blockDim.x, spikes,
+            counters[slot], indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr,
+            in_indices, in_weights, target,
+        )  # fmt: skip
+        grid.sync()
+        if tid == 0:
+            pop_counts[step] = counters[slot]
+        for i in range(tid, n, stride):
+            _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf)
+        grid.sync()
+
+
+def _cooperative_blocks(kernel, args, threads: int) -> int:
+    """How many blocks of ``threads`` can run ``kernel`` at once in a cooperative grid."""
+    if _SIMULATED:
+        return kernel.overloads[None].max_cooperative_grid_blocks(threads)
+    argtypes = tuple(kernel.typeof_pyval(a) for a in args)
+    return kernel.compile(argtypes).max_cooperative_grid_blocks(threads)
+
+
+def run_network_cuda(
+    params, state, drive, recurrent, synapse, poisson, step0, n_steps, record, persistent=True
+):
     """CUDA loop: every array argument must already be on the device (``cuda.to_device``).
 
     ``record`` differs from the CPU loops: ``(rec_buf, spike_base, pop_counts, rec_idx,
@@ -576,22 +656,50 @@ def run_network_cuda(params, state, drive, recurrent, synapse, poisson, step0, n
     buffer of (chunk step, neuron) pairs and ``spike_base`` a device ``(1,)`` int64 counter; when
     more spikes than ``capacity`` fired, the counter exceeds the capacity and the caller must
     replay the chunk with a larger buffer. Returns ``(status, err_step, err_neuron)``.
+
+    ``persistent=True`` runs all steps in one cooperative launch (grid-wide barriers between
+    the phases of a step): a step then costs a few microseconds of synchronisation instead of
+    the host's launch overhead of four kernels (about 0.6 ms a step with Numba's dispatch).
+    ``False``, or a device that cannot hold a cooperative grid of this kernel, launches the
+    phases of every step as separate kernels; both give the same result.
     """
-    rec_buf, spike_base, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = record
     v = state[0]
     n = v.shape[0]
-    blocks = (n + _THREADS - 1) // _THREADS
-    deliver_blocks = max(1, min(_MAX_DELIVER_BLOCKS, n))
     spiked = cuda.device_array(n, dtype=np.bool_)
     spikes = cuda.device_array(n, dtype=np.int32)
-    counters = cuda.to_device(np.zeros(1, dtype=np.int32))
+    counters = cuda.to_device(np.zeros(2, dtype=np.int32))
     err = cuda.to_device(np.array([np.iinfo(np.int64).max], dtype=np.int64))
+    target = v if synapse[0] == SYNAPSE_DELTA else state[4]
+    blocks = 0
+    if persistent and n_steps > 0:
+        args = (params, state, drive, synapse, recurrent[:3], poisson[:4], target, step0,
+                n_steps, spiked, spikes, counters, err, record)  # fmt: skip
+        blocks = min(_cooperative_blocks(_cuda_run_persistent, args, _THREADS),
+                     (n + _THREADS - 1) // _THREADS)  # fmt: skip
+        if blocks >= 1:
+            _cuda_run_persistent[blocks, _THREADS](*args)
+    if blocks < 1:
+        _run_steps_by_launches(params, state, drive, recurrent, synapse, poisson, step0, n_steps,
+                               record, spiked, spikes, counters, err, target)  # fmt: skip
+    first_bad = int(err.copy_to_host()[0])
+    if first_bad != np.iinfo(np.int64).max:
+        return STATUS_NONFINITE, first_bad // n, first_bad % n
+    return STATUS_OK, -1, -1
+
+
+def _run_steps_by_launches(
+    params, state, drive, recurrent, synapse, poisson, step0, n_steps, record, spiked, spikes,
+    counters, err, target,
+):  # fmt: skip
+    rec_buf, spike_base, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = record
+    n = state[0].shape[0]
+    blocks = (n + _THREADS - 1) // _THREADS
+    deliver_blocks = max(1, min(_MAX_DELIVER_BLOCKS, n))
     syn_mode = synapse[0]
     dt_ms = params[11]
     seed = drive[3]
     indptr, indices, weights, _ = recurrent
     rates, in_indptr, in_indices, in_weights, _ = poisson
-    target = v if syn_mode == SYNAPSE_DELTA else state[4]
     n_rec = rec_idx.shape[0]
     for step in range(n_steps):
         g = step0 + step
@@ -611,7 +719,3 @@ def run_network_cuda(params, state, drive, recurrent, synapse, poisson, step0, n
         _cuda_finish[blocks, _THREADS](
             params, state, synapse, spiked, counters, step, pop_counts, spike_base, rec_buf
         )
-    first_bad = int(err.copy_to_host()[0])
-    if first_bad != np.iinfo(np.int64).max:
-        return STATUS_NONFINITE, first_bad // n, first_bad % n
-    return STATUS_OK, -1, -1

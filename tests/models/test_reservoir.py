@@ -605,6 +605,54 @@ def test_cuda_matches_numpy(synapse, dtype, dt_ms):
 
 @pytest.mark.cuda
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_cuda_persistent_loop_equals_a_launch_per_phase(monkeypatch):
+    """The one-launch loop (grid-wide barriers) and the loop of four launches per step run the
+    same phases in the same order: same spikes, counts and sampled state."""
+    import functools
+
+    from spikesub.kernels import network
+
+    original = network.run_network_cuda
+    out = {}
+    for persistent in (True, False):
+        patched = functools.partial(original, persistent=persistent)
+        monkeypatch.setattr(network, "run_network_cuda", patched)
+        res, poisson = _tiny_cuda_network("cuda", np.float64, "double_exponential", dt_ms=0.5)
+        out[persistent] = res.run(
+            30.0, poisson=poisson, record_state="v", record_indices=np.arange(res.n_neurons)
+        )
+    a, b = out[True], out[False]
+    assert len(a.spikes) > 10
+    np.testing.assert_array_equal(a.spikes.times_ms, b.spikes.times_ms)
+    np.testing.assert_array_equal(a.spikes.indices, b.spikes.indices)
+    np.testing.assert_array_equal(a.population_counts, b.population_counts)
+    np.testing.assert_allclose(a.state["v"], b.state["v"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.cuda
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_cuda_many_blocks_match_numpy():
+    """A network of several thread blocks (on a GPU), with recurrent delta synapses, in
+    float64: the spike trains of 100 steps equal NumPy's."""
+    rng = np.random.default_rng(3)
+    pop = IzhikevichPopulation.izhikevich_2003(320, 80, seed=2)
+    weights = _dale_dense(rng, pop, 0.05, 3.0, 2.0)
+    runs = {}
+    for backend in ("numpy", "cuda"):
+        res = IzhikevichReservoir(
+            pop, weights, noise_std=3.0, bias_current=5.0, dt_ms=0.25, backend=backend,
+            dtype=np.float64, seed=7,
+        )  # fmt: skip
+        runs[backend] = res.run(25.0, record_state="v", record_indices=np.arange(0, 400, 7))
+    ref, cu = runs["numpy"], runs["cuda"]
+    assert len(ref.spikes) > 20
+    np.testing.assert_array_equal(cu.spikes.times_ms, ref.spikes.times_ms)
+    np.testing.assert_array_equal(cu.spikes.indices, ref.spikes.indices)
+    np.testing.assert_allclose(cu.state["v"], ref.state["v"], rtol=0, atol=1e-8)
+
+
+@pytest.mark.cuda
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_cuda_continuation_and_record_every():
     ref_res, poisson = _tiny_cuda_network("numpy")
     ref = ref_res.run(20.0, poisson=poisson, record_state="v")

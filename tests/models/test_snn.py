@@ -43,7 +43,8 @@ def _assert_grad_close(ours: torch.Tensor, ref: torch.Tensor, rtol: float = 2e-4
 
 
 def _loss(spk: torch.Tensor, mem: torch.Tensor) -> torch.Tensor:
-    weights = torch.linspace(0.5, 1.5, spk.shape[0]).view(-1, *([1] * (spk.dim() - 1)))
+    weights = torch.linspace(0.5, 1.5, spk.shape[0], device=spk.device)
+    weights = weights.view(-1, *([1] * (spk.dim() - 1)))
     return (spk * weights).sum() + 0.05 * (mem * weights).pow(2).sum()
 
 
