@@ -67,6 +67,8 @@ __all__ = [
     "TRAINING_METHODS",
     "ContinualConfig",
     "TrainingDivergedError",
+    "benchmark_tasks",
+    "build_model",
     "load_checkpoint",
     "run_continual",
     "summarize_runs",
@@ -631,6 +633,32 @@ def _write_results(
     return result
 
 
+N_OUTPUTS = 10  # every benchmark's digits share one 10-way head (split tasks mask it)
+
+
+def benchmark_tasks(config: ContinualConfig, *, download: bool = False) -> list[Task]:
+    """The tasks of ``config``'s benchmark as a run trains on them (seed, number of tasks,
+    validation split, at most ``max_train`` training samples each)."""
+    tasks = make_benchmark(
+        config.benchmark,
+        data_dir=config.data_dir,
+        seed=config.seed,
+        n_tasks=config.n_tasks,
+        validation=config.validation,
+        download=download,
+    )
+    return _subsample(tasks, config.max_train, config.seed)
+
+
+def build_model(config: ContinualConfig, n_features: int) -> torch.nn.Module:
+    """The untrained network of ``config`` (on the CPU) for inputs of ``n_features``; load a
+    checkpoint's ``"model"`` into it to score saved weights."""
+    sizes = (n_features, *config.hidden, N_OUTPUTS)
+    if config.network == "snntorch":
+        return snntorch_mlp(sizes, config.steps, beta=config.beta)
+    return spiking_mlp(sizes, config.steps, beta=config.beta)
+
+
 def run_continual(
     config: ContinualConfig,
     out: str | Path | None = None,
@@ -671,25 +699,13 @@ def run_continual(
 
     show = _show_progress(progress)
     device = _resolve_device(config.device)
-    tasks = make_benchmark(
-        config.benchmark,
-        data_dir=config.data_dir,
-        seed=config.seed,
-        n_tasks=config.n_tasks,
-        validation=config.validation,
-        download=download,
-    )
-    tasks = _subsample(tasks, config.max_train, config.seed)
+    tasks = benchmark_tasks(config, download=download)
     run_dir = _prepare_folder(config, out, resume)
 
     n_tasks = len(tasks)
-    n_outputs = 10
+    n_outputs = N_OUTPUTS
     torch.manual_seed(_derived_seed(config.seed, 0x5EED))
-    sizes = (tasks[0].n_features, *config.hidden, n_outputs)
-    if config.network == "snntorch":
-        model = snntorch_mlp(sizes, config.steps, beta=config.beta).to(device)
-    else:
-        model = spiking_mlp(sizes, config.steps, beta=config.beta).to(device)
+    model = build_model(config, tasks[0].n_features).to(device)
     online_step = _online_trainer(model) if config.training == "online" else None
 
     R = metrics_mod.accuracy_matrix(n_tasks)

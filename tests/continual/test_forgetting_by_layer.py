@@ -1,0 +1,41 @@
+"""experiments/continual_forgetting_by_layer.py on the quick digits benchmark."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "continual_forgetting_by_layer.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("continual_forgetting_by_layer", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_end_mixes_are_the_accuracy_matrix_entries(tmp_path, one_thread):
+    script = _load()
+    out = tmp_path / "fbl"
+    assert script.main(["--benchmark", "digits", "--quick", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    R = np.load(out / "run" / "accuracy.npz")["R"]
+    layers = metrics["layers"]
+    mixes = {tuple(m["final_layers"]): m["accuracy"] for m in metrics["mixes"]}
+    assert len(mixes) == 2 ** len(layers) and len(layers) >= 2
+    # no layer at its final weights: the task just after training; all of them: at the end
+    assert mixes[()] == pytest.approx(R[0, 0])
+    assert mixes[tuple(layers)] == pytest.approx(R[-1, 0])
+    assert metrics["ACC"] == pytest.approx(R[-1].mean())
+    assert "| none |" in (out / "forgetting.md").read_text()
+
+
+def test_the_last_task_has_nothing_after_it(tmp_path):
+    script = _load()
+    with pytest.raises(ValueError, match="--task must be below the last task"):
+        script.main(["--benchmark", "digits", "--quick", "--task", "99", "--out", str(tmp_path)])
