@@ -44,6 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--method", default="hlop", choices=[m for m in METHODS if m != "multitask"])
     p.add_argument("--benchmark", default="pmnist")
     p.add_argument("--data-dir", default=None, help="MNIST folder (pmnist, splitmnist)")
+    p.add_argument("--download", action="store_true", help="fetch missing MNIST files first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--task", type=int, default=0, help="the old task to examine (from 0)")
     p.add_argument("--validation", type=float, default=0.0, help="score on a held-out split")
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         validation=args.validation,
         quick=args.quick,
     )
-    tasks = benchmark_tasks(config)
+    tasks = benchmark_tasks(config, download=args.download)
     if args.task >= len(tasks) - 1:
         raise ValueError(f"--task must be below the last task ({len(tasks) - 1}); got {args.task}")
     args.out.mkdir(parents=True, exist_ok=True)
