@@ -574,12 +574,18 @@ def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spi
         _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf)
 
 
+@cuda.jit(device=True)
+def _sample_one(r, state, rec_idx, rec_v, rec_u, row):
+    """v and u of the ``r``-th recorded neuron into row ``row`` of the samples."""
+    rec_v[row, r] = state[0][rec_idx[r]]
+    rec_u[row, r] = state[1][rec_idx[r]]
+
+
 @cuda.jit
 def _cuda_sample(state, rec_idx, rec_v, rec_u, row):
     r = cuda.grid(1)
     if r < rec_idx.shape[0]:
-        rec_v[row, r] = state[0][rec_idx[r]]
-        rec_u[row, r] = state[1][rec_idx[r]]
+        _sample_one(r, state, rec_idx, rec_v, rec_u, row)
 
 
 @cuda.jit
@@ -616,9 +622,8 @@ def _cuda_run_persistent(
         if n_rec > 0 and (g - run_step0) % record_every == 0:
             row = (g - run_step0) // record_every
             for r in range(tid, n_rec, stride):
-                rec_v[row, r] = state[0][rec_idx[r]]
-                rec_u[row, r] = state[1][rec_idx[r]]
-            grid.sync()
+                _sample_one(r, state, rec_idx, rec_v, rec_u, row)
+            grid.sync()  # samples are read before any neuron of this step updates
         if tid == 0:
             counters[1 - slot] = 0
         for i in range(tid, n, stride):
