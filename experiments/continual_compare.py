@@ -22,6 +22,7 @@ from pathlib import Path
 
 from spikesub import SpikesubError
 from spikesub.continual.figures import plot_comparison, plot_continual
+from spikesub.continual.names import LR_SCHEDULES
 from spikesub.continual.runner import METHODS, ContinualConfig, run_continual, summarize_runs
 from spikesub.continual.tasks import BENCHMARKS
 from spikesub.runs import atomic_write_bytes, read_json, write_json
@@ -90,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None, help="SGD learning rate (all methods)")
     parser.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=None,
+        help="within each task: constant (default) or cosine decay (all methods)",
+    )
+    parser.add_argument(
         "--validation",
         type=float,
         default=0.0,
@@ -132,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 n_tasks=args.n_tasks,
                 device=args.device,
                 lr=args.lr,
+                lr_schedule=args.lr_schedule,
                 validation=args.validation,
             )
             run_dir = out / f"{method}-seed{seed}"

@@ -75,7 +75,7 @@ def _option(text: str) -> tuple[str, Any]:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``continual`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
-    from spikesub.continual.names import METHODS, TRAINING_METHODS
+    from spikesub.continual.names import LR_SCHEDULES, METHODS, TRAINING_METHODS
     from spikesub.continual.tasks import BENCHMARKS
 
     parser = subparsers.add_parser(
@@ -135,6 +135,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--lr", type=float, default=None, help="SGD learning rate")
     train.add_argument("--momentum", type=float, default=None, help="SGD momentum")
+    train.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=None,
+        help="within each task: constant (default) or cosine decay towards 0",
+    )
     train.add_argument("--steps", type=int, default=None, help="time steps T per sample")
     train.add_argument("--hidden", type=_hidden, default=None, help="hidden sizes, e.g. 800,800")
     train.add_argument("--beta", type=float, default=None, help="LIF decay per step (0.9)")
@@ -217,6 +223,7 @@ _FIELDS = (
     "batch_size",
     "lr",
     "momentum",
+    "lr_schedule",
     "steps",
     "hidden",
     "beta",

@@ -11,3 +11,6 @@ NETWORKS: tuple[str, ...] = ("spikesub", "snntorch")
 
 #: How the network is trained.
 TRAINING_METHODS: tuple[str, ...] = ("bptt", "online")
+
+#: Learning-rate schedules within a task.
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")

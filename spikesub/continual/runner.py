@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from spikesub.continual import metrics as metrics_mod
-from spikesub.continual.names import METHODS, NETWORKS, TRAINING_METHODS
+from spikesub.continual.names import LR_SCHEDULES, METHODS, NETWORKS, TRAINING_METHODS
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
 from spikesub.continual.tasks import BENCHMARKS, Task, make_benchmark
 from spikesub.models.errors import SpikesubError
@@ -83,8 +83,24 @@ _TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
 # MNIST (10 % of each task's training set held out, seed 0); at lr 0.05 every method forgot
 # more and multitask training reached less.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "mnist": dict(hidden=(800, 800), steps=20, epochs=2, batch_size=64, lr=0.02, momentum=0.9),
-    "digits": dict(hidden=(256, 256), steps=10, epochs=5, batch_size=32, lr=0.05, momentum=0.9),
+    "mnist": dict(
+        hidden=(800, 800),
+        steps=20,
+        epochs=2,
+        batch_size=64,
+        lr=0.02,
+        momentum=0.9,
+        lr_schedule="constant",
+    ),
+    "digits": dict(
+        hidden=(256, 256),
+        steps=10,
+        epochs=5,
+        batch_size=32,
+        lr=0.05,
+        momentum=0.9,
+        lr_schedule="constant",
+    ),
     "quick": dict(
         hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
     ),
@@ -132,6 +148,8 @@ class ContinualConfig:
         epochs: passes over each task's training set (multitask: over the union).
         batch_size: samples per SGD step.
         lr, momentum: SGD learning rate and momentum (fresh optimiser per task).
+        lr_schedule: ``"constant"``, or ``"cosine"``: within each task (multitask: over its
+            one stage) the rate falls from ``lr`` towards 0 along half a cosine.
         steps: time steps per sample.
         hidden: hidden layer sizes.
         beta: membrane decay per step of the hidden LIF neurons.
@@ -168,6 +186,7 @@ class ContinualConfig:
     batch_size: int | None = None
     lr: float | None = None
     momentum: float | None = None
+    lr_schedule: str | None = None
     steps: int | None = None
     hidden: tuple[int, ...] | None = None
     beta: float = 0.9
@@ -250,6 +269,8 @@ class ContinualConfig:
             raise ValueError(f"lr must be a finite number > 0; got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
         if not 0 < self.beta <= 1:
             raise ValueError(f"beta must be in (0, 1]; got {self.beta}")
         if not 0 <= self.validation < 1:
@@ -758,6 +779,8 @@ def run_continual(
         n_train.append(len(data))
         strategy.begin_task(t)
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+        total_steps = config.epochs * data.n_batches(config.batch_size)
+        done_steps = 0
         model.train()
         proj_s = pen_s = 0.0
         t0 = time.perf_counter()
@@ -792,7 +815,10 @@ def run_continual(
                 tp = time.perf_counter()
                 strategy.before_step()
                 proj_s += time.perf_counter() - tp
+                for group in optimizer.param_groups:
+                    group["lr"] = _scheduled_lr(config, done_steps, total_steps)
                 optimizer.step()
+                done_steps += 1
         train_s = time.perf_counter() - t0
         # the strategy's recording hooks ran inside the training steps: its cost, not plain
         # training's
@@ -836,6 +862,13 @@ def run_continual(
             task_bar.set_postfix(acc=f"{np.nanmean(row[: t + 1]):.3f}")
     assert result is not None
     return {**result, "run_dir": str(run_dir)}
+
+
+def _scheduled_lr(config: ContinualConfig, step: int, total: int) -> float:
+    """SGD rate of step ``step`` (0-based) of a task's ``total`` steps."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
+    return config.lr
 
 
 def _mean_std(values: list[float | None]) -> tuple[float, float]:

@@ -16,6 +16,7 @@ from spikesub.continual.runner import (
     ContinualConfig,
     TrainingDivergedError,
     _raise_if_diverged,
+    _scheduled_lr,
     load_checkpoint,
     run_continual,
     summarize_runs,
@@ -98,6 +99,29 @@ def test_config_defaults_round_trip_and_errors():
         ContinualConfig(lr=-1.0)
     with pytest.raises(ValueError, match="unknown continual config field"):
         ContinualConfig.from_dict({"method": "gpm", "colour": 1})
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        ContinualConfig(lr_schedule="step")
+    # a config saved before lr_schedule existed reads back with the constant schedule
+    old = {k: v for k, v in config.to_dict().items() if k != "lr_schedule"}
+    assert ContinualConfig.from_dict(old) == config and config.lr_schedule == "constant"
+
+
+def test_cosine_schedule_falls_from_lr_towards_zero_within_a_task():
+    config = ContinualConfig(lr=0.1, lr_schedule="cosine")
+    rates = [_scheduled_lr(config, step, 10) for step in range(10)]
+    assert rates[0] == pytest.approx(0.1)
+    assert rates[5] == pytest.approx(0.05)
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False)) and rates[-1] > 0
+    constant = ContinualConfig(lr=0.1)
+    assert {_scheduled_lr(constant, step, 10) for step in range(10)} == {0.1}
+
+
+def test_cosine_schedule_trains_and_differs_from_constant(tmp_path):
+    cosine = run_continual(tiny("finetune", lr_schedule="cosine"), tmp_path / "c", progress=False)
+    constant = run_continual(tiny("finetune"), tmp_path / "k", progress=False)
+    R = load_npz(tmp_path / "c" / "accuracy.npz")["R"]
+    assert np.diag(R).min() > 0.3  # each task learnt with the decaying rate
+    assert cosine["ACC"] != constant["ACC"]
 
 
 # ---------------------------------------------------------------------------------------------
