@@ -48,6 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--task", type=int, default=0, help="the old task to examine (from 0)")
     p.add_argument("--validation", type=float, default=0.0, help="score on a held-out split")
+    p.add_argument(
+        "--threshold",
+        type=_thresholds,
+        default=None,
+        help="GPM / HLOP energy threshold, or one per layer, e.g. 0.98,0.9,0.9 (default: theirs)",
+    )
     p.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
     p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
     p.add_argument("--out", type=Path, required=True)
@@ -58,6 +64,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _thresholds(text: str) -> float | list[float]:
+    values = [float(part) for part in text.split(",") if part.strip()]
+    return values[0] if len(values) == 1 else values
+
+
 def layer_mixes(after: dict, final: dict, names: list[str]):
     """Yield ``(final_layers, state_dict)``: every subset of ``names`` taken from ``final``,
     the rest of the weights from ``after``."""
@@ -66,6 +77,14 @@ def layer_mixes(after: dict, final: dict, names: list[str]):
         state = dict(after)
         state.update({f"{n}.weight": final[f"{n}.weight"] for n in chosen})
         yield chosen, state
+
+
+def _threshold_option(method: str, threshold) -> dict:
+    if threshold is None:
+        return {}
+    if method not in ("gpm", "hlop"):
+        raise ValueError(f"--threshold is an option of gpm and hlop, not of {method}")
+    return {f"{method}_threshold": threshold}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         validation=args.validation,
         quick=args.quick,
+        **_threshold_option(args.method, args.threshold),
     )
     tasks = benchmark_tasks(config, download=args.download)
     if args.task >= len(tasks) - 1:

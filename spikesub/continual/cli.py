@@ -178,7 +178,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--hlop-threshold",
         type=_thresholds,
         default=None,
-        help="HLOP energy threshold, or one per layer (without -k)",
+        help="HLOP energy threshold, or one per layer (default: 0.98 input layer, 0.9 later)",
     )
     opts.add_argument(
         "--hlop-epochs", type=int, default=None, help="Hebbian passes per task (over its batches)"

@@ -79,9 +79,10 @@ _CHECKPOINT_FORMAT = 1
 _TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
 
 # Defaults by benchmark family; quick runs are tiny versions for tests and smoke checks.
-# MNIST: lr 0.02 and HLOP's threshold 0.98 were chosen on a validation split of permuted
-# MNIST (10 % of each task's training set held out, seed 0); at lr 0.05 every method forgot
-# more and multitask training reached less.
+# MNIST: lr 0.02 and HLOP's thresholds (0.98 for the input layer, 0.9 for the spike-fed
+# layers) were chosen on a validation split of permuted MNIST (10 % of each task's training
+# set held out, seeds 0 and 1); at lr 0.05 every method forgot more and multitask training
+# reached less.
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "mnist": dict(
         hidden=(800, 800),
@@ -106,13 +107,26 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class _ByLayer:
+    """A per-layer default threshold: ``first`` for the layer fed by the input pixels,
+    ``spiking`` for every layer fed by spikes (the deeper hidden layers and the readout)."""
+
+    first: float
+    spiking: float
+
+    def resolve(self, n_hidden: int) -> list[float]:
+        return [self.first] + [self.spiking] * n_hidden
+
+
 # Method options: config field -> (strategy option name, default, quick default).
 _METHOD_OPTIONS: dict[str, dict[str, tuple[str, Any, Any]]] = {
     "ewc": {"ewc_lambda": ("lam", 300.0, 300.0)},
     "gpm": {"gpm_threshold": ("threshold", 0.97, 0.97)},
     "hlop": {
         "hlop_k": ("k_per_task", None, None),
-        "hlop_threshold": ("threshold", 0.98, 0.97),
+        "hlop_threshold": ("threshold", _ByLayer(first=0.98, spiking=0.9), 0.97),
         "hlop_epochs": ("hebbian_epochs", 2, 1),
         "hlop_record": ("record_examples", 4000, None),
         "hlop_lr": ("lr", None, None),
@@ -161,7 +175,13 @@ class ContinualConfig:
         ewc_lambda: EWC penalty strength.
         gpm_threshold: GPM energy threshold, in (0, 1), or a list of one per protected layer.
         hlop_k: HLOP lateral neurons added per layer and task (``None``: energy criterion).
-        hlop_threshold: HLOP energy threshold when ``hlop_k`` is ``None`` (or one per layer).
+        hlop_threshold: HLOP energy threshold when ``hlop_k`` is ``None``, or one per
+            protected layer. Default (full runs): 0.98 for the first layer, which sees the
+            input, and 0.9 for every layer fed by spikes. A spike-fed layer's activity rows
+            are the spikes of single time steps; keeping 0.98 of their energy there protected
+            750 of 800 directions of the second layer and left later tasks little room, for
+            no less forgetting (permuted MNIST, validation split, seeds 0 and 1: ACC 92.10
+            against 91.61 with 0.98 everywhere).
         hlop_epochs: Hebbian learning per task, in passes over the task's batches.
         hlop_record: examples per task whose activity the recording pass keeps for the
             Hebbian learning (a random subset; replayed in turn for ``hlop_epochs``); 4000
@@ -238,7 +258,10 @@ class ContinualConfig:
                         )
                     continue
                 if getattr(self, name) is None:
-                    setattr(self, name, quick_default if self.quick else default)
+                    value = quick_default if self.quick else default
+                    if isinstance(value, _ByLayer):
+                        value = value.resolve(len(self.hidden))
+                    setattr(self, name, value)
         self.hidden = tuple(int(h) for h in self.hidden)
         self.strategy_options = dict(self.strategy_options or {})
         self._validate()

@@ -39,3 +39,14 @@ def test_the_last_task_has_nothing_after_it(tmp_path):
     script = _load()
     with pytest.raises(ValueError, match="--task must be below the last task"):
         script.main(["--benchmark", "digits", "--quick", "--task", "99", "--out", str(tmp_path)])
+
+
+def test_threshold_reaches_the_strategy_and_is_refused_where_it_means_nothing(tmp_path):
+    script = _load()
+    out = tmp_path / "fbl"
+    argv = ["--benchmark", "digits", "--quick", "--threshold", "0.9,0.8", "--out", str(out)]
+    assert script.main([*argv, "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["hlop_threshold"] == [0.9, 0.8]
+    with pytest.raises(ValueError, match="--threshold is an option of gpm and hlop"):
+        script.main(["--method", "ewc", *argv[:-2], "--out", str(tmp_path / "e")])

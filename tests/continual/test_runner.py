@@ -106,6 +106,20 @@ def test_config_defaults_round_trip_and_errors():
     assert ContinualConfig.from_dict(old) == config and config.lr_schedule == "constant"
 
 
+def test_hlop_default_thresholds_are_per_layer_input_then_spike_fed():
+    deep = ContinualConfig(method="hlop", benchmark="pmnist", data_dir="data")
+    first, *spike_fed = deep.hlop_threshold
+    assert len(spike_fed) == 2 and first > max(spike_fed) and len(set(spike_fed)) == 1
+    shallow = ContinualConfig(method="hlop", benchmark="pmnist", data_dir="data", hidden=(100,))
+    assert shallow.hlop_threshold == [first, spike_fed[0]]
+    assert ContinualConfig(method="hlop", benchmark="digits").hlop_threshold == [first] + spike_fed
+    # a value given is kept as it is; quick runs keep their single threshold
+    assert ContinualConfig(method="hlop", hlop_threshold=0.9).hlop_threshold == 0.9
+    assert isinstance(ContinualConfig(method="hlop", quick=True).hlop_threshold, float)
+    # what the strategy receives matches its layers
+    assert deep.strategy_kwargs()["threshold"] == deep.hlop_threshold
+
+
 def test_cosine_schedule_falls_from_lr_towards_zero_within_a_task():
     config = ContinualConfig(lr=0.1, lr_schedule="cosine")
     rates = [_scheduled_lr(config, step, 10) for step in range(10)]
