@@ -136,6 +136,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None, help="SGD learning rate")
     train.add_argument("--momentum", type=float, default=None, help="SGD momentum")
     train.add_argument(
+        "--input-lr-scale",
+        type=float,
+        default=None,
+        help="from the second task on, the input layer learns at lr times this (default 1)",
+    )
+    train.add_argument(
         "--lr-schedule",
         choices=LR_SCHEDULES,
         default=None,
@@ -224,6 +230,7 @@ _FIELDS = (
     "lr",
     "momentum",
     "lr_schedule",
+    "input_lr_scale",
     "steps",
     "hidden",
     "beta",

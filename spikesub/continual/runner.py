@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from spikesub.continual import metrics as metrics_mod
 from spikesub.continual.names import LR_SCHEDULES, METHODS, NETWORKS, TRAINING_METHODS
@@ -162,6 +163,9 @@ class ContinualConfig:
         epochs: passes over each task's training set (multitask: over the union).
         batch_size: samples per SGD step.
         lr, momentum: SGD learning rate and momentum (fresh optimiser per task).
+        input_lr_scale: from the second task on, the input layer (the model's first
+            ``nn.Linear`` / ``nn.Conv2d``) learns at ``lr * input_lr_scale`` (a slow input
+            layer: its changes move every old task's spikes in the deeper layers).
         lr_schedule: ``"constant"``, or ``"cosine"``: within each task (multitask: over its
             one stage) the rate falls from ``lr`` towards 0 along half a cosine.
         steps: time steps per sample.
@@ -207,6 +211,7 @@ class ContinualConfig:
     lr: float | None = None
     momentum: float | None = None
     lr_schedule: str | None = None
+    input_lr_scale: float = 1.0
     steps: int | None = None
     hidden: tuple[int, ...] | None = None
     beta: float = 0.9
@@ -292,6 +297,8 @@ class ContinualConfig:
             raise ValueError(f"lr must be a finite number > 0; got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
+        if not (math.isfinite(self.input_lr_scale) and self.input_lr_scale >= 0):
+            raise ValueError(f"input_lr_scale must be a number >= 0; got {self.input_lr_scale}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
         if not 0 < self.beta <= 1:
@@ -801,7 +808,11 @@ def run_continual(
             data = _task_data(tasks[t], n_outputs, device)
         n_train.append(len(data))
         strategy.begin_task(t)
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+        optimizer = torch.optim.SGD(
+            _param_groups(model, config.input_lr_scale if t > 0 else 1.0),
+            lr=config.lr,
+            momentum=config.momentum,
+        )
         total_steps = config.epochs * data.n_batches(config.batch_size)
         done_steps = 0
         model.train()
@@ -838,8 +849,9 @@ def run_continual(
                 tp = time.perf_counter()
                 strategy.before_step()
                 proj_s += time.perf_counter() - tp
+                rate = _scheduled_lr(config, done_steps, total_steps)
                 for group in optimizer.param_groups:
-                    group["lr"] = _scheduled_lr(config, done_steps, total_steps)
+                    group["lr"] = rate * group["lr_scale"]
                 optimizer.step()
                 done_steps += 1
         train_s = time.perf_counter() - t0
@@ -885,6 +897,19 @@ def run_continual(
             task_bar.set_postfix(acc=f"{np.nanmean(row[: t + 1]):.3f}")
     assert result is not None
     return {**result, "run_dir": str(run_dir)}
+
+
+def _param_groups(model: nn.Module, input_scale: float) -> list[dict[str, Any]]:
+    """SGD parameter groups, each with its ``lr_scale``: the input layer's weight (the first
+    ``nn.Linear`` / ``nn.Conv2d`` in ``model.modules()``) at ``input_scale``, the rest at 1."""
+    first = next(m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+    inputs = [p for p in first.parameters() if p.requires_grad]
+    ids = {id(p) for p in inputs}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    groups = [{"params": rest, "lr_scale": 1.0}]
+    if inputs:
+        groups.append({"params": inputs, "lr_scale": float(input_scale)})
+    return groups
 
 
 def _scheduled_lr(config: ContinualConfig, step: int, total: int) -> float:

@@ -15,6 +15,7 @@ from spikesub.continual.runner import (
     METHODS,
     ContinualConfig,
     TrainingDivergedError,
+    _param_groups,
     _raise_if_diverged,
     _scheduled_lr,
     load_checkpoint,
@@ -118,6 +119,25 @@ def test_hlop_default_thresholds_are_per_layer_input_then_spike_fed():
     assert isinstance(ContinualConfig(method="hlop", quick=True).hlop_threshold, float)
     # what the strategy receives matches its layers
     assert deep.strategy_kwargs()["threshold"] == deep.hlop_threshold
+
+
+def test_input_lr_scale_slows_only_the_input_layer_after_the_first_task(tmp_path):
+    with pytest.raises(ValueError, match="input_lr_scale must be"):
+        ContinualConfig(input_lr_scale=-0.5)
+    model = spiking_mlp((20, 16, 12, 5), steps=3, seed=0)
+    groups = _param_groups(model, 0.25)
+    assert [g["lr_scale"] for g in groups] == [1.0, 0.25]
+    assert groups[1]["params"] == [model.hidden[0].linear.weight]
+    assert len(groups[0]["params"]) == 2
+    # scale 0: the input layer learns the first task, then stays where it is
+    run_continual(
+        tiny("finetune", input_lr_scale=0.0), tmp_path / "r", progress=False, stop_after=1
+    )
+    first = load_checkpoint(tmp_path / "r")["model"]
+    run_continual(tiny("finetune", input_lr_scale=0.0), tmp_path / "r", resume=True, progress=False)
+    last = load_checkpoint(tmp_path / "r")["model"]
+    assert torch.equal(first["hidden.0.linear.weight"], last["hidden.0.linear.weight"])
+    assert not torch.equal(first["readout.weight"], last["readout.weight"])
 
 
 def test_cosine_schedule_falls_from_lr_towards_zero_within_a_task():
