@@ -29,6 +29,7 @@ import torch
 from spikesub import SpikesubError
 from spikesub.continual.metrics import evaluate
 from spikesub.continual.runner import (
+    ACTIVITIES,
     METHODS,
     ContinualConfig,
     benchmark_tasks,
@@ -53,6 +54,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=_thresholds,
         default=None,
         help="GPM / HLOP energy threshold, or one per layer, e.g. 0.98,0.9,0.9 (default: theirs)",
+    )
+    p.add_argument(
+        "--activity",
+        choices=ACTIVITIES,
+        default=None,
+        help="what GPM / HLOP record of the hidden spikes (default: theirs)",
     )
     p.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
     p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
@@ -79,12 +86,13 @@ def layer_mixes(after: dict, final: dict, names: list[str]):
         yield chosen, state
 
 
-def _threshold_option(method: str, threshold) -> dict:
-    if threshold is None:
-        return {}
-    if method not in ("gpm", "hlop"):
-        raise ValueError(f"--threshold is an option of gpm and hlop, not of {method}")
-    return {f"{method}_threshold": threshold}
+def _method_options(method: str, **given) -> dict:
+    """``{"<method>_<name>": value}`` for the options given (GPM and HLOP only)."""
+    given = {name: value for name, value in given.items() if value is not None}
+    if given and method not in ("gpm", "hlop"):
+        names = ", ".join(f"--{name}" for name in given)
+        raise ValueError(f"{names} is an option of gpm and hlop, not of {method}")
+    return {f"{method}_{name}": value for name, value in given.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         validation=args.validation,
         quick=args.quick,
-        **_threshold_option(args.method, args.threshold),
+        **_method_options(args.method, threshold=args.threshold, activity=args.activity),
     )
     tasks = benchmark_tasks(config, download=args.download)
     if args.task >= len(tasks) - 1:

@@ -178,13 +178,26 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="GPM energy threshold, or one per layer (0.97,0.99,0.99)",
     )
     opts.add_argument(
+        "--gpm-activity",
+        choices=("trace", "spikes"),
+        default=None,
+        help="what GPM records of a hidden layer's input spikes (default spikes)",
+    )
+    opts.add_argument(
+        "--hlop-activity",
+        choices=("trace", "spikes"),
+        default=None,
+        help="what HLOP records of a hidden layer's input spikes: presynaptic traces with the "
+        "LIF decay (default) or single steps' spikes",
+    )
+    opts.add_argument(
         "--hlop-k", type=int, default=None, help="HLOP lateral neurons per layer and task"
     )
     opts.add_argument(
         "--hlop-threshold",
         type=_thresholds,
         default=None,
-        help="HLOP energy threshold, or one per layer (default: 0.98 input layer, 0.9 later)",
+        help="HLOP energy threshold, or one per layer (default 0.98,0.99,0.9 on 2 hidden layers)",
     )
     opts.add_argument(
         "--hlop-epochs", type=int, default=None, help="Hebbian passes per task (over its batches)"
@@ -239,6 +252,8 @@ _FIELDS = (
     "device",
     "ewc_lambda",
     "gpm_threshold",
+    "gpm_activity",
+    "hlop_activity",
     "hlop_k",
     "hlop_threshold",
     "hlop_epochs",

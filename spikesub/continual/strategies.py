@@ -292,7 +292,12 @@ class _TappedStrategy(Strategy, abc.ABC):
         max_rows = self.options.get("max_rows")
         seed = int(self.options.get("seed", 0))
         self.taps = [
-            ActivityTap(module, max_rows=max_rows, seed=seed + 7919 * i)
+            ActivityTap(
+                module,
+                max_rows=max_rows,
+                seed=seed + 7919 * i,
+                trace_decay=self.options.get("trace_decay"),
+            )
             for i, module in enumerate(self.layers)
         ]
         self.dims = [tap.dim for tap in self.taps]
@@ -493,7 +498,7 @@ class GPM(_TappedStrategy):
     ``max_rows`` (rows kept per forward call and layer, None: all), ``max_k`` (cap on the
     directions added per task and layer, None), ``activity_projection`` (True: see
     ``_TappedStrategy``; the same projection, computed where it is cheaper),
-    ``freeze_bias`` (True), ``seed`` (0).
+    ``freeze_bias`` (True), ``trace_decay`` (None; as HLOP's), ``seed`` (0).
     """
 
     name = "gpm"
@@ -505,6 +510,7 @@ class GPM(_TappedStrategy):
         "max_k": None,
         "activity_projection": True,
         "freeze_bias": True,
+        "trace_decay": None,
         "seed": 0,
     }
 
@@ -618,7 +624,9 @@ class HLOP(_TappedStrategy):
     completes that many examples, a random subset since each pass is shuffled — the
     pass costs about a third of a training epoch, and ``hebbian_epochs`` can replay fewer
     rows more often), ``activity_projection`` (True, as GPM's),
-    ``compare_with_gpm`` (False), ``freeze_bias`` (True),
+    ``compare_with_gpm`` (False), ``freeze_bias`` (True), ``trace_decay`` (None: a layer's
+    sequence input is recorded as single steps' spikes; a decay, e.g. the LIF's ``beta``:
+    as presynaptic traces, see :func:`~spikesub.continual.taps.presynaptic_trace`),
     ``seed`` (0).
 
     The Hebbian defaults were chosen on recorded training-set activity of the permuted-MNIST
@@ -652,6 +660,7 @@ class HLOP(_TappedStrategy):
         "activity_projection": True,
         "compare_with_gpm": False,
         "freeze_bias": True,
+        "trace_decay": None,
         "seed": 0,
     }
 

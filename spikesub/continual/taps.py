@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ActivityTap", "activity_dim", "activity_rows", "record_activity"]
+__all__ = ["ActivityTap", "activity_dim", "activity_rows", "presynaptic_trace", "record_activity"]
 
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, list[ActivityTap]] = weakref.WeakKeyDictionary()
 
@@ -89,6 +89,21 @@ def activity_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return patches.transpose(1, 2).reshape(-1, patches.shape[1])
 
 
+def presynaptic_trace(x: torch.Tensor, decay: float) -> torch.Tensor:
+    """``tr_t = decay * tr_{t-1} + x_t`` along the first axis of ``x`` ``(T, ...)``.
+
+    With ``decay`` the membrane decay of the LIF neurons a Linear feeds (reset aside), the
+    membrane at step ``t`` is ``W tr_t``: a weight change that leaves ``W tr_t`` unchanged for
+    an old input leaves that input's membrane trajectory unchanged.
+    """
+    out = torch.empty_like(x)
+    acc = torch.zeros_like(x[0])
+    for t in range(x.shape[0]):
+        acc = decay * acc + x[t]
+        out[t] = acc
+    return out
+
+
 def record_activity(module: nn.Module, x: torch.Tensor) -> None:
     """Feed ``x`` as presynaptic activity of ``module`` to its started taps (if any)."""
     for tap in _ACTIVE.get(module, ()):
@@ -104,6 +119,9 @@ class ActivityTap:
             replacement (None: all rows); bounds memory for conv patches and long sequences.
         seed: seed of the row subsampling (a ``torch.Generator``; its state is part of
             :meth:`state_dict`).
+        trace_decay: when set, an ``nn.Linear``'s sequence input ``(T, B, in)`` is recorded
+            as its :func:`presynaptic_trace` with this decay instead of the spikes of single
+            steps (other inputs as they are).
 
     Attributes:
         gram: when set to a float64 ``(dim, dim)`` tensor, every recorded call adds
@@ -120,8 +138,22 @@ class ActivityTap:
         tap.stop()
     """
 
-    def __init__(self, module: nn.Module, *, max_rows: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        max_rows: int | None = None,
+        seed: int = 0,
+        trace_decay: float | None = None,
+    ) -> None:
         _check_layer(module)
+        if trace_decay is not None and (
+            isinstance(trace_decay, bool)
+            or not isinstance(trace_decay, (int, float))
+            or not 0 <= trace_decay <= 1
+        ):
+            raise ValueError(f"trace_decay must be None or a number in [0, 1]; got {trace_decay!r}")
+        self.trace_decay = None if trace_decay is None else float(trace_decay)
         if max_rows is not None and (
             isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1
         ):
@@ -168,7 +200,10 @@ class ActivityTap:
 
     def _add(self, x: torch.Tensor) -> None:
         start = time.perf_counter()
-        self._record_rows(activity_rows(self.module, x.detach()))
+        x = x.detach()
+        if self.trace_decay is not None and isinstance(self.module, nn.Linear) and x.dim() == 3:
+            x = presynaptic_trace(x, self.trace_decay)
+        self._record_rows(activity_rows(self.module, x))
         self.seconds += time.perf_counter() - start
 
     def _record_rows(self, rows: torch.Tensor) -> None:

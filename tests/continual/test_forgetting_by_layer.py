@@ -45,8 +45,9 @@ def test_threshold_reaches_the_strategy_and_is_refused_where_it_means_nothing(tm
     script = _load()
     out = tmp_path / "fbl"
     argv = ["--benchmark", "digits", "--quick", "--threshold", "0.9,0.8", "--out", str(out)]
-    assert script.main([*argv, "--quiet"]) == 0
+    assert script.main([*argv, "--activity", "spikes", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["hlop_threshold"] == [0.9, 0.8]
+    assert metrics["config"]["hlop_activity"] == "spikes"
     with pytest.raises(ValueError, match="--threshold is an option of gpm and hlop"):
         script.main(["--method", "ewc", *argv[:-2], "--out", str(tmp_path / "e")])

@@ -19,7 +19,13 @@ from spikesub.continual.projection import (
     project_out_lateral,
     select_k,
 )
-from spikesub.continual.taps import ActivityTap, activity_dim, activity_rows, record_activity
+from spikesub.continual.taps import (
+    ActivityTap,
+    activity_dim,
+    activity_rows,
+    presynaptic_trace,
+    record_activity,
+)
 from spikesub.models.snn import SpikingConv2d, SpikingLinear
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -165,6 +171,50 @@ def test_tap_spiking_linear_static_and_sequence():
         assert rows.shape == (18, 5)
     layer(torch.rand(3, 5))
     assert tap.pop().shape == (0, 5)  # stopped
+
+
+def test_tap_records_presynaptic_traces_of_sequences_only():
+    spikes = (torch.rand(6, 3, 5, generator=_gen(1)) < 0.3).float()
+    trace = presynaptic_trace(spikes, 0.9)
+    assert torch.allclose(trace[0], spikes[0]) and torch.allclose(
+        trace[2], 0.81 * spikes[0] + 0.9 * spikes[1] + spikes[2]
+    )
+    layer = SpikingLinear(5, 7, steps=4)
+    tap = ActivityTap(layer.linear, trace_decay=0.9)
+    with tap:
+        layer(spikes)
+        assert torch.allclose(tap.pop(), trace.reshape(18, 5))
+        static = torch.rand(3, 5)
+        layer(static)  # a static input is not a sequence: recorded as it is
+        assert torch.equal(tap.pop(), static)
+    with pytest.raises(ValueError, match="trace_decay"):
+        ActivityTap(layer.linear, trace_decay=1.5)
+
+
+def test_projecting_out_the_trace_subspace_leaves_the_membrane_drive_unchanged():
+    """With the LIF's decay, membrane = W tr_t (reset aside): a gradient projected out of the
+    traces' span changes no membrane of the recorded inputs; truncated to k directions, the
+    traces' principal subspace leaves less of the membrane drive unprotected than the
+    spikes' principal subspace of the same size."""
+    beta, n_in = 0.9, 40
+    spikes = (torch.rand(30, 4, n_in, generator=_gen(2)) < 0.2).double()
+    traces = presynaptic_trace(spikes, beta)
+    rows = traces.reshape(-1, n_in)
+    basis = orthonormal_basis(rows[:20].T)  # the traces of the first 5 steps of all inputs
+    delta = project_out(torch.randn(7, n_in, generator=_gen(3), dtype=torch.float64), basis)
+    membrane = torch.zeros(4, 7, dtype=torch.float64)
+    for t in range(5):  # the membrane's own recursion, driven by delta s_t
+        membrane = beta * membrane + spikes[t] @ delta.T
+        assert membrane.abs().max() < 1e-9
+
+    def top(x, k):
+        return torch.linalg.svd(x, full_matrices=False)[2][:k].T
+
+    def unprotected(b):
+        return float(((rows - rows @ b @ b.T) ** 2).sum())
+
+    spike_rows = spikes.reshape(-1, n_in)
+    assert unprotected(top(rows, 10)) < unprotected(top(spike_rows, 10))
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same'")

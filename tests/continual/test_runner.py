@@ -107,18 +107,46 @@ def test_config_defaults_round_trip_and_errors():
     assert ContinualConfig.from_dict(old) == config and config.lr_schedule == "constant"
 
 
-def test_hlop_default_thresholds_are_per_layer_input_then_spike_fed():
+def test_hlop_defaults_are_per_layer_thresholds_on_presynaptic_traces():
     deep = ContinualConfig(method="hlop", benchmark="pmnist", data_dir="data")
-    first, *spike_fed = deep.hlop_threshold
-    assert len(spike_fed) == 2 and first > max(spike_fed) and len(set(spike_fed)) == 1
+    first, hidden, readout = deep.hlop_threshold
+    assert readout < first and readout < hidden
     shallow = ContinualConfig(method="hlop", benchmark="pmnist", data_dir="data", hidden=(100,))
-    assert shallow.hlop_threshold == [first, spike_fed[0]]
-    assert ContinualConfig(method="hlop", benchmark="digits").hlop_threshold == [first] + spike_fed
+    assert shallow.hlop_threshold == [first, readout]
+    deeper = ContinualConfig(method="hlop", benchmark="digits", hidden=(50, 40, 30))
+    assert deeper.hlop_threshold == [first, hidden, hidden, readout]
     # a value given is kept as it is; quick runs keep their single threshold
     assert ContinualConfig(method="hlop", hlop_threshold=0.9).hlop_threshold == 0.9
     assert isinstance(ContinualConfig(method="hlop", quick=True).hlop_threshold, float)
-    # what the strategy receives matches its layers
-    assert deep.strategy_kwargs()["threshold"] == deep.hlop_threshold
+    # what the strategy receives: the thresholds and the LIF decay for the traces
+    kwargs = deep.strategy_kwargs()
+    assert kwargs["threshold"] == deep.hlop_threshold and deep.hlop_activity == "trace"
+    assert kwargs["trace_decay"] == deep.beta
+    spikes = ContinualConfig(method="hlop", hlop_activity="spikes").strategy_kwargs()
+    assert spikes["trace_decay"] is None
+    gpm = ContinualConfig(method="gpm")
+    assert gpm.gpm_activity == "spikes" and gpm.strategy_kwargs()["trace_decay"] is None
+    with pytest.raises(ValueError, match="hlop_activity must be one of"):
+        ContinualConfig(method="hlop", hlop_activity="rates")
+    with pytest.raises(ValueError, match="gpm_activity is an option of method gpm"):
+        ContinualConfig(method="hlop", gpm_activity="trace")
+
+
+def test_hlop_records_traces_of_the_hidden_spikes(tmp_path):
+    """The second layer's Gram matrix is that of the traces of the first layer's spikes."""
+    config = tiny("hlop", hidden=(32, 32), steps=10, n_tasks=1, epochs=1)
+    run_continual(config, tmp_path / "r", progress=False)
+    state = load_checkpoint(tmp_path / "r")
+    assert state["strategy"]["options"]["trace_decay"] == config.beta
+    spikes = tiny("hlop", hidden=(32, 32), steps=10, n_tasks=1, epochs=1, hlop_activity="spikes")
+    run_continual(spikes, tmp_path / "s", progress=False)
+    k_trace = read_json(tmp_path / "r" / "metrics.json")["strategy"]["subspace_dims"]
+    k_spikes = read_json(tmp_path / "s" / "metrics.json")["strategy"]["subspace_dims"]
+    # same first layer (static input) and readout (spike rates); the traces are smoother
+    # than single steps' spikes, so the same energy fits in fewer directions
+    assert k_trace["hidden.0.linear"] == k_spikes["hidden.0.linear"]
+    assert k_trace["readout"] == k_spikes["readout"]
+    assert k_trace["hidden.1.linear"] < k_spikes["hidden.1.linear"]
 
 
 def test_input_lr_scale_slows_only_the_input_layer_after_the_first_task(tmp_path):
