@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from spikesub import SpikesubError
+from spikesub.continual.cli import set_threads
 from spikesub.continual.figures import plot_comparison, plot_continual
 from spikesub.continual.names import LR_SCHEDULES
 from spikesub.continual.runner import METHODS, ContinualConfig, run_continual, summarize_runs
@@ -114,11 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     if args.threads is not None:
-        import numba
-        import torch
-
-        torch.set_num_threads(args.threads)
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        set_threads(args.threads)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from spikesub import SpikesubError
+from spikesub.continual.cli import parse_thresholds, set_threads
 from spikesub.continual.metrics import evaluate
 from spikesub.continual.runner import (
     ACTIVITIES,
@@ -51,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--validation", type=float, default=0.0, help="score on a held-out split")
     p.add_argument(
         "--threshold",
-        type=_thresholds,
+        type=parse_thresholds,
         default=None,
         help="GPM / HLOP energy threshold, or one per layer, e.g. 0.98,0.9,0.9 (default: theirs)",
     )
@@ -69,11 +70,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.task < 0:
         p.error(f"--task must be >= 0; got {args.task}")
     return args
-
-
-def _thresholds(text: str) -> float | list[float]:
-    values = [float(part) for part in text.split(",") if part.strip()]
-    return values[0] if len(values) == 1 else values
 
 
 def layer_mixes(after: dict, final: dict, names: list[str]):
@@ -98,10 +94,7 @@ def _method_options(method: str, **given) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
-        import numba
-
-        torch.set_num_threads(args.threads)
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        set_threads(args.threads)
     config = ContinualConfig(
         method=args.method,
         benchmark=args.benchmark,

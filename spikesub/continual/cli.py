@@ -49,7 +49,7 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _thresholds(text: str) -> float | list[float]:
+def parse_thresholds(text: str) -> float | list[float]:
     """``"0.97"`` -> 0.97; ``"0.97,0.99,0.99"`` -> one threshold per protected layer."""
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
@@ -75,7 +75,7 @@ def _option(text: str) -> tuple[str, Any]:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``continual`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
-    from spikesub.continual.names import LR_SCHEDULES, METHODS, TRAINING_METHODS
+    from spikesub.continual.names import ACTIVITIES, LR_SCHEDULES, METHODS, TRAINING_METHODS
     from spikesub.continual.tasks import BENCHMARKS
 
     parser = subparsers.add_parser(
@@ -173,19 +173,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     opts.add_argument("--ewc-lambda", type=float, default=None, help="EWC penalty strength")
     opts.add_argument(
         "--gpm-threshold",
-        type=_thresholds,
+        type=parse_thresholds,
         default=None,
         help="GPM energy threshold, or one per layer (0.97,0.99,0.99)",
     )
     opts.add_argument(
         "--gpm-activity",
-        choices=("trace", "spikes"),
+        choices=ACTIVITIES,
         default=None,
         help="what GPM records of a hidden layer's input spikes (default spikes)",
     )
     opts.add_argument(
         "--hlop-activity",
-        choices=("trace", "spikes"),
+        choices=ACTIVITIES,
         default=None,
         help="what HLOP records of a hidden layer's input spikes: presynaptic traces with the "
         "LIF decay (default) or single steps' spikes",
@@ -195,7 +195,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     opts.add_argument(
         "--hlop-threshold",
-        type=_thresholds,
+        type=parse_thresholds,
         default=None,
         help="HLOP energy threshold, or one per layer (default 0.98,0.99,0.9 on 2 hidden layers)",
     )
@@ -285,7 +285,8 @@ def _config_from_args(args: argparse.Namespace):
     return ContinualConfig.from_dict({**saved, **given})
 
 
-def _set_threads(n: int) -> None:
+def set_threads(n: int) -> None:
+    """Use ``n`` torch and Numba CPU threads (``n >= 1``)."""
     if n < 1:
         raise ValueError(f"--threads must be >= 1; got {n}")
     import numba
@@ -305,7 +306,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args)
     if args.threads is not None:
-        _set_threads(args.threads)
+        set_threads(args.threads)
     result = run_continual(
         config,
         args.out,

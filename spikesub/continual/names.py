@@ -12,5 +12,10 @@ NETWORKS: tuple[str, ...] = ("spikesub", "snntorch")
 #: How the network is trained.
 TRAINING_METHODS: tuple[str, ...] = ("bptt", "online")
 
+#: What GPM and HLOP record of a hidden layer's input spike trains: presynaptic traces with
+#: the LIF's decay (the membrane is the weights times the trace, so their subspace is the one
+#: whose protection keeps membranes unchanged) or the spikes of single steps.
+ACTIVITIES: tuple[str, ...] = ("trace", "spikes")
+
 #: Learning-rate schedules within a task.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")

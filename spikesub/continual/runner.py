@@ -56,7 +56,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikesub.continual import metrics as metrics_mod
-from spikesub.continual.names import LR_SCHEDULES, METHODS, NETWORKS, TRAINING_METHODS
+from spikesub.continual.names import (
+    ACTIVITIES,
+    LR_SCHEDULES,
+    METHODS,
+    NETWORKS,
+    TRAINING_METHODS,
+)
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
 from spikesub.continual.tasks import BENCHMARKS, Task, make_benchmark
 from spikesub.models.errors import SpikesubError
@@ -124,13 +130,6 @@ class _ByLayer:
         if n_hidden == 0:
             return [self.first]
         return [self.first] + [self.hidden] * (n_hidden - 1) + [self.readout]
-
-
-ACTIVITIES: tuple[str, ...] = ("trace", "spikes")
-"""What GPM and HLOP record of a hidden layer's input spike trains: the presynaptic traces
-with the LIF's decay (``"trace"``: the membrane is the weights times the trace, so the
-subspace of traces is the one whose protection keeps membranes unchanged) or the spikes of
-single steps (``"spikes"``)."""
 
 
 # Method options: config field -> (strategy option name, default, quick default).
