@@ -16,13 +16,11 @@ that the threshold asks for on all the inputs.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-from spikesub import SpikesubError
-from spikesub.continual.cli import set_threads
+from spikesub.continual.cli import run_script, set_threads
 from spikesub.continual.projection import residual_spectrum, select_k
 from spikesub.continual.strategies import HLOP
 from spikesub.continual.subspace import HebbianSubspace
@@ -98,8 +96,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (SpikesubError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main, "continual_energy_sample.py")

@@ -21,13 +21,11 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
-import sys
 from pathlib import Path
 
 import torch
 
-from spikesub import SpikesubError
-from spikesub.continual.cli import parse_thresholds, set_threads
+from spikesub.continual.cli import parse_thresholds, run_script, set_threads
 from spikesub.continual.metrics import evaluate
 from spikesub.continual.runner import (
     ACTIVITIES,
@@ -159,8 +157,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (SpikesubError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main, "continual_forgetting_by_layer.py")

@@ -7,7 +7,11 @@ The switches must be set before ``numba`` is first configured, hence here.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
+from pathlib import Path
+
+import pytest
 
 if not glob.glob("/dev/nvidia[0-9]*"):
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
@@ -19,3 +23,18 @@ if int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)) < 2:
 from numba.core import config  # noqa: E402
 
 config.reload_config()
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture
+def experiment_script():
+    """A loader of ``experiments/NAME.py`` as a module, so a test calls its ``main(argv)``."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -341,17 +341,12 @@ def test_rejects_substeps_target_duration_and_current_shape():
 
 
 @pytest.mark.slow
-def test_bench_reservoir_script_writes_its_run_folder(tmp_path):
+def test_bench_reservoir_script_writes_its_run_folder(tmp_path, experiment_script):
     """experiments/bench_reservoir.py on a tiny network: one row per size, duration and
     simulator, the comparison columns on the spikesub rows, and a Markdown table."""
-    import importlib.util
     import json
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "bench_reservoir.py"
-    spec = importlib.util.spec_from_file_location("bench_reservoir", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = experiment_script("bench_reservoir")
     out = tmp_path / "bench"
     args = ["--sizes", "100,200", "--durations", "0.02", "--out", str(out), "--quiet"]
     assert bench.main(args) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +20,15 @@ QUICK_TEST_REL_RMSE_FLOOR = 0.2
 QUICK_TRAIN_REL_RMSE_FLOOR = 0.1
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "force_sine_script", ROOT / "experiments" / "force_sine.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
-def test_quick_run_learns_and_writes_its_folder(tmp_path):
+def test_quick_run_learns_and_writes_its_folder(tmp_path, experiment_script):
     out = tmp_path / "run"
-    assert _script().main(["--quick", "--quiet", "--seed", "0", "--out", str(out)]) == 0
+    assert (
+        experiment_script("force_sine").main(
+            ["--quick", "--quiet", "--seed", "0", "--out", str(out)]
+        )
+        == 0
+    )
     config = read_json(out / "config.json")
     metrics = read_json(out / "metrics.json")
     assert config["experiment"] == "force_sine"
@@ -85,10 +80,13 @@ def test_bad_parameters_name_themselves(tmp_path, kwargs, name):
     assert not (tmp_path / "run").exists()  # checked before anything is written
 
 
-def test_script_turns_errors_into_exit_status_2(tmp_path, capsys):
+def test_script_turns_errors_into_exit_status_2(tmp_path, capsys, experiment_script):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
-    assert _script().main(["--quick", "--quiet", "--out", str(not_a_folder)]) == 2
+    assert (
+        experiment_script("force_sine").main(["--quick", "--quiet", "--out", str(not_a_folder)])
+        == 2
+    )
     assert "force_sine:" in capsys.readouterr().err
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["main", "register", "run_cli"]
 
@@ -294,6 +294,20 @@ def set_threads(n: int) -> None:
 
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def run_script(main: Callable[[], int], prog: str) -> NoReturn:
+    """Exit with ``main()``'s status; a bad argument, missing data or a refused run ends the
+    process with status 2 and a one-line message naming ``prog``, not a traceback."""
+    from spikesub.models.errors import SpikesubError
+
+    try:
+        status = main()
+    except (ValueError, TypeError, SpikesubError, OSError) as error:
+        message = " ".join((str(error) or type(error).__name__).split())
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        status = EXIT_USAGE
+    sys.exit(status)
 
 
 def _pct(value: float | None) -> str:

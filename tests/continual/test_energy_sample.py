@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "continual_energy_sample.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("continual_energy_sample", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import pytest
 
 
-def test_exact_basis_bounds_the_others_and_the_small_sample_asks_for_fewer(tmp_path, one_thread):
-    script = _load()
+def test_exact_basis_bounds_the_others_and_the_small_sample_asks_for_fewer(
+    tmp_path, one_thread, experiment_script
+):
+    script = experiment_script("continual_energy_sample")
     argv = ["--benchmark", "digits", "--samples", "40", "--record", "400", "--out", str(tmp_path)]
     assert script.main(argv) == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
@@ -27,3 +20,16 @@ def test_exact_basis_bounds_the_others_and_the_small_sample_asks_for_fewer(tmp_p
     # the Hebbian circuit gets close to it, and 40 inputs understate what all of them need
     assert m["energy_hebbian"] > m["energy_exact_basis"] - 0.03
     assert m["k_from_samples"] < m["k_from_all"] and m["energy_exact_basis"] < 0.98
+
+
+def test_missing_data_ends_with_status_2_and_one_line(tmp_path, capsys, experiment_script):
+    from spikesub.continual.cli import run_script
+
+    script = experiment_script("continual_energy_sample")
+    argv = ["--benchmark", "pmnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]
+    with pytest.raises(SystemExit) as stop:
+        run_script(lambda: script.main(argv), "continual_energy_sample.py")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("continual_energy_sample.py: error: MNIST files missing")
+    assert "train-images-idx3-ubyte" in err and "\n" not in err

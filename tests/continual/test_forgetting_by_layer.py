@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "continual_forgetting_by_layer.py"
+
+@pytest.fixture
+def script(experiment_script):
+    return experiment_script("continual_forgetting_by_layer")
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("continual_forgetting_by_layer", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_end_mixes_are_the_accuracy_matrix_entries(tmp_path, one_thread):
-    script = _load()
+def test_the_end_mixes_are_the_accuracy_matrix_entries(tmp_path, one_thread, script):
     out = tmp_path / "fbl"
     assert script.main(["--benchmark", "digits", "--quick", "--out", str(out), "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -35,14 +28,12 @@ def test_the_end_mixes_are_the_accuracy_matrix_entries(tmp_path, one_thread):
     assert "| none |" in (out / "forgetting.md").read_text()
 
 
-def test_the_last_task_has_nothing_after_it(tmp_path):
-    script = _load()
+def test_the_last_task_has_nothing_after_it(tmp_path, script):
     with pytest.raises(ValueError, match="--task must be below the last task"):
         script.main(["--benchmark", "digits", "--quick", "--task", "99", "--out", str(tmp_path)])
 
 
-def test_threshold_reaches_the_strategy_and_is_refused_where_it_means_nothing(tmp_path):
-    script = _load()
+def test_threshold_reaches_the_strategy_and_is_refused_where_it_means_nothing(tmp_path, script):
     out = tmp_path / "fbl"
     argv = ["--benchmark", "digits", "--quick", "--threshold", "0.9,0.8", "--out", str(out)]
     assert script.main([*argv, "--activity", "spikes", "--quiet"]) == 0
