@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 
+from spikesub.kernels.errors import SpikesubError
+
 BACKENDS: tuple[str, ...] = ("numpy", "numba", "cuda")
 BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
 
 
-class BackendUnavailableError(RuntimeError):
+class BackendUnavailableError(SpikesubError, RuntimeError):
     """A backend was asked for by name but cannot run on this machine."""
 
 

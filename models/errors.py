@@ -1,10 +1,41 @@
-"""Exceptions raised by simulations."""
+"""The toolkit's exceptions below the package level.
+
+Every one derives from :class:`SpikesubError` (defined in the kernels, the lowest floor), and
+those that report a bad argument also derive from :class:`ValueError`, so code written against
+the standard exception types keeps working.
+"""
 
 from __future__ import annotations
 
+from spikesub.kernels.errors import SpikesubError
 
-class SpikesubError(Exception):
-    """Base class of the toolkit's own exceptions."""
+__all__ = [
+    "MemoryBudgetError",
+    "NonFiniteStateError",
+    "RunFolderError",
+    "SpikesubError",
+]
+
+
+class MemoryBudgetError(SpikesubError, ValueError):
+    """An allocation was refused before it was made: it would exceed the memory budget.
+
+    Attributes:
+        what: what would have been allocated (names the argument that sets its size).
+        n_bytes: its estimated size in bytes.
+        budget_bytes: the budget in force.
+    """
+
+    def __init__(self, message: str, *, what: str = "", n_bytes: int = 0, budget_bytes: int = 0):
+        self.what = what
+        self.n_bytes = int(n_bytes)
+        self.budget_bytes = int(budget_bytes)
+        super().__init__(message)
+
+
+class RunFolderError(SpikesubError, ValueError):
+    """A run folder cannot be written or resumed: another job's folder, another configuration,
+    or a checkpoint that does not belong to it."""
 
 
 class NonFiniteStateError(SpikesubError, FloatingPointError):
