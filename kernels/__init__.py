@@ -85,6 +85,16 @@ from spikesub.kernels.synapses import (
     exponential_synapse_update_numba,
     exponential_synapse_update_numpy,
 )
+
+# Importing threads loads TBB, if installed, before Numba starts its pool (see threads.py).
+from spikesub.kernels.threads import (
+    automatic_threads,
+    available_cores,
+    describe_threads,
+    numba_threads,
+    resolve_threads,
+    thread_info,
+)
 from spikesub.kernels.traces import (
     TRACE_ADDITIVE,
     TRACE_NEAREST,
@@ -94,6 +104,13 @@ from spikesub.kernels.traces import (
 )
 
 __all__ = [
+    # threads
+    "automatic_threads",
+    "available_cores",
+    "describe_threads",
+    "numba_threads",
+    "resolve_threads",
+    "thread_info",
     # backends
     "BACKENDS",
     "BACKEND_CHOICES",

@@ -1,0 +1,193 @@
+"""Chunk by chunk, run the network on the threaded or the serial loop, whichever measures faster.
+
+A threaded loop synchronises its threads at every time step, so when other processes compete
+for the cores it can fall far behind one thread (the step waits for a descheduled thread).
+Both loops give the same floats in the same order, so a run may switch between them at any
+chunk boundary. :class:`LoopChooser` times every chunk, keeps the latest seconds per step of
+each loop, and runs the next chunk on the faster one.
+
+The loop not in use is timed again on a short probe chunk, so a load that comes and goes is
+followed: first after ``first_reprobe_s`` seconds of running, then after twice as long, up to
+every ``reprobe_s`` (the interval starts short again after a switch), so that one unlucky
+early measurement does not decide for long. A probe is sized to take ``probe_fraction`` of
+the interval at the probed loop's last speed, which bounds what probes cost whatever that
+loop costs. Only measurements taken close together are compared (the load of a moment slows
+both loops): when the loop in use slows down, the other is probed again before the chooser
+switches to it. After a switch, chunks start short and double, so a probe that measured a
+lucky moment costs little.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+THREADED = "threaded"
+SERIAL = "serial"
+MODES = (THREADED, SERIAL)
+
+
+def _other(mode: str) -> str:
+    return SERIAL if mode == THREADED else THREADED
+
+
+class LoopChooser:
+    """Chooses the loop (:data:`THREADED` or :data:`SERIAL`) and the length of each chunk.
+
+    Time is counted in seconds of running (the sum of the chunks' wall times), so gaps between
+    runs neither trigger probes nor age measurements.
+
+    Args:
+        max_steps: the longest chunk, in steps (the caller's chunk).
+        probe_steps: steps of the first chunk of each loop and of the first chunk after a
+            switch (chunks then double up to ``max_steps``).
+        min_probe_steps: the least a later probe runs.
+        first_reprobe_s: seconds of running before the first probe after the first
+            measurements or a switch; the interval then doubles up to ``reprobe_s``.
+        reprobe_s: the longest interval between probes, in seconds of running.
+        probe_fraction: a probe is sized to take this fraction of the current interval at the
+            probed loop's last measured speed (if even ``min_probe_steps`` take longer, the
+            interval is stretched), which bounds what probes cost.
+        margin: the other loop must be faster per step by this fraction to switch to it
+            (hysteresis against switching on noise).
+        fresh_s: a measurement of the other loop older than this (seconds of running) is not
+            compared with a new one of the current loop; the other loop is probed first, at
+            most once per ``fresh_s``.
+        clock: seconds, monotonic (``time.perf_counter``; the caller times chunks with it).
+
+    Use: ``mode, steps = chooser.next_chunk(remaining)``, run ``steps`` steps on that loop,
+    then ``chooser.record(mode, steps, seconds)``.
+    """
+
+    def __init__(
+        self,
+        max_steps: int,
+        *,
+        probe_steps: int = 100,
+        min_probe_steps: int = 20,
+        first_reprobe_s: float = 0.05,
+        reprobe_s: float = 1.0,
+        probe_fraction: float = 0.01,
+        margin: float = 0.05,
+        fresh_s: float = 0.25,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.max_steps = max(1, int(max_steps))
+        self.probe_steps = max(1, min(int(probe_steps), self.max_steps))
+        self.min_probe_steps = max(1, min(int(min_probe_steps), self.probe_steps))
+        self.reprobe_s = float(reprobe_s)
+        self.first_reprobe_s = min(float(first_reprobe_s), self.reprobe_s)
+        self.probe_fraction = float(probe_fraction)
+        self.margin = float(margin)
+        self.fresh_s = float(fresh_s)
+        self.clock = clock
+        self.mode = THREADED
+        self.seconds_per_step: dict[str, float | None] = {THREADED: None, SERIAL: None}
+        self._measured_at = {THREADED: -math.inf, SERIAL: -math.inf}
+        self._running_s = 0.0
+        self._last_probe_at = 0.0
+        self._interval = self.first_reprobe_s
+        self._chunk = self.probe_steps
+        self._probing = False
+        self._probe_early = False
+        self.begin_run()
+
+    def begin_run(self) -> None:
+        """Start counting steps, switches and probes afresh (measurements are kept)."""
+        self.steps = {THREADED: 0, SERIAL: 0}
+        self.switches = 0
+        self.probes = 0
+
+    # ------------------------------------------------------------------------------------------
+    def next_chunk(self, remaining: int) -> tuple[str, int]:
+        """The loop and the number of steps (1..remaining) of the next chunk."""
+        remaining = max(1, int(remaining))
+        other = _other(self.mode)
+        since_probe = self._running_s - self._last_probe_at
+        self._probing = (
+            self.seconds_per_step[other] is None
+            or since_probe >= self._probe_interval(other)
+            or (self._probe_early and since_probe >= self.fresh_s)
+        )
+        if self._probing:
+            return other, min(self._probe_length(other), remaining)
+        return self.mode, min(self._chunk, remaining)
+
+    def record(self, mode: str, steps: int, seconds: float | None) -> None:
+        """What the chunk just run took; ``seconds=None`` when it is no fair measure (Numba
+        compiled the loop during it): then only the steps are counted."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+        self.steps[mode] += int(steps)
+        probe, self._probing = self._probing, False
+        if probe:
+            self.probes += 1
+            self._probe_early = False
+        if seconds is None or steps < 1:
+            return
+        self._running_s += max(seconds, 0.0)
+        if probe:
+            self._last_probe_at = self._running_s
+            self._interval = min(2.0 * self._interval, self.reprobe_s)
+        self.seconds_per_step[mode] = max(seconds, 0.0) / steps
+        self._measured_at[mode] = self._running_s
+        self._decide(probe)
+
+    # ------------------------------------------------------------------------------------------
+    def _decide(self, after_probe: bool) -> None:
+        """Switch when the other loop measured faster, if that measurement is recent; if it is
+        not, probe the other loop soon rather than trust it."""
+        other = _other(self.mode)
+        if not self._faster(other):
+            if not after_probe:
+                self._chunk = min(2 * self._chunk, self.max_steps)
+            return
+        if self._running_s - self._measured_at[other] <= self.fresh_s:
+            self.mode = other
+            self.switches += 1
+            self._chunk = self.probe_steps
+            self._interval = self.first_reprobe_s
+        else:
+            self._probe_early = True
+
+    def _faster(self, candidate: str) -> bool:
+        """Whether ``candidate`` measured faster per step than the current loop, by the margin."""
+        mine = self.seconds_per_step[self.mode]
+        theirs = self.seconds_per_step[candidate]
+        if mine is None or theirs is None:
+            return False
+        return theirs < mine * (1.0 - self.margin)
+
+    def _probe_interval(self, mode: str) -> float:
+        """Seconds of running before the next probe of ``mode``: the current interval, or
+        longer when even the shortest probe of a very slow loop would cost more than
+        ``probe_fraction`` of it."""
+        last = self.seconds_per_step[mode] or 0.0
+        return max(self._interval, self.min_probe_steps * last / self.probe_fraction)
+
+    def _probe_length(self, mode: str) -> int:
+        """Steps of a probe of ``mode``: ``probe_steps`` the first time, later as many as take
+        ``probe_fraction`` of the current interval at that loop's last measured speed (at
+        least ``min_probe_steps``, at most half a chunk)."""
+        last = self.seconds_per_step[mode]
+        if last is None:
+            return self.probe_steps
+        budget = self.probe_fraction * self._interval / max(last, 1e-12)
+        return max(self.min_probe_steps, min(int(budget), self.max_steps // 2))
+
+    # ------------------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """JSON-able account since :meth:`begin_run`: steps per loop, the threaded fraction,
+        switches, probes, the last seconds per step of each loop and the loop now chosen."""
+        total = self.steps[THREADED] + self.steps[SERIAL]
+        return {
+            "steps_threaded": self.steps[THREADED],
+            "steps_serial": self.steps[SERIAL],
+            "threaded_fraction": self.steps[THREADED] / total if total else math.nan,
+            "switches": self.switches,
+            "probes": self.probes,
+            "seconds_per_step": dict(self.seconds_per_step),
+            "final_mode": self.mode,
+        }
