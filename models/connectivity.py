@@ -26,10 +26,13 @@ import numpy as np
 from numba import njit, prange
 
 from spikesub.kernels.rng import uniform_numba
+from spikesub.models.memory import check_allocation
 
 __all__ = [
     "SparseWeights",
+    "csr_bytes",
     "dale_weights",
+    "expected_synapses",
     "izhikevich_2003_weights",
     "random_connectivity",
     "scale_weights",
@@ -45,6 +48,9 @@ _STREAM_WEIGHTS = np.uint64(0xC2)
 _WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Upper bound on the entries of the per-chunk row histograms of the fixed in-degree builder.
 _HISTOGRAM_BUDGET = 1 << 23
+# Standard deviations added to the expected synapse count of a Bernoulli network (a binomial
+# count exceeds its mean by six of them with probability below 1e-9).
+_SYNAPSE_MARGIN_SIGMAS = 6.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -300,6 +306,8 @@ def _check_count(value: Any, name: str, minimum: int = 0) -> int:
         raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    if value > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} must be <= 2**63 - 1 (it sizes an array); got {value}")
     return int(value)
 
 
@@ -321,8 +329,8 @@ def _weight_array(weights: Any, name: str = "weights") -> np.ndarray:
 def _float_dtype(dtype: Any) -> np.dtype:
     try:
         dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from exc
+    except (TypeError, ValueError, SyntaxError):  # NumPy's errors for strings it cannot read
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from None
     if dt not in _WEIGHT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64; got {dt}")
     return dt
@@ -614,6 +622,115 @@ class SparseWeights:
 
 
 # ----------------------------------------------------------------------------------------------
+# Size estimates
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_probability(p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"p must be a real number in [0, 1]; got {p!r}")
+    if isinstance(p, numbers.Integral) and not 0 <= p <= 1:
+        raise ValueError(f"p must be in [0, 1]; got {p}")  # also an int beyond float range
+    p = float(p)
+    if not 0.0 <= p <= 1.0:  # also rejects NaN
+        raise ValueError(f"p must be in [0, 1]; got {p}")
+    return p
+
+
+def _check_in_degree(in_degree: Any, n_pre: int, n_post: int, exclude_diagonal: bool) -> int:
+    """``in_degree`` as an int in ``[0, n_pre]`` (``n_pre - 1`` without autapses)."""
+    k = _check_count(in_degree, "in_degree")
+    k_max = n_pre - 1 if exclude_diagonal and n_post > 0 else n_pre
+    if k > max(k_max, 0):
+        raise ValueError(
+            f"in_degree must be in [0, {max(k_max, 0)}] (n_pre = {n_pre}"
+            + (", no autapses" if exclude_diagonal else "")
+            + f"); got {k}"
+        )
+    return k
+
+
+def _in_degree_chunks(n_pre: int, n_post: int) -> int:
+    """Chunks of postsynaptic columns of the fixed in-degree builder (one histogram row each)."""
+    return max(1, min(n_post, 4 * numba.get_num_threads(), _HISTOGRAM_BUDGET // max(n_pre, 1)))
+
+
+def expected_synapses(
+    n_pre: int,
+    n_post: int,
+    *,
+    p: float | None = None,
+    in_degree: int | None = None,
+    allow_autapses: bool = True,
+) -> float:
+    """How many synapses :func:`random_connectivity` will draw, at most (with high probability).
+
+    With ``in_degree`` exactly ``n_post * in_degree``. With ``p`` the count is binomial over the
+    ``n_pre * n_post`` pairs (less the diagonal without autapses): its mean ``pairs * p`` plus
+    six standard deviations ``sqrt(pairs * p * (1 - p))``, which it exceeds with probability
+    below 1e-9. A float, since absurd sizes do not fit in 64 bits.
+    """
+    if in_degree is not None:
+        return float(n_post) * float(in_degree)
+    pairs = float(n_pre) * float(n_post)
+    if not allow_autapses:
+        pairs -= min(n_pre, n_post)
+    p = float(p if p is not None else 1.0)
+    mean = pairs * p
+    return min(pairs, mean + _SYNAPSE_MARGIN_SIGMAS * math.sqrt(mean * (1.0 - p)))
+
+
+def csr_bytes(n_pre: int, n_synapses: float, *, weight_bytes: int = 4) -> float:
+    """Bytes of a :class:`SparseWeights` with ``n_synapses`` synapses out of ``n_pre`` rows.
+
+    ``(n_pre + 1)`` int64 row pointers, then per synapse an int32 target and a weight of
+    ``weight_bytes`` bytes (4 for float32).
+    """
+    return 8.0 * (n_pre + 1) + float(n_synapses) * (4 + weight_bytes)
+
+
+def _builder_workspace_bytes(n_pre: int, n_post: int, in_degree: int | None) -> float:
+    """Bytes :func:`random_connectivity` needs besides its result, beyond O(threads).
+
+    The row check of :class:`SparseWeights` (one int8 per row) and, for a fixed in-degree, the
+    per-chunk row histograms (int64) and marks (bool) of the counting pass.
+    """
+    workspace = float(n_pre)
+    if in_degree is not None and in_degree > 0 and n_post > 0:
+        workspace += 9.0 * _in_degree_chunks(n_pre, n_post) * n_pre
+    return workspace
+
+
+def _check_connectivity_memory(
+    what: str,
+    n_pre: int,
+    n_post: int,
+    p: float | None,
+    k: int | None,
+    *,
+    extra_per_synapse: int = 0,
+) -> float:
+    """Refuse (MemoryBudgetError) a random network whose CSR would not fit the memory budget.
+
+    Returns the estimated synapse count. Also bounds the time of the builder: its counting and
+    filling passes each cost O(n_pre + synapses) random draws, both of which the estimate counts.
+    """
+    synapses = expected_synapses(n_pre, n_post, p=p, in_degree=k)
+    n_bytes = (
+        csr_bytes(n_pre, synapses)
+        + extra_per_synapse * synapses
+        + _builder_workspace_bytes(n_pre, n_post, k)
+    )
+    check_allocation(f"{what}: about {synapses:,.0f} synapses", n_bytes)
+    return synapses
+
+
+def _connectivity_call(n_pre: int, n_post: int, p: float | None, k: int | None) -> str:
+    density = f"p={p:g}" if k is None else f"in_degree={k:,}"
+    return f"random_connectivity(n_pre={n_pre:,}, n_post={n_post:,}, {density})"
+
+
+# ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
 
@@ -644,7 +761,13 @@ def random_connectivity(
 
     Built in two compiled, parallel passes (count, then fill) without dense or
     pair-list temporaries: memory is the result (``int32`` indices and ``float32``
-    weights, 8 bytes per synapse) plus ``O(n_pre)`` work space.
+    weights, 8 bytes per synapse) plus ``O(n_pre)`` work space. Each pass costs
+    ``O(n_pre + synapses)`` random draws.
+
+    Raises:
+        MemoryBudgetError: the expected result (:func:`expected_synapses`, :func:`csr_bytes`)
+            and work space exceed the memory budget (:mod:`spikesub.models.memory`); checked
+            before any pass runs, so an oversized network fails at once.
     """
     n_pre = _check_count(n_pre, "n_pre")
     n_post = _check_count(n_post, "n_post")
@@ -658,15 +781,16 @@ def random_connectivity(
     if not isinstance(allow_autapses, (bool, np.bool_)):
         raise TypeError(f"allow_autapses must be a bool; got {allow_autapses!r}")
     exclude = not bool(allow_autapses)
+    if p is not None:
+        p = _check_probability(p)
+        k = None
+    else:
+        k = _check_in_degree(in_degree, n_pre, n_post, exclude)
+    _check_connectivity_memory(_connectivity_call(n_pre, n_post, p, k), n_pre, n_post, p, k)
     seed64 = _seed64(_seed_sequence(seed))
     indptr = np.zeros(n_pre + 1, dtype=np.int64)
 
     if p is not None:
-        if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"p must be a real number in [0, 1]; got {p!r}")
-        p = float(p)
-        if not 0.0 <= p <= 1.0:  # also rejects NaN
-            raise ValueError(f"p must be in [0, 1]; got {p}")
         if p == 0.0 or n_pre == 0 or n_post == 0:
             indices = np.empty(0, dtype=np.int32)
         else:
@@ -677,20 +801,10 @@ def random_connectivity(
             if indices.size:
                 _bernoulli_rows(n_post, log_q, seed64, exclude, indptr, indices)
     else:
-        k = _check_count(in_degree, "in_degree")
-        k_max = n_pre - 1 if exclude and n_post > 0 else n_pre
-        if k > max(k_max, 0):
-            raise ValueError(
-                f"in_degree must be in [0, {max(k_max, 0)}] (n_pre = {n_pre}"
-                + (", no autapses" if exclude else "")
-                + f"); got {k}"
-            )
         if k == 0 or n_post == 0:
             indices = np.empty(0, dtype=np.int32)
         else:
-            n_chunks = max(
-                1, min(n_post, 4 * numba.get_num_threads(), _HISTOGRAM_BUDGET // max(n_pre, 1))
-            )
+            n_chunks = _in_degree_chunks(n_pre, n_post)
             histogram = np.zeros((n_chunks, n_pre), dtype=np.int64)
             _in_degree_count(n_pre, n_post, k, seed64, exclude, histogram)
             np.cumsum(histogram.sum(axis=0), out=indptr[1:])
@@ -822,6 +936,11 @@ def izhikevich_2003_weights(
 
     Returns:
         ``(N, N)`` float32 ``SparseWeights``, ``W[pre, post]``.
+
+    Raises:
+        MemoryBudgetError: the synapses (12 bytes each while the signed weights are drawn:
+            target, unit weight and signed weight) would exceed the memory budget; checked
+            before anything is drawn.
     """
     n = getattr(population, "n", None)
     excitatory = getattr(population, "excitatory", None)
@@ -838,6 +957,7 @@ def izhikevich_2003_weights(
         raise TypeError(f"k_reference must be a real number > 0; got {k_reference!r}")
     if not (math.isfinite(k_reference) and k_reference > 0):
         raise ValueError(f"k_reference must be > 0 and finite; got {k_reference}")
+    _check_izhikevich_memory(n, p, in_degree)
     conn_ss, weight_ss = _seed_sequence(seed).spawn(2)
     conn = random_connectivity(n, n, p=p, in_degree=in_degree, allow_autapses=True, seed=conn_ss)
     k_expected = float(p) * n if in_degree is None else float(in_degree)
@@ -845,3 +965,19 @@ def izhikevich_2003_weights(
     return dale_weights(
         conn, excitatory, w_exc=(0.0, 0.5 * factor), w_inh=(0.0, factor), seed=weight_ss
     )
+
+
+def _check_izhikevich_memory(n: Any, p: float | None, in_degree: int | None) -> None:
+    """Refuse, before drawing anything, an Izhikevich (2003) network over the memory budget.
+
+    Invalid arguments are left to :func:`random_connectivity`, whose messages name them.
+    """
+    try:
+        n = _check_count(n, "population.n")
+        p = _check_probability(p) if p is not None else None
+        k = _check_in_degree(in_degree, n, n, False) if in_degree is not None else None
+    except (TypeError, ValueError):
+        return
+    density = f"p={p:g}" if k is None else f"in_degree={k:,}"
+    what = f"synapses of the Izhikevich (2003) network of N={n:,} neurons with {density}"
+    _check_connectivity_memory(what, n, n, p, k, extra_per_synapse=4)

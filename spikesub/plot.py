@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import zipfile
 from collections.abc import Sequence
 from numbers import Integral
 from pathlib import Path
@@ -24,6 +25,7 @@ from spikesub.analysis import (
     _check_times,
     population_rate_hz,
 )
+from spikesub.models.memory import check_allocation
 from spikesub.runs import load_npz, load_spikes, save_figure
 
 EXCITATORY_COLOR = "tab:blue"
@@ -32,6 +34,46 @@ ALL_COLOR = "black"
 
 # Above this many points the raster draws dots instead of ticks (faster, less ink).
 _TICK_MARKER_LIMIT = 20_000
+# Bytes the raster allocates per neuron (spike counts, group masks, and for a subset the random
+# order, its cumulative counts and the row numbers) and per time bin and rate curve (the binned
+# counts as int64 and float64, bin starts and centres, the rates, and matplotlib's copies).
+_RASTER_BYTES_PER_NEURON = 48
+_RASTER_BYTES_PER_BIN = 64
+
+
+def _check_raster_memory(
+    n_neurons: int, duration_ms: float, bin_ms: float, n_curves: int, what: str
+) -> None:
+    """Refuse (MemoryBudgetError) a raster whose per-neuron or per-bin arrays exceed the budget."""
+    n_bins = duration_ms / bin_ms
+    check_allocation(
+        f"{what} (n_neurons={n_neurons:,}, duration_ms={duration_ms:g} in {n_bins:,.0f} bins "
+        f"of bin_ms={bin_ms:g})",
+        _RASTER_BYTES_PER_NEURON * float(n_neurons) + _RASTER_BYTES_PER_BIN * n_curves * n_bins,
+    )
+
+
+def _check_npz_size(path: Path) -> None:
+    """Refuse (MemoryBudgetError) an ``.npz`` file whose arrays, as their headers declare them,
+    exceed the budget once loaded; only the headers are read (a compressed file can unpack to
+    far more than its size on disk)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(_npy_member_bytes(archive, info) for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path} is not a readable .npz file ({error})") from None
+    check_allocation(f"arrays of {path} (as their headers declare them)", declared)
+
+
+def _npy_member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> float:
+    """Bytes the ``.npy`` member ``info`` of an archive declares (from its header alone)."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    return float(dtype.itemsize) * float(np.prod(shape, dtype=np.float64))
 
 
 def _subsample_neurons(
@@ -103,6 +145,8 @@ def raster(
         else:
             duration_ms = bin_ms
     duration_ms = _check_positive("duration_ms", duration_ms)
+    n_curves = 1 if excitatory is None else 3
+    _check_raster_memory(n_neurons, duration_ms, bin_ms, n_curves, "raster plot")
     if excitatory is not None:
         excitatory = np.asarray(excitatory)
         if excitatory.shape != (n_neurons,) or excitatory.dtype != np.bool_:
@@ -336,6 +380,9 @@ def plot_run(run_dir: str | Path) -> list[Path]:
 
     Raises:
         FileNotFoundError: the folder does not exist or holds neither file.
+        MemoryBudgetError: the files' arrays, or the raster's per-neuron and per-bin arrays
+            (a file claiming 1e12 neurons or an absurd duration), would exceed the memory
+            budget; checked before they are allocated.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -357,6 +404,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     written: list[Path] = []
     spikes = None
     if spikes_path.exists():
+        _check_npz_size(spikes_path)
         spikes, excitatory = load_spikes(spikes_path)
         out = run_dir / "raster.png"
         raster(
@@ -372,6 +420,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         written.append(out)
 
     if state_path.exists():
+        _check_npz_size(state_path)
         state = load_npz(state_path)
         if "times_ms" not in state or "indices" not in state:
             raise ValueError(f"{state_path} must hold 'times_ms' and 'indices'")

@@ -366,7 +366,8 @@ def test_download_all_mirrors_fail(tmp_path):
 
 def test_default_checksums_reject_other_files(tmp_path):
     make_mirror(tmp_path / "mirror")
-    with pytest.raises(DownloadError, match="MD5.*f68b3c2dcbeaaa9fbdd348bbdeb94873"):
+    expected = datasets.MNIST_SHA256["train-images-idx3-ubyte.gz"]
+    with pytest.raises(DownloadError, match=f"SHA-256.*{expected}"):
         load_mnist(
             tmp_path / "data",
             download=True,

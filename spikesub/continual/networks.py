@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikesub.continual.sizes import check_network_memory
 from spikesub.models.snn import SpikingLinear
 
 __all__ = ["SnnTorchMLP", "SpikingMLP", "snntorch_mlp", "spiking_mlp"]
@@ -73,6 +74,7 @@ class SpikingMLP(nn.Module):
         super().__init__()
         self.sizes = _check_sizes(sizes)
         self.steps = _check_steps(steps)
+        check_network_memory(self.sizes, self.steps, "spiking MLP")
         lif: dict[str, Any] = dict(
             beta=beta,
             threshold=threshold,
@@ -125,6 +127,10 @@ def spiking_mlp(
 
     Returns:
         a :class:`SpikingMLP`; ``model(x)`` maps ``(B, sizes[0])`` to logits ``(B, sizes[-1])``.
+
+    Raises:
+        MemoryBudgetError: the weights (``4 * sum(n_in * n_out)`` bytes) would exceed the memory
+            budget (:mod:`spikesub.models.memory`).
     """
     if seed is not None:
         torch.manual_seed(int(seed))
@@ -155,6 +161,7 @@ class SnnTorchMLP(nn.Module):
         if len(self.sizes) < 3:
             raise ValueError(f"sizes needs at least one hidden layer; got {self.sizes}")
         self.steps = _check_steps(steps)
+        check_network_memory(self.sizes, self.steps, "snnTorch MLP")
         self.linears = nn.ModuleList(
             nn.Linear(n_in, n_out, bias=False)
             for n_in, n_out in zip(self.sizes[:-2], self.sizes[1:-1], strict=True)
