@@ -9,33 +9,47 @@ Time is counted in steps (the layers' time unit). Outputs have ``x``'s dtype and
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
+from spikesub.models.memory import check_allocation
+from spikesub.models.torch_validation import check_finite_tensor, check_tensor
+from spikesub.models.validation import check_bool, check_int, check_real
+
 __all__ = ["direct", "latency", "poisson"]
+
+MAX_ELEMENTS = 2**62
+"""More elements than a tensor can count (its sizes multiply in 64-bit integers)."""
 
 
 def _check_x(x: torch.Tensor, *, unit_interval: bool) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor; got {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError("x contains non-finite values (NaN or inf); all must be finite")
+    """``x`` a floating-point tensor of finite values (the first NaN / inf is named), in
+    ``[0, 1]`` when ``unit_interval``."""
+    check_tensor("x", x)
+    check_finite_tensor("x", x)
     if unit_interval and x.numel() and bool(((x < 0) | (x > 1)).any()):
         raise ValueError(
             f"x must lie in [0, 1]; got values in [{float(x.min())}, {float(x.max())}]"
         )
 
 
-def _check_steps(steps: int) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-        raise TypeError(f"steps must be an int >= 1; got {type(steps).__name__}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}")
-    return int(steps)
+def _check_steps(steps: int, x: torch.Tensor) -> int:
+    """``steps`` an integer >= 1 for which ``(steps, *x.shape)`` can be indexed."""
+    steps = check_int("steps", steps, minimum=1)
+    if steps * max(x.numel(), 1) > MAX_ELEMENTS:
+        raise ValueError(
+            f"steps = {steps} gives a sequence of more than 2**62 elements for x of shape "
+            f"{tuple(x.shape)}; use fewer steps"
+        )
+    return steps
+
+
+def _check_output_bytes(function: str, steps: int, x: torch.Tensor) -> None:
+    """Refuse a ``(steps, *x.shape)`` output over the memory budget before it is made."""
+    check_allocation(
+        f"the spikes of {function}(steps={steps}) for x of shape {tuple(x.shape)}",
+        float(steps) * x.numel() * x.element_size(),
+    )
 
 
 def direct(x: torch.Tensor, steps: int) -> torch.Tensor:
@@ -44,7 +58,7 @@ def direct(x: torch.Tensor, steps: int) -> torch.Tensor:
     Returns a broadcast view (no copy); gradients flow back to ``x`` summed over steps.
     """
     _check_x(x, unit_interval=False)
-    steps = _check_steps(steps)
+    steps = _check_steps(steps, x)
     return x.unsqueeze(0).expand(steps, *x.shape)
 
 
@@ -67,7 +81,8 @@ def poisson(
         The expected count of element ``i`` is ``steps * x[i]``.
     """
     _check_x(x, unit_interval=True)
-    steps = _check_steps(steps)
+    steps = _check_steps(steps, x)
+    _check_output_bytes("poisson", steps, x)
     shape = (steps, *x.shape)
     if isinstance(seed, torch.Generator):
         uniform = torch.rand(shape, generator=seed, dtype=x.dtype, device=x.device)
@@ -116,15 +131,11 @@ def latency(
         spikes ``(steps, *x.shape)``, 0/1 in ``x``'s dtype and device, at most one per element.
     """
     _check_x(x, unit_interval=True)
-    steps = _check_steps(steps)
-    if isinstance(tau_steps, bool) or not isinstance(tau_steps, (int, float)):
-        raise TypeError(f"tau_steps must be a float > 0; got {type(tau_steps).__name__}")
-    if not math.isfinite(tau_steps) or tau_steps <= 0:
-        raise ValueError(f"tau_steps must be finite and > 0; got {tau_steps}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise TypeError(f"threshold must be a float in (0, 1); got {type(threshold).__name__}")
-    if not 0 < threshold < 1:
-        raise ValueError(f"threshold must lie in (0, 1); got {threshold}")
+    steps = _check_steps(steps, x)
+    tau_steps = check_real("tau_steps", tau_steps, low=0.0, low_open=True)
+    threshold = check_real("threshold", threshold, low=0.0, high=1.0, low_open=True, high_open=True)
+    linear = check_bool("linear", linear)
+    _check_output_bytes("latency", steps, x)
     values = x.detach().to(torch.float64)
     if linear:
         times = torch.round((1 - values) * (steps - 1))

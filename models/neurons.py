@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from spikesub.kernels.backends import resolve_backend
+from spikesub.models.memory import check_allocation
+from spikesub.models.validation import as_dtype, check_real, size_in_bytes
 
 __all__ = ["IZHIKEVICH_PRESETS", "IzhikevichPopulation", "LIFPopulation"]
 
@@ -44,6 +46,18 @@ def _size(value: Any, name: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
     return int(value)
+
+
+_BYTES_PER_NEURON = 256
+"""Bytes a population's constructor makes per neuron: a dozen float64 parameter and state
+arrays, plus the temporaries they are computed from."""
+
+
+def _check_population_bytes(n: int, what: str) -> None:
+    """Refuse a population too large for the memory budget before any array is made."""
+    check_allocation(
+        f"the parameters of {what} = {n:,} neurons", size_in_bytes(n, _BYTES_PER_NEURON)
+    )
 
 
 def _per_neuron(value: Any, n: int, name: str) -> np.ndarray:
@@ -228,6 +242,7 @@ class IzhikevichPopulation:
                 + ", ".join(IZHIKEVICH_PRESETS)
             )
         n = _size(n, "n", minimum=1)
+        _check_population_bytes(n, f"from_preset({name!r}, n)")
         params = {p: np.full(n, value) for p, value in IZHIKEVICH_PRESETS[key].items()}
         v0 = _per_neuron(v_init, n, "v_init")
         return cls(
@@ -253,6 +268,7 @@ class IzhikevichPopulation:
         n_inh = _size(n_inh, "n_inh")
         if n_exc + n_inh < 1:
             raise ValueError(f"n_exc + n_inh must be >= 1; got {n_exc} + {n_inh}")
+        _check_population_bytes(n_exc + n_inh, "izhikevich_2003: n_exc + n_inh")
         rng = np.random.default_rng(seed)
         re = rng.random(n_exc)
         ri = rng.random(n_inh)
@@ -301,6 +317,8 @@ class IzhikevichPopulation:
         defaults to all True (their network has no Dale's law).
         """
         n = _size(n, "n", minimum=1)
+        _check_population_bytes(n, "izhikevich_2007: n")
+        v_peak = check_real("v_peak", v_peak)
         v_r_arr = _per_neuron(v_r, n, "v_r")
         if v_init is None:
             rng = np.random.default_rng(seed)
@@ -408,6 +426,7 @@ class LIFPopulation:
     def _validate(self) -> dict[str, np.ndarray]:
         """Check the parameters; return them as ``(n,)`` float64 arrays."""
         n = _size(self.n, "n", minimum=1)
+        _check_population_bytes(n, "LIFPopulation: n")
         p = {
             name: _per_neuron(getattr(self, name), n, name)
             for name in ("tau_ms", "v_rest", "v_th", "v_reset", "resistance")
@@ -462,7 +481,7 @@ class LIFPopulation:
         dt_ms = float(dt_ms)
         if not (math.isfinite(dt_ms) and dt_ms > 0):
             raise ValueError(f"dt_ms must be > 0 and finite; got {dt_ms}")
-        dt = np.dtype(dtype)
+        dt = as_dtype("dtype", dtype)
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise TypeError(f"dtype must be float32 or float64; got {dt}")
         name = resolve_backend(backend)
@@ -513,6 +532,11 @@ class LIFPopulation:
             params["resistance"],
             refractory_steps,
             _LIF_RESETS[self.reset],
+        )
+        per_step = n * (1 + (dt.itemsize if record_v else 0))
+        check_allocation(
+            f"the recording of run(steps={n_steps:,}) of {n:,} neurons",
+            size_in_bytes(n_steps, per_step),
         )
         spikes = np.zeros((n_steps, n), dtype=bool)
         v_rec = np.empty((n_steps, n), dtype=dt) if record_v else None

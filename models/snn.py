@@ -49,6 +49,9 @@ from spikesub.kernels.backends import (
     cuda_available,
     cuda_simulator_enabled,
 )
+from spikesub.models.memory import check_allocation
+from spikesub.models.torch_validation import check_layer_input
+from spikesub.models.validation import check_bool, check_int, check_real, size_in_bytes
 
 __all__ = [
     "BUILTIN_SURROGATES",
@@ -339,6 +342,14 @@ def _sync_launch(kernel: Callable, *args) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _as_float(value: int | float) -> float:
+    """``float(value)``, infinite for an integer beyond the float range (then refused)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _check_float_tensor(name: str, value: torch.Tensor) -> None:
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
@@ -361,13 +372,26 @@ def _check_finite(name: str, value: torch.Tensor) -> None:
             raise ValueError(f"{name} contains non-finite values (NaN or inf); all must be finite")
 
 
+MAX_STEPS = 2**62
+"""More time steps than a sequence can count (its sizes multiply in 64-bit integers)."""
+
+LARGE_OUTPUT_BYTES = 1 << 26
+"""Outputs of :func:`lif_sequence` above this size (64 MiB) are checked against the memory
+budget first; smaller ones are not worth reading the free memory on every forward pass."""
+
+
+def _check_output_bytes(n_steps: int, batch: int, features: int, itemsize: int) -> None:
+    """Refuse ``spk`` and ``mem`` ``(T, B, F)`` over the memory budget before allocating them."""
+    n_bytes = size_in_bytes(2, n_steps, batch, features, itemsize)
+    if n_bytes > LARGE_OUTPUT_BYTES:
+        check_allocation(
+            f"the spikes and membranes of (T, B, F) = ({n_steps:,}, {batch:,}, {features:,})",
+            n_bytes,
+        )
+
+
 def _check_slope(slope: float) -> float:
-    if isinstance(slope, bool) or not isinstance(slope, (int, float)):
-        raise TypeError(f"slope must be a positive float; got {type(slope).__name__}")
-    slope = float(slope)
-    if not math.isfinite(slope) or slope <= 0:
-        raise ValueError(f"slope must be a finite number > 0; got {slope}")
-    return slope
+    return check_real("slope", slope, low=0.0, low_open=True)
 
 
 def _check_reset(reset: str) -> None:
@@ -401,7 +425,10 @@ def _per_feature(
     if not isinstance(value, torch.Tensor):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a float or a tensor; got {type(value).__name__}")
-        return torch.full((features,), float(value), dtype=like.dtype, device=like.device)
+        number = _as_float(value)
+        if abs(number) > torch.finfo(like.dtype).max:  # torch refuses to round it to inf
+            number = math.copysign(math.inf, number)
+        return torch.full((features,), number, dtype=like.dtype, device=like.device)
     if not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor; got {value.dtype}")
     if value.device != like.device:
@@ -513,6 +540,7 @@ def lif_sequence(
         batch, features = x.shape
     if n_steps == 0:
         raise ValueError("x must have at least one time step (T >= 1); got T = 0")
+    _check_output_bytes(n_steps, batch, features, x.element_size())
     _check_reset(reset)
     _check_surrogate(surrogate)
     slope = _check_slope(slope)
@@ -571,7 +599,7 @@ def _as_param_tensor(name: str, value: torch.Tensor | float) -> torch.Tensor:
         return value.detach().clone()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a float or a tensor; got {type(value).__name__}")
-    return torch.tensor(float(value))
+    return torch.tensor(_as_float(value))
 
 
 def _broadcast_param(name: str, value: torch.Tensor, tail: torch.Size) -> torch.Tensor:
@@ -627,6 +655,11 @@ class _LIFParameters(nn.Module):
         """LIF over ``x`` ``(T, B, *neuron_shape)``, or a static ``x`` ``(B, *neuron_shape)``
         with ``steps``; returns spk, mem of shape ``(T, B, *neuron_shape)``."""
         _check_float_tensor("x", x)
+        device = self.beta.device
+        if x.device != device:  # compared inline: a recurrent LIF runs this once per step
+            check_layer_input(
+                "x", x, features=None, dtype=None, device=device, owner="its parameters"
+            )
         if steps is None:
             if x.dim() < 3:
                 raise ValueError(
@@ -721,12 +754,15 @@ class LIF(_LIFParameters):
         if output not in OUTPUT_CHOICES:
             raise ValueError(f"output must be one of {OUTPUT_CHOICES}; got {output!r}")
         self.output = output
-        self.recurrent = bool(recurrent)
+        self.recurrent = check_bool("recurrent", recurrent)
+        if self.recurrent and num_features is None:
+            raise TypeError("num_features must be an int >= 1 when recurrent=True; got None")
+        if num_features is not None:
+            num_features = check_int("num_features", num_features, minimum=1)
         if self.recurrent:
-            if isinstance(num_features, bool) or not isinstance(num_features, int):
-                raise TypeError("num_features must be an int >= 1 when recurrent=True")
-            if num_features < 1:
-                raise ValueError(f"num_features must be >= 1; got {num_features}")
+            _check_weight_bytes(
+                f"LIF(recurrent=True, num_features={num_features})", num_features**2
+            )
             self.recurrent_linear = nn.Linear(num_features, num_features)
         self.num_features = num_features
 
@@ -751,8 +787,11 @@ class LIF(_LIFParameters):
     def _run_recurrent(
         self, x: torch.Tensor, mem0: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_float_tensor("x", x)
-        if x.dim() != 3 or x.shape[2] != self.num_features:
+        weight = self.recurrent_linear.weight
+        check_layer_input(
+            "x", x, features=self.num_features, dtype=weight.dtype, device=weight.device
+        )
+        if x.dim() != 3:
             raise ValueError(
                 f"x must have shape (T, B, {self.num_features}) for a recurrent LIF; "
                 f"got {tuple(x.shape)}"
@@ -854,9 +893,27 @@ def event_linear(x: torch.Tensor, linear: nn.Linear, event_input: str = "auto") 
     """
     if event_input not in EVENT_INPUT_CHOICES:
         raise ValueError(f"event_input must be one of {EVENT_INPUT_CHOICES}; got {event_input!r}")
+    if not isinstance(linear, nn.Linear):
+        raise TypeError(f"linear must be an nn.Linear; got {type(linear).__name__}")
+    _check_linear_input(x, linear.weight)
     if _has_forward_hooks(linear):
         return linear(x)
     return _event_product(x, linear.weight, linear.bias, event_input)
+
+
+def _check_linear_input(x: torch.Tensor, weight: torch.Tensor) -> None:
+    """``x`` ``(..., in_features)`` of ``weight``'s dtype and device (names ``x`` otherwise).
+
+    Shape, dtype and device only: it runs on every forward pass. The event-driven kernels
+    index the weights by the input's columns, so a wrong feature count must never reach them.
+    """
+    check_layer_input("x", x, features=weight.shape[1], dtype=weight.dtype, device=weight.device)
+
+
+def _check_weight_bytes(what: str, n_elements: int, itemsize: int = 4) -> None:
+    """Refuse weights over the memory budget before torch allocates them (sizes from a typo
+    end in one line, not in torch's allocator error)."""
+    check_allocation(f"the weights of {what}", size_in_bytes(n_elements, itemsize))
 
 
 def _event_product(
@@ -899,6 +956,7 @@ class EventLinear(nn.Linear):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
+        _check_linear_sizes(type(self).__name__, in_features, out_features, bias)
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.event_input = event_input
 
@@ -913,10 +971,22 @@ class EventLinear(nn.Linear):
         self._event_input = value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_linear_input(x, self.weight)
         return _event_product(x, self.weight, self.bias, self.event_input)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, event_input={self.event_input!r}"
+
+
+def _check_linear_sizes(layer: str, in_features: Any, out_features: Any, bias: Any) -> None:
+    """Sizes of a Linear: integers >= 1 whose weights fit the memory budget; ``bias`` a bool."""
+    in_features = check_int("in_features", in_features, minimum=1)
+    out_features = check_int("out_features", out_features, minimum=1)
+    check_bool("bias", bias)
+    _check_weight_bytes(
+        f"{layer}(in_features={in_features}, out_features={out_features})",
+        in_features * out_features,
+    )
 
 
 def _check_steps(steps: int | None) -> int:
@@ -924,6 +994,8 @@ def _check_steps(steps: int | None) -> int:
         raise TypeError(f"steps must be an int >= 1 for a static input; got {steps!r}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1; got {steps}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= 2**62 (a sequence's length); got {steps}")
     return steps
 
 
@@ -950,6 +1022,7 @@ class SpikingLinear(nn.Module):
         **lif_kwargs: Any,
     ) -> None:
         super().__init__()
+        _check_linear_sizes(type(self).__name__, in_features, out_features, bias)
         self.linear = EventLinear(in_features, out_features, bias=bias, event_input=event_input)
         self._event_input = event_input
         if lif_kwargs.get("recurrent"):
@@ -958,8 +1031,17 @@ class SpikingLinear(nn.Module):
         self.steps = None if steps is None else _check_steps(steps)
 
     def forward(self, x: torch.Tensor, steps: int | None = None):
-        """Linear then LIF; ``x`` ``(T, B, in)`` or static ``(B, in)`` with ``steps``."""
+        """Linear then LIF; ``x`` ``(T, B, in)`` or static ``(B, in)`` with ``steps``.
+
+        Raises:
+            TypeError: ``x`` is not a float tensor of the weights' dtype (e.g. float64 for a
+                float32 layer: pass ``x.float()`` or convert the layer with ``.double()``).
+            ValueError: ``x`` has another number of features than ``in_features``, another
+                number of dimensions, or lies on another device than the weights.
+        """
         _check_float_tensor("x", x)
+        if not isinstance(self.linear, EventLinear):  # an EventLinear checks x itself
+            _check_linear_input(x, self.linear.weight)
         if x.dim() == 2:
             n_steps = _check_steps(steps if steps is not None else self.steps)
             return self.lif(self.linear(x), steps=n_steps)
@@ -1014,6 +1096,9 @@ class SpikingConv2d(nn.Module):
         super().__init__()
         if lif_kwargs.get("recurrent"):
             raise ValueError("recurrent=True is not supported by SpikingConv2d; use LIF")
+        _check_conv_arguments(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
+        )
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
         )
@@ -1021,8 +1106,26 @@ class SpikingConv2d(nn.Module):
         self.steps = None if steps is None else _check_steps(steps)
 
     def forward(self, x: torch.Tensor, steps: int | None = None):
-        """Conv2d then LIF; ``x`` ``(T, B, C, H, W)`` or static ``(B, C, H, W)`` with ``steps``."""
+        """Conv2d then LIF; ``x`` ``(T, B, C, H, W)`` or static ``(B, C, H, W)`` with ``steps``.
+
+        Raises:
+            TypeError: ``x`` is not a float tensor of the weights' dtype.
+            ValueError: another number of channels than ``in_channels``, images smaller than
+                the (dilated) kernel, another number of dimensions, or another device.
+        """
         _check_float_tensor("x", x)
+        weight = self.conv.weight
+        check_layer_input(
+            "x",
+            x,
+            features=self.conv.in_channels,
+            dtype=weight.dtype,
+            device=weight.device,
+            feature_dim=-3,
+            ndims=(4, 5),
+            what="channels",
+        )
+        _check_images(x, self.conv)
         if x.dim() == 4:
             n_steps = _check_steps(steps if steps is not None else self.steps)
             return self.lif(self.conv(x), steps=n_steps)
@@ -1035,6 +1138,87 @@ class SpikingConv2d(nn.Module):
                 f"x must have shape (T, B, C, H, W) or (B, C, H, W); got {tuple(x.shape)}"
             )
         return self.lif(current)
+
+
+MAX_CONV_SIZE = 2**31 - 1
+"""Largest kernel size, stride, dilation or padding (convolution backends index in 32 bits)."""
+
+
+def _check_pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each in ``[minimum, MAX_CONV_SIZE]``, as a pair."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints; got {value!r}")
+        return (
+            check_int(f"{name}[0]", value[0], minimum=minimum, maximum=MAX_CONV_SIZE),
+            check_int(f"{name}[1]", value[1], minimum=minimum, maximum=MAX_CONV_SIZE),
+        )
+    number = check_int(name, value, minimum=minimum, maximum=MAX_CONV_SIZE)
+    return number, number
+
+
+def _check_conv_arguments(
+    in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
+) -> None:
+    """The arguments of :class:`SpikingConv2d`'s convolution, checked before torch sees them
+    (sizes are integers >= 1, ``padding`` >= 0 or ``"same"`` / ``"valid"``, ``groups``
+    divides both channel counts, the weights fit the memory budget)."""
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    out_channels = check_int("out_channels", out_channels, minimum=1)
+    kh, kw = _check_pair("kernel_size", kernel_size, 1)
+    _check_pair("stride", stride, 1)
+    _check_pair("dilation", dilation, 1)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(
+                f"padding must be an int >= 0, a pair, 'same' or 'valid'; got {padding!r}"
+            )
+    else:
+        _check_pair("padding", padding, 0)
+    groups = check_int("groups", groups, minimum=1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"groups = {groups} must divide in_channels = {in_channels} and out_channels = "
+            f"{out_channels}"
+        )
+    check_bool("bias", bias)
+    _check_weight_bytes(
+        f"SpikingConv2d(in_channels={in_channels}, out_channels={out_channels}, "
+        f"kernel_size={(kh, kw)})",
+        out_channels * (in_channels // groups) * kh * kw,
+    )
+
+
+def _check_images(x: torch.Tensor, conv: nn.Conv2d) -> None:
+    """Refuse images smaller than ``conv``'s dilated kernel (after its padding) and, for large
+    ones, a padded input and outputs over the memory budget. Shape arithmetic only."""
+    images = int(np.prod(x.shape[:-3]))
+    if conv.padding == "same":
+        padded, out = tuple(x.shape[-2:]), tuple(x.shape[-2:])
+    else:
+        pad = (0, 0) if conv.padding == "valid" else conv.padding
+        padded, out = [], []
+        for i, axis in enumerate(("height", "width")):
+            size = x.shape[i - 2]
+            span = conv.dilation[i] * (conv.kernel_size[i] - 1) + 1
+            if size + 2 * pad[i] < span:
+                raise ValueError(
+                    f"x's images are too small: {axis} {size} (shape {tuple(x.shape)}) plus "
+                    f"padding {pad[i]} on each side is less than the dilated kernel's {span}"
+                )
+            padded.append(size + 2 * pad[i])
+            out.append((size + 2 * pad[i] - span) // conv.stride[i] + 1)
+    # the padded input, and the convolution's output with the spikes and membranes after it
+    elements = images * (
+        conv.in_channels * padded[0] * padded[1] + 3 * conv.out_channels * out[0] * out[1]
+    )
+    n_bytes = size_in_bytes(elements, x.element_size())
+    if n_bytes > LARGE_OUTPUT_BYTES:
+        check_allocation(
+            f"SpikingConv2d on x of shape {tuple(x.shape)}: padded images {tuple(padded)}, "
+            f"outputs {tuple(out)}",
+            n_bytes,
+        )
 
 
 def _check_sequence(name: str, value: torch.Tensor) -> None:

@@ -18,6 +18,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from spikesub.models.memory import check_allocation
+from spikesub.models.validation import size_in_bytes
+
 # Relative tolerance (in bins) for placing spike times on bin edges.
 _EDGE_TOL = 1e-9
 
@@ -27,13 +30,32 @@ def _check_n_neurons(n_neurons: int) -> int:
         raise TypeError(f"n_neurons must be an int >= 1; got {type(n_neurons).__name__}")
     if n_neurons < 1:
         raise ValueError(f"n_neurons must be >= 1; got {n_neurons}")
+    if n_neurons > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"n_neurons must be <= 2**63 - 1 (neuron indices are int64); got {n_neurons}"
+        )
     return int(n_neurons)
+
+
+def _as_float(value: Real) -> float:
+    """``float(value)``, infinite for an integer beyond the float range (then refused)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _check_neuron_arrays(n_neurons: int, n_arrays: int) -> None:
+    """Refuse ``n_arrays`` float64 arrays of ``n_neurons`` over the memory budget."""
+    check_allocation(
+        f"per-neuron arrays of n_neurons = {n_neurons:,}", size_in_bytes(8, n_neurons, n_arrays)
+    )
 
 
 def _check_positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number > 0; got {type(value).__name__}")
-    value = float(value)
+    value = _as_float(value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be finite and > 0; got {value}")
     return value
@@ -42,7 +64,7 @@ def _check_positive(name: str, value: float) -> float:
 def _check_finite(name: str, value: float, *, minimum: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    value = float(value)
+    value = _as_float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}")
     if minimum is not None and value < minimum:
@@ -95,7 +117,14 @@ def _check_spikes(
 
 
 def _n_full_bins(duration_ms: float, bin_ms: float) -> int:
-    return int(math.floor(duration_ms / bin_ms + _EDGE_TOL))
+    """Complete bins in the window; refused when their counts would not fit the memory
+    budget (a ``bin_ms`` far too small for ``duration_ms``)."""
+    ratio = duration_ms / bin_ms + _EDGE_TOL
+    what = f"the bins of duration_ms / bin_ms = {duration_ms:g} / {bin_ms:g}"
+    if not math.isfinite(ratio):
+        raise ValueError(f"{what} are too many to count; use a larger bin_ms")
+    check_allocation(what, 24.0 * ratio)  # counts, rates and bin starts, float64
+    return int(math.floor(ratio))
 
 
 def _bin_of(times_ms: np.ndarray, t_start_ms: float, bin_ms: float, n_bins: int) -> np.ndarray:
@@ -111,8 +140,12 @@ def _gaussian_smooth_counts(counts: np.ndarray, sigma_bins: float) -> np.ndarray
     Each bin's content is spread over its neighbours with a Gaussian truncated at 4 sigma and
     renormalised to the bins that exist, so nothing is lost at the edges and the total is kept.
     """
-    half = int(math.ceil(4.0 * sigma_bins))
-    if half == 0 or counts.size == 0:
+    if counts.size == 0:
+        return counts.astype(np.float64)
+    # offsets beyond the histogram's length land nowhere: a kernel that wide adds nothing
+    spread = 4.0 * sigma_bins
+    half = counts.size - 1 if spread >= counts.size else int(math.ceil(spread))
+    if half == 0:
         return counts.astype(np.float64)
     offsets = np.arange(-half, half + 1, dtype=np.float64)
     kernel = np.exp(-0.5 * (offsets / sigma_bins) ** 2)
@@ -137,6 +170,7 @@ def firing_rates_hz(indices: np.ndarray, n_neurons: int, duration_ms: float) -> 
     n_neurons = _check_n_neurons(n_neurons)
     duration_ms = _check_positive("duration_ms", duration_ms)
     indices = _check_indices(indices, n_neurons)
+    _check_neuron_arrays(n_neurons, 2)
     counts = np.bincount(indices, minlength=n_neurons).astype(np.float64)
     return counts / (duration_ms / 1000.0)
 
@@ -165,6 +199,7 @@ def isi_cv(
         raise TypeError(f"min_spikes must be an int >= 2; got {type(min_spikes).__name__}")
     if min_spikes < 2:
         raise ValueError(f"min_spikes must be >= 2; got {min_spikes}")
+    _check_neuron_arrays(n_neurons, 6)
 
     cv = np.full(n_neurons, np.nan)
     n_spikes = np.bincount(indices, minlength=n_neurons)
@@ -270,6 +305,12 @@ def synchrony_chi(
     n_bins = _n_full_bins(duration_ms, bin_ms)
     if n_bins < 2:
         return float("nan")
+    _check_neuron_arrays(n_neurons, 1)
+    if n_neurons * n_bins >= 2**63:
+        raise ValueError(
+            f"n_neurons x bins = {n_neurons:,} x {n_bins:,} is more (neuron, bin) pairs than "
+            "64-bit keys can number; use a larger bin_ms"
+        )
     bins = _bin_of(times_ms, t_start_ms, bin_ms, n_bins)
     keep = bins >= 0
     bins = bins[keep]

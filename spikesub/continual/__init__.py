@@ -35,6 +35,7 @@ _EXPORTS = {
     "make_strategy": "strategies",
     "protected_layers": "strategies",
     "HebbianSubspace": "subspace",
+    "SubspaceDivergedError": "subspace",
     "ActivityTap": "taps",
     "record_activity": "taps",
 }
@@ -50,6 +51,7 @@ __all__ = [
     "OnlineTrainer",
     "STRATEGIES",
     "Strategy",
+    "SubspaceDivergedError",
     "extend_basis",
     "make_online_trainer",
     "make_strategy",

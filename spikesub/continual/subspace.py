@@ -21,7 +21,10 @@ activity (``step_norm="trace"``, ``>= the largest residual eigenvalue``) or that
 eigenvalue itself (``step_norm="top"``), which makes ``lr`` dimensionless and the rule
 stable for ``lr < 1`` whatever the scale of ``x``. ``clamp`` bounds each element of
 the step to ``[-clamp, clamp]``, ``max_norm`` the length of each row. ``n_iters`` repeats
-the update on the same batch.
+the update on the same batch. A batch so large (or so small) that its squares would overflow
+(or underflow) the weights' dtype is first scaled by a power of two, which the normalised
+step does not see; NaN or infinite activity is refused, and a call whose update would leave
+non-finite weights restores them and raises :class:`SubspaceDivergedError`.
 
 Spiking mode: the lateral neurons are integrate-and-fire neurons driven by the current
 ``H x`` for ``spike_steps`` steps. Signed outputs use an ON and an OFF population (driven by
@@ -36,6 +39,7 @@ feedback ``x_hat = H^T y``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -47,8 +51,12 @@ from spikesub.continual.projection import (
     residual_spectrum,
     select_k,
 )
+from spikesub.models.errors import SpikesubError
+from spikesub.models.memory import check_allocation
+from spikesub.models.torch_validation import check_finite_tensor
+from spikesub.models.validation import check_choice, check_int, check_real, size_in_bytes
 
-__all__ = ["HEBBIAN_MODES", "HEBBIAN_RULES", "HebbianSubspace"]
+__all__ = ["HEBBIAN_MODES", "HEBBIAN_RULES", "HebbianSubspace", "SubspaceDivergedError"]
 
 HEBBIAN_RULES: tuple[str, ...] = ("oja", "gha")
 """Learning rules of the lateral weights."""
@@ -61,23 +69,33 @@ STEP_NORMS: tuple[str, ...] = ("trace", "top")
 eigenvalue (power iteration)."""
 
 
-def _check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return value
+class SubspaceDivergedError(SpikesubError, FloatingPointError):
+    """A Hebbian update made the lateral weights NaN or infinite; the subspace was restored
+    to its state at the start of the call."""
 
 
-def _check_float(name: str, value, low: float, high: float | None = None, *, open_low=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    value = float(value)
-    bad = value <= low if open_low else value < low
-    if bad or (high is not None and value > high) or value != value:
-        side = "(" if open_low else "["
-        raise ValueError(
-            f"{name} must lie in {side}{low}, {high if high is not None else 'inf'}]; got {value}"
-        )
-    return value
+def _power_of_two_scaled(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` in ``dtype``, times a power of two that brings its largest magnitude near 1 when
+    the products the update forms (squares of ``x`` summed over a batch and its inputs) could
+    overflow or underflow ``dtype``; unscaled otherwise.
+
+    The rule does not depend on the scale of ``x`` (its step is divided by the energy of the
+    batch, and the spiking thresholds follow the drive), and a power of two changes no
+    rounding, so this only keeps extreme batches (``1e30`` in float32) finite.
+    """
+    if not x.is_floating_point():
+        x = x.double()
+    if x.numel() == 0:
+        return x.to(dtype)
+    peak = float(x.abs().max())
+    info = torch.finfo(dtype)
+    high = math.sqrt(info.max / x.numel()) / 4.0
+    low = math.sqrt(info.tiny) * 1024.0
+    if peak == 0.0 or low <= peak <= high:
+        return x.to(dtype)
+    shift = -math.frexp(peak)[1]  # up to 1074 for a subnormal peak: scale in two halves
+    half = shift // 2
+    return (x.double() * 2.0**half * 2.0 ** (shift - half)).to(dtype)
 
 
 class HebbianSubspace:
@@ -126,30 +144,24 @@ class HebbianSubspace:
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        self.n_inputs = _check_positive_int("n_inputs", n_inputs)
-        if rule not in HEBBIAN_RULES:
-            raise ValueError(f"rule must be one of {HEBBIAN_RULES}; got {rule!r}")
-        if mode not in HEBBIAN_MODES:
-            raise ValueError(f"mode must be one of {HEBBIAN_MODES}; got {mode!r}")
-        self.rule = rule
-        self.mode = mode
-        self.lr = _check_float("lr", lr, 0.0, 1.0, open_low=True)
-        self.momentum = _check_float("momentum", momentum, 0.0, 0.999999)
-        self.n_iters = _check_positive_int("n_iters", n_iters)
-        self.clamp = None if clamp is None else _check_float("clamp", clamp, 0.0, open_low=True)
-        self.spike_steps = _check_positive_int("spike_steps", spike_steps)
-        if step_norm not in STEP_NORMS:
-            raise ValueError(f"step_norm must be one of {STEP_NORMS}; got {step_norm!r}")
-        self.step_norm = step_norm
-        self.power_iters = _check_positive_int("power_iters", power_iters)
+        self.n_inputs = check_int("n_inputs", n_inputs, minimum=1)
+        self.rule = check_choice("rule", rule, HEBBIAN_RULES)
+        self.mode = check_choice("mode", mode, HEBBIAN_MODES)
+        self.lr = check_real("lr", lr, low=0.0, high=1.0, low_open=True)
+        self.momentum = check_real("momentum", momentum, low=0.0, high=0.999999)
+        self.n_iters = check_int("n_iters", n_iters, minimum=1)
+        self.clamp = None if clamp is None else check_real("clamp", clamp, low=0.0, low_open=True)
+        self.spike_steps = check_int("spike_steps", spike_steps, minimum=1)
+        self.step_norm = check_choice("step_norm", step_norm, STEP_NORMS)
+        self.power_iters = check_int("power_iters", power_iters, minimum=1)
         self._power_vector: torch.Tensor | None = None
-        self.init_scale = _check_float("init_scale", init_scale, 0.0, open_low=True)
+        self.init_scale = check_real("init_scale", init_scale, low=0.0, low_open=True)
         self.max_norm = (
-            None if max_norm is None else _check_float("max_norm", max_norm, 1.0, open_low=True)
+            None if max_norm is None else check_real("max_norm", max_norm, low=1.0, low_open=True)
         )
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
-        self.seed = int(seed)
+        self.seed = check_int("seed", seed, minimum=0, maximum=2**63 - 1)
         self.dtype = dtype
         self.generator = torch.Generator().manual_seed(self.seed)
         self.H_old = torch.zeros((0, self.n_inputs), dtype=dtype)
@@ -183,8 +195,7 @@ class HebbianSubspace:
 
     def add_neurons(self, k: int) -> None:
         """Add ``k`` learning rows with random directions of norm ``init_scale`` (seeded)."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-            raise ValueError(f"k must be an int >= 0; got {k!r}")
+        k = check_int("k", k, minimum=0)
         if self.k + k > self.n_inputs:
             raise ValueError(
                 f"k = {k} would give {self.k + k} lateral neurons for n_inputs = "
@@ -192,6 +203,11 @@ class HebbianSubspace:
             )
         if k == 0:
             return
+        # the float64 draw, the rows in the weights' dtype and their velocity
+        check_allocation(
+            f"add_neurons(k={k:,}) for n_inputs = {self.n_inputs:,}",
+            size_in_bytes(3 * 8, k, self.n_inputs),
+        )
         rows = torch.randn((k, self.n_inputs), generator=self.generator, dtype=torch.float64)
         rows = rows / rows.norm(dim=1, keepdim=True) * self.init_scale
         rows = rows.to(self.dtype)
@@ -213,16 +229,42 @@ class HebbianSubspace:
 
     # -- dynamics ---------------------------------------------------------------------------
 
-    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+    def _check_x(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """``x`` detached, after checking it is a real ``(B, n)`` tensor of finite values (the
+        message names the first NaN / inf, e.g. ``x[3, 17]``)."""
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(x).__name__}")
+        if x.is_complex():
+            raise TypeError(f"{name} must be a real tensor; got {x.dtype}")
         if x.dim() != 2 or x.shape[1] != self.n_inputs:
-            raise ValueError(f"x must have shape (B, {self.n_inputs}); got {tuple(x.shape)}")
-        return x.detach().to(self.dtype)
+            raise ValueError(f"{name} must have shape (B, {self.n_inputs}); got {tuple(x.shape)}")
+        return check_finite_tensor(name, x.detach())
+
+    def _in_dtype(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """Checked ``x`` in the weights' dtype; ValueError if its values do not fit there."""
+        x = self._check_x(x, name)
+        converted = x.to(self.dtype)
+        if x.dtype != self.dtype and x.numel() and not bool(torch.isfinite(converted).all()):
+            raise ValueError(
+                f"{name} has values too large for {self.dtype} (largest magnitude "
+                f"{float(x.abs().max()):g}); rescale it"
+            )
+        return converted
+
+    def _rows(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """Checked activity rows for learning, in the weights' dtype, rescaled by a power of
+        two where their magnitude would overflow or underflow the update."""
+        return _power_of_two_scaled(self._check_x(x, name), self.dtype)
 
     def lateral_output(self, x: torch.Tensor) -> torch.Tensor:
-        """Output ``y`` ``(B, k)`` of all lateral neurons for activity rows ``x`` ``(B, n)``."""
-        x = self._check_x(x)
+        """Output ``y`` ``(B, k)`` of all lateral neurons for activity rows ``x`` ``(B, n)``.
+
+        Raises:
+            TypeError: ``x`` is not a real tensor.
+            ValueError: another shape, a NaN / inf (the first one named), or values too
+                large for the weights' dtype.
+        """
+        x = self._in_dtype(x)
         return self._output(x, self.H)
 
     def _output(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -246,16 +288,40 @@ class HebbianSubspace:
     def update(self, x: torch.Tensor, *, lr_scale: float = 1.0) -> None:
         """Hebbian learning of ``H_new`` on one batch of activity rows ``x`` ``(B, n)``
         (``n_iters`` iterations, step size ``lr * lr_scale``). Does nothing when there are
-        no learning rows."""
-        x = self._check_x(x)
-        lr_scale = _check_float("lr_scale", lr_scale, 0.0, 1.0, open_low=True)
+        no learning rows.
+
+        Raises:
+            TypeError: ``x`` is not a real tensor.
+            ValueError: another shape or a NaN / inf in ``x`` (the first one named); the
+                weights are left unchanged.
+            SubspaceDivergedError: the weights became non-finite; they are restored.
+        """
+        x = self._rows(x)
+        lr_scale = check_real("lr_scale", lr_scale, low=0.0, high=1.0, low_open=True)
         if self.k_new == 0 or x.shape[0] == 0:
             return
         start = time.perf_counter()
+        saved = self._learning_state()
         prepared = self._prepare(x)
         if prepared is not None:
             self._iterate(*prepared, lr_scale)
+        self._check_learnt(saved)
         self.hebbian_seconds += time.perf_counter() - start
+
+    def _learning_state(self) -> tuple:
+        """What a Hebbian call changes, to restore it if the call diverges."""
+        vector = None if self._power_vector is None else self._power_vector.clone()
+        return self.H_new.clone(), self.velocity.clone(), vector, self.n_updates
+
+    def _check_learnt(self, saved: tuple) -> None:
+        """Restore ``saved`` and raise if the learning rows are no longer finite."""
+        if bool(torch.isfinite(self.H_new).all()) and bool(torch.isfinite(self.velocity).all()):
+            return
+        self.H_new, self.velocity, self._power_vector, self.n_updates = saved
+        raise SubspaceDivergedError(
+            "the Hebbian update made the lateral weights non-finite; they were restored to "
+            "the start of the call; lower lr or set max_norm"
+        )
 
     def learn(
         self,
@@ -274,20 +340,35 @@ class HebbianSubspace:
         batch), so a pass after the first costs only the iterations on ``H_new``.
 
         Args:
-            batches: activity rows ``(B_i, n)`` per batch.
+            batches: a non-empty sequence of activity rows ``(B_i, n)`` per batch.
             epochs: passes over ``batches`` (0: nothing is learnt).
             lr_final: final fraction of the step, in (0, 1].
             updates: the number of batch updates instead, the batches taken in turn
                 (``epochs * len(batches)`` when None; 0: nothing is learnt).
+
+        Raises:
+            TypeError: ``batches`` is not a sequence of real tensors.
+            ValueError: ``batches`` is empty, or a batch has another shape or a NaN / inf
+                (named as ``batches[i][row, column]``); the weights are left unchanged.
+            SubspaceDivergedError: the weights became non-finite; they are restored.
         """
-        epochs = _check_positive_int("epochs", epochs, minimum=0)
-        lr_final = _check_float("lr_final", lr_final, 0.0, 1.0, open_low=True)
+        epochs = check_int("epochs", epochs, minimum=0)
+        lr_final = check_real("lr_final", lr_final, low=0.0, high=1.0, low_open=True)
         if updates is not None:
-            updates = _check_positive_int("updates", updates, minimum=0)
+            updates = check_int("updates", updates, minimum=0)
+        if isinstance(batches, torch.Tensor) or not isinstance(batches, Sequence):
+            raise TypeError(
+                f"batches must be a list of (B, {self.n_inputs}) tensors; "
+                f"got {type(batches).__name__}"
+            )
+        if len(batches) == 0:
+            raise ValueError("batches is empty; give at least one batch of activity rows")
+        rows = [self._rows(x, f"batches[{i}]") for i, x in enumerate(batches)]
         if self.k_new == 0 or epochs == 0 or updates == 0:
             return
         start = time.perf_counter()
-        prepared = [self._prepare(self._check_x(x)) for x in batches]
+        saved = self._learning_state()
+        prepared = [self._prepare(x) for x in rows]
         prepared = [p for p in prepared if p is not None]
         if prepared:
             n_updates = epochs * len(prepared) if updates is None else updates
@@ -297,6 +378,7 @@ class HebbianSubspace:
                 # fast convergence first, little noise left in the rows that will be frozen
                 scale = 1.0 - (1.0 - lr_final) * min(done / total, 1.0)
                 self._iterate(x, residual, energy, scale)
+        self._check_learnt(saved)
         self.hebbian_seconds += time.perf_counter() - start
 
     def _prepare(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float] | None:
@@ -379,17 +461,33 @@ class HebbianSubspace:
         The energy of activity rows ``x`` ``(N, n)`` (or of their Gram matrix ``gram`` =
         ``x^T x``) is ``||x||^2``; the part inside span(H_old) counts as protected, and the
         residual's eigenvalues are added largest first (GPM's residual SVD criterion).
+
+        Raises:
+            TypeError: ``x`` or ``gram`` is not a real tensor.
+            ValueError: wrong shapes, neither given, or a NaN / inf in ``x`` or ``gram`` (the
+                first one named), before any linear algebra.
         """
-        threshold = _check_float("threshold", threshold, 0.0, 1.0)
+        threshold = check_real("threshold", threshold, low=0.0, high=1.0)
+        # the Gram matrix, the projected one and the eigenvectors, float64
+        check_allocation(
+            f"choose_k for n_inputs = {self.n_inputs:,}",
+            size_in_bytes(3 * 8, self.n_inputs, self.n_inputs),
+        )
         if gram is None:
             if x is None:
                 raise ValueError("choose_k needs activity rows x or their gram matrix")
-            xd = self._check_x(x).double()
+            # energy fractions do not depend on the scale of x: extreme rows are rescaled
+            xd = _power_of_two_scaled(self._check_x(x), torch.float64)
             gram = xd.T @ xd
-        elif tuple(gram.shape) != (self.n_inputs, self.n_inputs):
-            raise ValueError(
-                f"gram must have shape ({self.n_inputs}, {self.n_inputs}); got {tuple(gram.shape)}"
-            )
+        else:
+            if not isinstance(gram, torch.Tensor) or gram.is_complex():
+                raise TypeError(f"gram must be a real torch.Tensor; got {type(gram).__name__}")
+            if tuple(gram.shape) != (self.n_inputs, self.n_inputs):
+                raise ValueError(
+                    f"gram must have shape ({self.n_inputs}, {self.n_inputs}); "
+                    f"got {tuple(gram.shape)}"
+                )
+            check_finite_tensor("gram", gram)
         basis = self.basis() if self.k_old else None
         energies, _, total = residual_spectrum(gram, basis)
         protected = max(total - float(energies.sum()), 0.0)

@@ -50,6 +50,8 @@ SPLIT_CLASSES: tuple[tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8
 
 _DIGITS_TEST_FRACTION = 0.25
 
+_SPLIT_WORDS = {"train": "training", "test": "test"}
+
 
 @dataclass(frozen=True, eq=False)
 class Task:
@@ -70,6 +72,29 @@ class Task:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        """Refuse a task that cannot be trained or measured: no training or no test samples,
+        inputs and labels of different lengths, or labels outside ``classes``."""
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if np.ndim(x) != 2 or np.ndim(y) != 1 or len(x) != len(y):
+                raise ValueError(
+                    f"task {self.name}: x_{split} must be (n, features) and y_{split} (n,); got "
+                    f"shapes {np.shape(x)} and {np.shape(y)}"
+                )
+            if len(y) == 0:
+                raise ValueError(
+                    f"task {self.name} has no {_SPLIT_WORDS[split]} samples (classes "
+                    f"{self.classes}); "
+                    "check the data set, n_tasks, max_train and validation"
+                )
+            outside = ~np.isin(y, self.classes)
+            if outside.any():
+                raise ValueError(
+                    f"task {self.name}: y_{split}[{int(np.argmax(outside))}] is "
+                    f"{int(y[np.argmax(outside)])}, not one of the task's classes {self.classes}"
+                )
 
     @property
     def n_features(self) -> int:
@@ -125,11 +150,24 @@ def _permuted_tasks(prefix, x_train, y_train, x_test, y_test, n_tasks, seed) -> 
     return tasks
 
 
+def _check_classes_present(task_name: str, labels: np.ndarray, pair: tuple[int, ...]) -> None:
+    """Refuse a split task whose training set lacks one of its classes (a data folder with
+    no sample of a digit): it would train a two-way task on one class."""
+    for label in pair:
+        if not np.any(labels == label):
+            raise ValueError(
+                f"task {task_name} has no training samples of class {label} (its classes are "
+                f"{pair}); the training set holds {len(labels)} samples of its classes: check "
+                "the data set"
+            )
+
+
 def _split_tasks(prefix, x_train, y_train, x_test, y_test, n_tasks) -> list[Task]:
     tasks = []
     for pair in SPLIT_CLASSES[:n_tasks]:
         xtr, ytr = split_by_classes(x_train, y_train, pair)
         xte, yte = split_by_classes(x_test, y_test, pair)
+        _check_classes_present(f"{prefix}-{pair[0]}{pair[1]}", ytr, pair)
         tasks.append(
             Task(
                 name=f"{prefix}-{pair[0]}{pair[1]}",
@@ -208,7 +246,9 @@ def make_benchmark(
 
     Raises:
         ValueError: unknown name, ``n_tasks`` or ``validation`` out of range, MNIST benchmark
-            without ``data_dir``, or a corrupt MNIST file (the message names it).
+            without ``data_dir``, a corrupt MNIST file (the message names it), or a task with
+            no training or test samples, or (split benchmarks) none of one of its classes
+            (the message names the task and the class).
         FileNotFoundError: MNIST files missing; the message names them and how to get them.
     """
     if name not in BENCHMARKS:

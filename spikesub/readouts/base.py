@@ -15,13 +15,23 @@ Outputs are float64 whatever the weights' dtype (they are computed in float64).
 
 from __future__ import annotations
 
-import numbers
 from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
 
 from spikesub.models.errors import SpikesubError
+from spikesub.models.memory import check_allocation
+from spikesub.models.validation import (
+    as_dtype,
+    as_real_array,
+    check_finite_array,
+    check_int,
+    check_not_empty,
+    first_nonfinite,
+    format_index,
+    size_in_bytes,
+)
 
 READOUT_BACKENDS: tuple[str, ...] = ("auto", "numpy", "numba")
 """Backends the readouts accept; ``"auto"`` is ``"numba"`` (there are no CUDA readout kernels:
@@ -60,67 +70,27 @@ def resolve_readout_backend(backend: str) -> str:
     return "numba" if name == "auto" else name
 
 
-def check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
-
-
-def check_float(
-    value: Any,
-    name: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a finite float within the given bounds, else ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}")
-    v = float(value)
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
-    left = "(" if low_open or low is None else "["
-    right = ")" if high_open or high is None else "]"
-    allowed = f"{left}{lo}, {hi}{right}"
-    bad = not np.isfinite(v)
-    if low is not None:
-        bad |= v <= low if low_open else v < low
-    if high is not None:
-        bad |= v >= high if high_open else v > high
-    if bad:
-        raise ValueError(f"{name} must be a finite number in {allowed}; got {value!r}")
-    return v
-
-
 def check_float_dtype(dtype: Any) -> np.dtype:
-    dt = np.dtype(dtype)
+    """``dtype`` as a NumPy float32 or float64 dtype: TypeError for what is not a dtype,
+    ValueError for another dtype."""
+    dt = as_dtype("dtype", dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64; got {dt}")
     return dt
 
 
-def first_nonfinite(a: np.ndarray) -> tuple[int, ...]:
-    """Index of the first non-finite element of ``a`` (C order)."""
-    flat = int(np.argmin(np.isfinite(a).ravel()))
-    return tuple(int(i) for i in np.unravel_index(flat, a.shape))
-
-
-def as_float_array(x: Any, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real-valued array; got dtype {arr.dtype}")
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
-    return arr
-
-
-def check_finite(arr: np.ndarray, name: str) -> None:
-    if not np.isfinite(arr).all():
+def _in_dtype(name: str, values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A copy of finite ``values`` in ``dtype``; ValueError naming the first element too large
+    for it (a float64 ``3.5e38`` in float32 weights)."""
+    with np.errstate(over="ignore"):
+        converted = np.array(values, dtype=dtype)
+    index = first_nonfinite(converted)
+    if index is not None:
         raise ValueError(
-            f"{name} contains non-finite values (first at index {first_nonfinite(arr)})"
+            f"{format_index(name, index)} = {values[index]:g} is too large for {dtype}; "
+            f"rescale {name} or use float64"
         )
+    return converted
 
 
 class Readout(ABC):
@@ -132,10 +102,21 @@ class Readout(ABC):
     """
 
     def __init__(self, n_inputs: int, n_outputs: int, dtype: Any):
-        self._n_inputs = check_positive_int(n_inputs, "n_inputs")
-        self._n_outputs = check_positive_int(n_outputs, "n_outputs")
+        self._n_inputs = check_int("n_inputs", n_inputs, minimum=1)
+        self._n_outputs = check_int("n_outputs", n_outputs, minimum=1)
         self._dtype = check_float_dtype(dtype)
+        check_allocation(
+            f"the state of {type(self).__name__}(n_inputs={self._n_inputs:,}, "
+            f"n_outputs={self._n_outputs:,})",
+            self._state_bytes(self._n_inputs, self._n_outputs),
+        )
         self._weights = np.zeros((self._n_outputs, self._n_inputs), dtype=self._dtype)
+
+    @classmethod
+    def _state_bytes(cls, n_inputs: int, n_outputs: int) -> float:
+        """Bytes of the arrays the readout keeps (upper estimate: float64): the weights here;
+        subclasses add their own state."""
+        return size_in_bytes(8, n_outputs, n_inputs)
 
     # -- shape and weights -------------------------------------------------------------------
     @property
@@ -160,14 +141,13 @@ class Readout(ABC):
 
     @weights.setter
     def weights(self, value: Any) -> None:
-        w = as_float_array(value, "weights")
+        w = as_real_array("weights", value)
         if w.shape != self._weights.shape:
             raise ValueError(
                 f"weights must have shape {self._weights.shape} (n_outputs, n_inputs); "
                 f"got {w.shape}"
             )
-        check_finite(w, "weights")
-        self._weights = np.array(w, dtype=self._dtype)
+        self._weights = _in_dtype("weights", check_finite_array("weights", w), self._dtype)
 
     # -- outputs -----------------------------------------------------------------------------
     def _bias(self) -> np.ndarray | None:
@@ -177,30 +157,37 @@ class Readout(ABC):
         """Outputs with the current weights (no learning).
 
         Args:
-            traces: (time, n_inputs) or (n_inputs,).
+            traces: (time, n_inputs) with time >= 1, or (n_inputs,); finite.
 
         Returns:
             (time, n_outputs) or (n_outputs,), float64.
+
+        Raises:
+            TypeError: ``traces`` is not a real-valued array.
+            ValueError: another shape, no time steps, or a NaN / inf (the first one named).
         """
-        x = as_float_array(traces, "traces")
-        if x.ndim == 1:
-            return self.predict(x[None, :])[0]
-        if x.ndim != 2 or x.shape[1] != self._n_inputs:
+        x = as_real_array("traces", traces)
+        single = x.ndim == 1 and x.shape[0] == self._n_inputs
+        if not single and (x.ndim != 2 or x.shape[1] != self._n_inputs):
             raise ValueError(
                 f"traces must have shape (time, {self._n_inputs}) or ({self._n_inputs},); "
                 f"got {x.shape}"
             )
-        y = np.asarray(x, dtype=np.float64) @ np.asarray(self._weights, dtype=np.float64).T
+        check_not_empty("traces", x, axis=0, what="time steps")
+        check_finite_array("traces", x)
+        rows = np.asarray(x, dtype=np.float64).reshape(-1, self._n_inputs)
+        y = rows @ np.asarray(self._weights, dtype=np.float64).T
         bias = self._bias()
         if bias is not None:
             y += bias
-        return y
+        return y[0] if single else y
 
     # -- checks shared by the learning rules --------------------------------------------------
     def _check_recording(self, traces: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Validated (time, n_inputs) traces and (time, n_outputs) targets (float arrays)."""
-        x = as_float_array(traces, "traces")
-        y = as_float_array(targets, "targets")
+        """Validated (time, n_inputs) traces and (time, n_outputs) targets (float arrays):
+        matching shapes, at least one time step, every value finite."""
+        x = as_real_array("traces", traces)
+        y = as_real_array("targets", targets)
         if y.ndim == 1 and self._n_outputs == 1:
             y = y[:, None]
         if x.ndim != 2 or x.shape[1] != self._n_inputs:
@@ -213,8 +200,9 @@ class Readout(ABC):
                 f"traces of shape {x.shape} need targets of shape ({x.shape[0]}, "
                 f"{self._n_outputs}) (time, n_outputs); got targets of shape {y.shape}"
             )
-        check_finite(x, "traces")
-        check_finite(y, "targets")
+        check_not_empty("traces", x, axis=0, what="time steps")
+        check_finite_array("traces", x)
+        check_finite_array("targets", y)
         return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
     # -- learning (subclasses) ----------------------------------------------------------------
@@ -260,13 +248,13 @@ class Readout(ABC):
             )
         arrays = {}
         for name, current in expected.items():
-            value = as_float_array(state[name], name)
+            value = as_real_array(f"state[{name!r}]", state[name])
             if value.shape != current.shape:
                 raise ValueError(
                     f"state[{name!r}] has shape {value.shape}; this readout needs {current.shape}"
                 )
-            check_finite(value, f"state[{name!r}]")
-            arrays[name] = value
+            check_finite_array(f"state[{name!r}]", value)
+            arrays[name] = _in_dtype(f"state[{name!r}]", value, current.dtype)
         for name, value in arrays.items():
             self._set_state_array(name, value)
         if hasattr(self, "_steps"):

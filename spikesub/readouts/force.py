@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 
 from spikesub.kernels.plasticity import rls_run_numba, rls_run_numpy
+from spikesub.models.validation import check_int, check_real, size_in_bytes
 from spikesub.readouts.base import (
     Readout,
     ReadoutDivergedError,
-    check_float,
-    check_positive_int,
     resolve_readout_backend,
 )
 
@@ -66,14 +65,18 @@ class FORCEReadout(Readout):
         backend: str = "auto",
     ):
         super().__init__(n_inputs, n_outputs, dtype)
-        self.alpha = check_float(alpha, "alpha", low=0.0, low_open=True)
-        self.update_every = check_positive_int(update_every, "update_every")
-        self.forgetting = check_float(forgetting, "forgetting", low=0.0, high=1.0, low_open=True)
+        self.alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+        self.update_every = check_int("update_every", update_every, minimum=1)
+        self.forgetting = check_real("forgetting", forgetting, low=0.0, high=1.0, low_open=True)
         self.backend = resolve_readout_backend(backend)
         self._backend_name = backend
         self._P = np.empty((self.n_inputs, self.n_inputs), dtype=self.dtype)
         self._steps = 0
         self.reset(weights=True)
+
+    @classmethod
+    def _state_bytes(cls, n_inputs: int, n_outputs: int) -> float:
+        return super()._state_bytes(n_inputs, n_outputs) + size_in_bytes(8, n_inputs, n_inputs)
 
     @property
     def P(self) -> np.ndarray:

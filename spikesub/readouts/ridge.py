@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.readouts.base import Readout, check_float
+from spikesub.models.validation import check_real, size_in_bytes
+from spikesub.readouts.base import Readout, ReadoutDivergedError
 
 
 class RidgeReadout(Readout):
@@ -45,7 +46,7 @@ class RidgeReadout(Readout):
         dtype: Any = np.float64,
     ):
         super().__init__(n_inputs, n_outputs, dtype)
-        self.ridge = check_float(ridge, "ridge", low=0.0)
+        self.ridge = check_real("ridge", ridge, low=0.0)
         if not isinstance(fit_intercept, (bool, np.bool_)):
             raise TypeError(f"fit_intercept must be a bool; got {fit_intercept!r}")
         self.fit_intercept = bool(fit_intercept)
@@ -54,6 +55,12 @@ class RidgeReadout(Readout):
         self._gram = np.zeros((size, size), dtype=np.float64)
         self._cross = np.zeros((size, self.n_outputs), dtype=np.float64)
         self._steps = 0
+
+    @classmethod
+    def _state_bytes(cls, n_inputs: int, n_outputs: int) -> float:
+        size = n_inputs + 1  # the Gram matrix, cross products and a copy for the solve
+        extra = size_in_bytes(8, size, 2 * size + n_outputs)
+        return super()._state_bytes(n_inputs, n_outputs) + extra
 
     @property
     def intercept(self) -> np.ndarray:
@@ -98,28 +105,70 @@ class RidgeReadout(Readout):
                 raise np.linalg.LinAlgError("non-finite solution")
         except np.linalg.LinAlgError:
             sol = np.linalg.lstsq(a, self._cross, rcond=None)[0]
-        self._weights[...] = sol[:n].T
-        if self.fit_intercept:
-            self._intercept[...] = sol[n]
+        with np.errstate(over="ignore", invalid="ignore"):
+            weights = sol[:n].T.astype(self.dtype)
+            intercept = sol[n].astype(self.dtype) if self.fit_intercept else None
+        if not np.isfinite(weights).all() or (
+            intercept is not None and not np.isfinite(intercept).all()
+        ):
+            raise np.linalg.LinAlgError(f"the solution does not fit in {self.dtype}")
+        self._weights[...] = weights
+        if intercept is not None:
+            self._intercept[...] = intercept
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, *, fresh: bool) -> None:
+        """Add ``x``, ``y`` to the statistics (after a reset when ``fresh``) and re-solve; on
+        failure the readout is left as it was and the error says why."""
+        saved = {name: array.copy() for name, array in self._state_arrays().items()}
+        steps = self._steps
+        try:
+            if fresh:
+                self.reset()
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._accumulate(x, y)
+            if not (np.isfinite(self._gram).all() and np.isfinite(self._cross).all()):
+                raise ValueError(
+                    "traces or targets are too large: their products overflow float64 "
+                    f"(largest |traces| = {np.abs(x).max():g}, largest |targets| = "
+                    f"{np.abs(y).max():g}); rescale them"
+                )
+            self._solve()
+        except (ValueError, np.linalg.LinAlgError) as error:
+            for name, array in saved.items():
+                getattr(self, "_" + name)[...] = array
+            self._steps = steps
+            if isinstance(error, np.linalg.LinAlgError):
+                raise ReadoutDivergedError(
+                    None,
+                    type(self).__name__,
+                    f"the least-squares solve failed ({error}); raise ridge or rescale the traces",
+                ) from None
+            raise
 
     def fit_online(self, traces: Any, targets: Any) -> np.ndarray:
         """Add a recording to the sufficient statistics and re-solve at the end.
 
+        Args:
+            traces: (time, n_inputs), time >= 1, finite. targets: (time, n_outputs), finite.
+
         Returns:
             (time, n_outputs) float64 outputs produced with the weights from before the call.
+
+        Raises:
+            ValueError: shapes, no time steps, non-finite values (the first one named), or
+                values so large that the statistics overflow; the readout is unchanged.
+            ReadoutDivergedError: the solve failed; the readout is unchanged.
         """
         x, y = self._check_recording(traces, targets)
         out = self.predict(x)
-        self._accumulate(x, y)
-        self._solve()
+        self._fit(x, y, fresh=False)
         return out
 
     def fit_offline(self, traces: Any, targets: Any) -> RidgeReadout:
-        """Fit on this recording alone (previous statistics are discarded)."""
+        """Fit on this recording alone (previous statistics are discarded); errors as
+        :meth:`fit_online`'s."""
         x, y = self._check_recording(traces, targets)
-        self.reset()
-        self._accumulate(x, y)
-        self._solve()
+        self._fit(x, y, fresh=True)
         return self
 
     def _state_arrays(self) -> dict[str, np.ndarray]:

@@ -33,12 +33,16 @@ from typing import Any
 import numpy as np
 
 from spikesub.kernels.plasticity import three_factor_run_numba, three_factor_run_numpy
+from spikesub.models.validation import (
+    as_real_array,
+    check_choice,
+    check_finite_array,
+    check_int,
+    check_real,
+)
 from spikesub.readouts.base import (
     Readout,
     ReadoutDivergedError,
-    as_float_array,
-    check_finite,
-    check_float,
     resolve_readout_backend,
 )
 
@@ -86,33 +90,43 @@ class ThreeFactorReadout(Readout):
         post: str = "none",
     ):
         super().__init__(n_inputs, n_outputs, dtype)
-        self.learning_rate = check_float(learning_rate, "learning_rate", low=0.0, low_open=True)
-        self.tau_eligibility_ms = check_float(tau_eligibility_ms, "tau_eligibility_ms", low=0.0)
-        self.dt_ms = check_float(dt_ms, "dt_ms", low=0.0, low_open=True)
-        self.consolidation_rate = check_float(consolidation_rate, "consolidation_rate", low=0.0)
+        self.learning_rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
+        self.tau_eligibility_ms = check_real("tau_eligibility_ms", tau_eligibility_ms, low=0.0)
+        self.dt_ms = check_real("dt_ms", dt_ms, low=0.0, low_open=True)
+        self.consolidation_rate = check_real("consolidation_rate", consolidation_rate, low=0.0)
         self.backend = resolve_readout_backend(backend)
         self._backend_name = backend
-        if post not in POST_FACTORS:
-            raise ValueError(f"post must be one of {POST_FACTORS}; got {post!r}")
-        self.post = post
+        self.post = check_choice("post", post, POST_FACTORS)
         self.online_outputs = self._check_online(online_outputs)
         self._seed = seed if isinstance(seed, int) else None
         self._weight_init_scale: float | None = None
         if weight_init is not None:
             if isinstance(weight_init, (int, float)) and not isinstance(weight_init, bool):
-                scale = check_float(weight_init, "weight_init", low=0.0)
+                scale = check_real("weight_init", weight_init, low=0.0)
                 self._weight_init_scale = scale
                 rng = np.random.default_rng(seed)
                 w0 = rng.standard_normal((self.n_outputs, self.n_inputs)) * (
                     scale / math.sqrt(self.n_inputs)
                 )
-                self._weights = w0.astype(self.dtype)
+                with np.errstate(over="ignore"):
+                    w0 = w0.astype(self.dtype)
+                if not np.isfinite(w0).all():
+                    raise ValueError(
+                        f"weight_init = {scale:g} gives weights too large for {self.dtype}; "
+                        "use a smaller scale"
+                    )
+                self._weights = w0
             else:
                 self.weights = weight_init
         self._pending = np.zeros_like(self._weights)
         rows = self.n_outputs if post == "output" else 1
         self._eligibility = np.zeros((rows, self.n_inputs), dtype=np.float64)
         self._steps = 0
+
+    @classmethod
+    def _state_bytes(cls, n_inputs: int, n_outputs: int) -> float:
+        # pending updates and eligibility traces
+        return 3.0 * super()._state_bytes(n_inputs, n_outputs)
 
     # -- parameters ---------------------------------------------------------------------------
     def _check_online(self, online: Any) -> np.ndarray:
@@ -153,7 +167,7 @@ class ThreeFactorReadout(Readout):
     def _check_gate(self, gate: Any, n_steps: int) -> np.ndarray:
         if gate is None:
             return np.ones((n_steps, 1), dtype=np.float64)
-        g = as_float_array(gate, "gate")
+        g = as_real_array("gate", gate)
         if g.ndim == 1:
             g = g[:, None]
         if g.ndim != 2 or g.shape[0] != n_steps or g.shape[1] not in (1, self.n_outputs):
@@ -161,7 +175,7 @@ class ThreeFactorReadout(Readout):
                 f"gate must have shape ({n_steps},) or ({n_steps}, {self.n_outputs}) "
                 f"(time[, n_outputs]); got {np.shape(gate)}"
             )
-        check_finite(g, "gate")
+        check_finite_array("gate", g)
         if g.size and (g.min() < 0.0 or g.max() > 1.0):
             raise ValueError(
                 f"gate values must lie in [0, 1]; got values in [{g.min():g}, {g.max():g}]"
@@ -230,11 +244,12 @@ class ThreeFactorReadout(Readout):
         """``epochs`` passes over the recording, each a :meth:`fit_online` (eligibility reset at
         its start) followed by :meth:`consolidate`, so outputs that are not online take one
         batch step per pass. Starts from the current weights."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be an integer >= 1; got {epochs!r}")
+        epochs = check_int("epochs", epochs, minimum=1)
+        x, y = self._check_recording(traces, targets)  # before the eligibility is reset
+        g = self._check_gate(gate, x.shape[0])
         for _ in range(epochs):
             self.reset_eligibility()
-            self.fit_online(traces, targets, gate=gate)
+            self.fit_online(x, y, gate=g)
             self.consolidate()
         return self
 

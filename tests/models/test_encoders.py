@@ -80,7 +80,7 @@ def test_latency_formulas():
         (lambda: poisson(torch.tensor([1.5]), 3), ValueError, r"x must lie in \[0, 1\]"),
         (lambda: poisson(torch.tensor([-0.1]), 3), ValueError, r"x must lie in \[0, 1\]"),
         (lambda: poisson(torch.tensor([float("nan")]), 3), ValueError, "non-finite"),
-        (lambda: poisson(torch.tensor([0.5]), 0), ValueError, "steps must be >= 1"),
+        (lambda: poisson(torch.tensor([0.5]), 0), ValueError, "steps must be an integer >= 1"),
         (lambda: poisson(torch.tensor([0.5]), 2.5), TypeError, "steps"),
         (lambda: poisson(torch.tensor([0.5]), 2, seed="a"), TypeError, "seed"),
         (lambda: poisson([0.5], 2), TypeError, "x must be a torch.Tensor"),
