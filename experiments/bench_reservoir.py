@@ -40,6 +40,7 @@ import spikesub
 from spikesub.brian2_reference import brian2_available, import_brian2, run_brian2
 from spikesub.models.reservoir import IzhikevichReservoir
 from spikesub.runs import atomic_write_bytes, make_run_dir, read_json, write_json
+from spikesub.scripting import run_script
 
 EXCITATORY_FRACTION = 0.8
 P_MAX_N = 10_000  # connection probability 0.1 up to this size, fixed in-degree above
@@ -103,7 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--threads",
         type=int,
         default=None,
-        help="threads of the spikesub Numba backend (default: Numba's, for N >= 2048)",
+        help="threads of the spikesub Numba backend (0 or absent: automatic, for N >= 2048)",
     )
     parser.add_argument(
         "--repeat",
@@ -133,8 +134,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for backend in args.backends:
         if backend not in ("numba", "cuda", "numpy"):
             parser.error(f"--backends must be from numba, cuda, numpy; got {backend!r}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be >= 1; got {args.threads}")
+    if args.threads is not None and args.threads < 0:
+        parser.error(f"--threads must be >= 0 (0: automatic); got {args.threads}")
+    if args.threads == 0:
+        args.threads = None
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1; got {args.repeat}")
     if args.seed < 0:
@@ -397,4 +400,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "bench_reservoir.py")

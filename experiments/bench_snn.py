@@ -53,6 +53,9 @@ from typing import Any
 
 import numpy as np
 
+from spikesub.kernels.threads import resolve_threads
+from spikesub.scripting import run_script
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "mnist-10k"
 FRAMEWORKS = ("snntorch", "spikesub")
@@ -496,7 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ob-batch", type=int, default=16)
     p.add_argument("--ob-repeats", type=int, default=3, help="timed ob forward+backward runs")
     p.add_argument("--ob-warmup", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch and Numba threads (0: automatic, from the cores this process may use)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--rounds",
@@ -537,6 +545,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         _positive(name.replace("_", "-"), getattr(args, name))
     for name in ("warmup", "ob_warmup", "threads"):
         _positive(name.replace("_", "-"), getattr(args, name), 0)
+    args.threads = resolve_threads(args.threads)
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     if not args.synthetic and "mlp" in benches and not args.data_dir.exists():
         raise SystemExit(f"bench_snn: --data-dir {args.data_dir} does not exist")
@@ -642,4 +651,4 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(lambda: main() and 0, "bench_snn.py")

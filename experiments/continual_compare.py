@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 from spikesub import SpikesubError
-from spikesub.continual.cli import set_threads
 from spikesub.continual.figures import plot_comparison, plot_continual
 from spikesub.continual.names import LR_SCHEDULES
 from spikesub.continual.runner import METHODS, ContinualConfig, run_continual, summarize_runs
 from spikesub.continual.tasks import BENCHMARKS
 from spikesub.runs import atomic_write_bytes, read_json, write_json
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script
 
 
 def _ints(text: str) -> list[int]:
@@ -106,16 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--n-tasks", type=int, default=None)
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch and Numba threads (default: theirs); 1 is fastest on a busy machine",
-    )
     parser.add_argument("--quiet", action="store_true")
+    add_job_arguments(parser)
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        set_threads(args.threads)
+    apply_job_arguments(args)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,4 +170,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "continual_compare.py")

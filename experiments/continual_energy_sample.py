@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
-from spikesub.continual.cli import run_script, set_threads
 from spikesub.continual.projection import residual_spectrum, select_k
 from spikesub.continual.strategies import HLOP
 from spikesub.continual.subspace import HebbianSubspace
 from spikesub.continual.tasks import make_benchmark
 from spikesub.runs import write_json
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script
 
 
 def captured(gram: torch.Tensor, basis: torch.Tensor) -> float:
@@ -52,11 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=300, help="inputs the criterion sees")
     p.add_argument("--record", type=int, default=4000, help="inputs HLOP learns from")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, required=True)
+    add_job_arguments(p)
     args = p.parse_args(argv)
-    if args.threads is not None:
-        set_threads(args.threads)
+    apply_job_arguments(args)
     task = make_benchmark(args.benchmark, data_dir=args.data_dir, seed=args.seed)[0]
     x = torch.as_tensor(task.x_train, dtype=torch.float64)
     gram_all = x.T @ x

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from spikesub.continual.cli import parse_thresholds, run_script, set_threads
+from spikesub.continual.cli import parse_thresholds
 from spikesub.continual.metrics import evaluate
 from spikesub.continual.runner import (
     ACTIVITIES,
@@ -37,6 +37,7 @@ from spikesub.continual.runner import (
     run_continual,
 )
 from spikesub.runs import atomic_write_bytes, write_json
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,9 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="what GPM / HLOP record of the hidden spikes (default: theirs)",
     )
     p.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
-    p.add_argument("--threads", type=int, default=None, help="torch and Numba threads")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quiet", action="store_true")
+    add_job_arguments(p)
     args = p.parse_args(argv)
     if args.task < 0:
         p.error(f"--task must be >= 0; got {args.task}")
@@ -91,8 +92,7 @@ def _method_options(method: str, **given) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.threads is not None:
-        set_threads(args.threads)
+    apply_job_arguments(args)
     config = ContinualConfig(
         method=args.method,
         benchmark=args.benchmark,

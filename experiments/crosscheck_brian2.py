@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 import spikesub as ss
 from spikesub.brian2_reference import run_brian2
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script
 
 N_EXC, N_INH = 800, 200
 DT_MS = 0.1
@@ -71,8 +72,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="1,2,3", help="network/input seeds (default 1,2,3)")
     parser.add_argument("--out", default="runs/crosscheck-brian2", help="run folder")
+    add_job_arguments(parser)
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    apply_job_arguments(args)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds must be comma-separated integers; got {args.seeds!r}")
     out = ss.runs.make_run_dir(args.out)
     ss.runs.write_json(
         out / "config.json",
@@ -123,4 +129,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, "crosscheck_brian2.py")

@@ -15,10 +15,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import sys
 
 from spikesub.force_sine import MATLAB_NEURONS, run_force_sine
-from spikesub.models.errors import SpikesubError
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,15 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         "(b = -2 nS, v_t = -19.2 mV, no row balancing)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_job_arguments(parser)
     args = parser.parse_args(argv)
+    apply_job_arguments(args)
     extra = MATLAB_NEURONS if args.matlab_neurons else {}
-    try:
-        metrics = run_force_sine(
-            args.out, quick=args.quick, seed=args.seed, progress=not args.quiet, **extra
-        )
-    except (SpikesubError, ValueError, TypeError, OSError) as exc:
-        print(f"force_sine: {exc}", file=sys.stderr)
-        return 2
+    metrics = run_force_sine(
+        args.out, quick=args.quick, seed=args.seed, progress=not args.quiet, **extra
+    )
     if not args.quiet:
         print(
             f"test relative RMSE {metrics['test_rel_rmse']:.4f}, "
@@ -55,4 +52,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main, "force_sine.py")

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numba
 import numpy as np
 from tqdm.auto import tqdm
 
 from spikesub.kernels import network as net
 from spikesub.kernels.backends import resolve_backend
 from spikesub.kernels.propagation import csr_partition
+from spikesub.kernels.threads import (
+    automatic_threads,
+    default_threads,
+    numba_threads,
+    resolve_threads,
+)
 from spikesub.models.connectivity import SparseWeights, izhikevich_2003_weights
 from spikesub.models.errors import NonFiniteStateError
 from spikesub.models.inputs import CurrentInput, PoissonInput
+from spikesub.models.interrupts import deferred_interrupt
+from spikesub.models.loop_choice import SERIAL, THREADED, LoopChooser
+from spikesub.models.memory import check_allocation
 from spikesub.models.monitors import SimulationResult, SpikeTrains
 from spikesub.models.neurons import IzhikevichPopulation
+from spikesub.models.validation import as_dtype, as_real_array, check_index_array, check_int
 
 SYNAPSES: dict[str, int] = {
     "delta": net.SYNAPSE_DELTA,
@@ -34,14 +44,48 @@ PARALLEL_MIN_NEURONS = 2048
 def _positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0; got {value}")
     return value
 
 
+MAX_STEPS = 2.0**62
+"""More steps than one run can count (step counters are 64-bit integers)."""
+
+SEED_MAX = 2**64 - 1
+"""Largest seed: the counter-based generator keys its streams with a 64-bit seed."""
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer in [0, 2**64 - 1]; got {seed!r}")
+    if not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {seed}")
+    return int(seed)
+
+
+POPULATION_BYTES_PER_NEURON = 160
+"""Parameters, initial state and the reservoir's per-neuron arrays (about 20 float64 each)."""
+
+
+def _check_population_memory(n_exc: Any, n_inh: Any) -> None:
+    """Refuse a population too large for the memory budget before any array is made."""
+    sizes = [v for v in (n_exc, n_inh) if isinstance(v, (int, np.integer))]
+    if len(sizes) == 2 and min(sizes) >= 0:
+        n = int(sizes[0]) + int(sizes[1])
+        check_allocation(
+            f"a population of n_exc + n_inh = {n:,} neurons", n * POPULATION_BYTES_PER_NEURON
+        )
+
+
 def _per_neuron(name: str, value: Any, n: int) -> np.ndarray:
-    array = np.array(value, dtype=np.float64)
+    array = as_real_array(name, value)
+    with np.errstate(over="ignore"):
+        array = np.array(array, dtype=np.float64)
     if array.ndim == 0:
         array = np.full(n, float(array))
     if array.shape != (n,):
@@ -72,6 +116,23 @@ def _empty_csr(n_pre: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.
     )
 
 
+def _run_buffer_bytes(
+    n_steps: int, n_samples: int, n_recorded: int, dtype: np.dtype, current: Any, n: int
+) -> float:
+    """Bytes :meth:`IzhikevichReservoir.run` allocates before its first step.
+
+    ``(n_steps,)`` int32 population counts, the ``(n_samples, n_recorded)`` buffers of ``v``
+    and ``u`` (both made, in the state dtype), and the float64 copy the run makes of a
+    ``(steps, n)`` current array that is not a writable, C-ordered float64 array already.
+    """
+    n_bytes = 4.0 * n_steps + 2.0 * n_samples * n_recorded * np.dtype(dtype).itemsize
+    if isinstance(current, np.ndarray) and current.ndim == 2:
+        flags = current.flags
+        if current.dtype != np.float64 or not (flags.c_contiguous and flags.writeable):
+            n_bytes += 8.0 * n_steps * n
+    return n_bytes
+
+
 class IzhikevichReservoir:
     """A population of Izhikevich neurons with recurrent synapses and external drive.
 
@@ -93,7 +154,12 @@ class IzhikevichReservoir:
         backend: ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cuda"``.
         dtype: storage dtype of the state and the weights (float32 or float64).
         seed: seed of the noise and Poisson draws (counter-based: identical on all backends).
-        n_threads: threads of the Numba backend (default: Numba's, for N >= 2048; else 1).
+        n_threads: threads of the Numba backend. ``None`` (default): automatic, the cores this
+            process may use (:func:`spikesub.kernels.threads.automatic_threads`) from
+            N >= 2048 on (else 1), and each chunk of a run goes to the threaded or the serial
+            loop, whichever measured faster lately (see :mod:`spikesub.models.loop_choice`;
+            :attr:`thread_stats` tells what happened). A count given is used as given, with a
+            warning when it is above the available cores.
 
     A run is deterministic: the same seed gives the same spikes bit for bit on the
     ``"numpy"`` and ``"numba"`` backends (and between them).
@@ -135,7 +201,8 @@ class IzhikevichReservoir:
         if np.any(self.noise_std < 0):
             raise ValueError("noise_std must be >= 0")
         self.noise_interval_ms = _positive("noise_interval_ms", noise_interval_ms)
-        self._noise_every = int(round(self.noise_interval_ms / self.dt_ms))
+        ratio = self.noise_interval_ms / self.dt_ms
+        self._noise_every = int(round(ratio)) if math.isfinite(ratio) else 0
         if self._noise_every < 1 or not math.isclose(
             self._noise_every * self.dt_ms, self.noise_interval_ms, rel_tol=1e-9
         ):
@@ -143,21 +210,13 @@ class IzhikevichReservoir:
                 f"noise_interval_ms must be a whole multiple of dt_ms = {self.dt_ms}; "
                 f"got {self.noise_interval_ms}"
             )
-        self.dtype = np.dtype(dtype)
+        self.dtype = as_dtype("dtype", dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64; got {self.dtype}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
-        self.seed = int(seed)
+        self.seed = _check_seed(seed)
         self.backend = resolve_backend(backend)
         self.weights = self._check_weights(weights, n)
-        if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
-            raise ValueError(f"n_threads must be an integer >= 1; got {n_threads!r}")
-        if self.backend == "numba":
-            default = numba.get_num_threads() if n >= PARALLEL_MIN_NEURONS else 1
-            self.n_threads = min(n_threads or default, numba.config.NUMBA_NUM_THREADS)
-        else:
-            self.n_threads = 1
+        self._set_threads(n_threads)
         self._csr = (
             _readonly(self.weights.indptr),
             _readonly(self.weights.indices),
@@ -165,6 +224,35 @@ class IzhikevichReservoir:
         )
         self._splits = csr_partition(*self._csr[:2], n, self.n_threads)
         self.reset_state()
+
+    def _set_threads(self, n_threads: int | None) -> None:
+        """Set ``n_threads``, ``threads_automatic`` and, in the automatic mode, the chooser.
+
+        ``None`` takes a job's ``--threads`` (:func:`spikesub.kernels.threads.default_threads`)
+        for networks of at least ``PARALLEL_MIN_NEURONS``, else the automatic mode; a count
+        given here is used as given, whatever the size.
+        """
+        if n_threads is not None:
+            if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)):
+                raise TypeError(f"n_threads must be an integer >= 1 or None; got {n_threads!r}")
+            if n_threads < 1:
+                raise ValueError(f"n_threads must be an integer >= 1 or None; got {n_threads}")
+        large = self.n_neurons >= PARALLEL_MIN_NEURONS
+        job_threads = default_threads()
+        self.threads_automatic = n_threads is None and job_threads is None
+        if self.backend != "numba":
+            self.n_threads = 1
+        elif n_threads is not None:
+            self.n_threads = resolve_threads(int(n_threads), name="n_threads", stacklevel=4)
+        elif job_threads is not None:
+            self.n_threads = job_threads if large else 1
+        else:
+            self.n_threads = automatic_threads() if large else 1
+        self._loop_chooser = None
+        if self.threads_automatic and self.n_threads > 1:
+            # chunks of at most run()'s 100 ms of biological time
+            self._loop_chooser = LoopChooser(max(1, int(round(100.0 / self.dt_ms))))
+        self.thread_stats: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------------------
     @classmethod
@@ -191,10 +279,10 @@ class IzhikevichReservoir:
         mean input of the original all-to-all 1000-neuron network; thalamic noise of standard
         deviation 5 (excitatory) and 2 (inhibitory) held for 1 ms; delta synapses.
         """
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+        _check_seed(seed)
         if in_degree is not None:
             p = None
+        _check_population_memory(n_exc, n_inh)
         population = IzhikevichPopulation.izhikevich_2003(n_exc, n_inh, seed=seed)
         weights = izhikevich_2003_weights(population, p=p, in_degree=in_degree, seed=seed)
         noise = np.where(population.excitatory, noise_std_exc, noise_std_inh)
@@ -244,6 +332,37 @@ class IzhikevichReservoir:
         )
         self.step = 0
 
+    _STATE_NAMES = ("v", "u", "syn_a", "syn_b", "syn_in", "noise")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the dynamic state: ``v``, ``u``, the synaptic filter variables
+        ``syn_a``/``syn_b``/``syn_in``, the held ``noise`` (each ``(N,)``) and ``step`` (0-d
+        int64). A reservoir built the same way that loads it continues bit for bit."""
+        names = self._STATE_NAMES
+        state = {name: np.array(x, copy=True) for name, x in zip(names, self._state, strict=True)}
+        state["step"] = np.asarray(self.step, np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict` (shapes and dtypes must match)."""
+        missing = [k for k in (*self._STATE_NAMES, "step") if k not in state]
+        if missing:
+            raise ValueError(f"state is missing {missing}")
+        arrays = []
+        for name, current in zip(self._STATE_NAMES, self._state, strict=True):
+            value = np.asarray(state[name])
+            if value.shape != current.shape or value.dtype != current.dtype:
+                raise ValueError(
+                    f"state[{name!r}] is {value.dtype}{list(value.shape)}; this reservoir needs "
+                    f"{current.dtype}{list(current.shape)}"
+                )
+            arrays.append(np.array(value, copy=True))
+        step = np.asarray(state["step"])
+        if step.shape != () or not np.issubdtype(step.dtype, np.integer) or int(step) < 0:
+            raise ValueError(f"state['step'] must be an integer >= 0; got {state['step']!r}")
+        self._state = tuple(arrays)
+        self.step = int(step)
+
     def config(self) -> dict[str, Any]:
         """JSON-able description of the network (for a run folder's config.json)."""
         return {
@@ -261,6 +380,7 @@ class IzhikevichReservoir:
             "dtype": self.dtype.name,
             "seed": self.seed,
             "n_threads": self.n_threads,
+            "threads_automatic": self.threads_automatic,
         }
 
     # ------------------------------------------------------------------------------------------
@@ -293,16 +413,29 @@ class IzhikevichReservoir:
             NonFiniteStateError: the state became NaN or infinite (names step and neuron).
         """
         duration_ms = _positive("duration_ms", duration_ms)
-        n_steps = int(round(duration_ms / self.dt_ms))
+        steps = duration_ms / self.dt_ms
+        if not steps < MAX_STEPS:
+            raise ValueError(
+                f"duration_ms / dt_ms = {steps:.3g} steps is more than the {MAX_STEPS:.0e} one run "
+                f"can count; got duration_ms = {duration_ms}, dt_ms = {self.dt_ms}"
+            )
+        n_steps = int(round(steps))
         if n_steps < 1:
             raise ValueError(
                 f"duration_ms must be at least dt_ms = {self.dt_ms}; got {duration_ms}"
             )
         n = self.n_neurons
-        bias, ext_mode, ext, encoder = self._external(current, n_steps)
-        poisson_args = self._poisson(poisson, n_steps)
         rec_idx, rec_names = self._recording(record_state, record_indices, record_every)
         n_samples = (n_steps + record_every - 1) // record_every if rec_idx.size else 0
+        # Checked before anything is allocated. The spike buffer is not in the estimate: it
+        # starts small and grows with the spikes as they come.
+        check_allocation(
+            f"recording buffers of run(duration_ms={duration_ms:g}) at dt_ms={self.dt_ms:g} "
+            f"({n_steps:,} steps, {rec_idx.size} recorded neurons every {record_every} steps)",
+            _run_buffer_bytes(n_steps, n_samples, rec_idx.size, self.dtype, current, n),
+        )
+        bias, ext_mode, ext, encoder = self._external(current, n_steps)
+        poisson_args = self._poisson(poisson, n_steps)
         rec_v = np.zeros((n_samples, rec_idx.size), self.dtype)
         rec_u = np.zeros((n_samples, rec_idx.size), self.dtype)
         pop_counts = np.zeros(n_steps, np.int32)
@@ -381,7 +514,12 @@ class IzhikevichReservoir:
         self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
         record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
     ):  # fmt: skip
-        loop = net.run_network_numpy if self.backend == "numpy" else net.run_network_numba
+        """Runs the NumPy or Numba loop chunk by chunk; in the automatic thread mode each chunk
+        goes to the threaded or the serial loop as :class:`LoopChooser` decides (same result)."""
+        loops = self._cpu_loops()
+        chooser = self._loop_chooser if self.backend == "numba" else None
+        if chooser is not None:
+            chooser.begin_run()
         drive = (bias, self.noise_std, self._noise_every, np.uint64(self.seed), ext_mode)
         recurrent = (*self._csr, self._splits)
         capacity = 1024 if record_spikes else 0
@@ -389,8 +527,13 @@ class IzhikevichReservoir:
         spike_idx = np.zeros(capacity, np.int32)
         n_recorded = 0
         rates = poisson_args[0]
-        for start in range(0, n_steps, chunk):
-            count = min(chunk, n_steps - start)
+        steps_by_mode = {THREADED: 0, SERIAL: 0}
+        start = 0
+        while start < n_steps:
+            if chooser is not None:
+                mode, count = chooser.next_chunk(n_steps - start)
+            else:
+                mode, count = next(iter(loops)), min(chunk, n_steps - start)
             g0 = run_step0 + start
             ext_chunk = ext[start : start + count] if ext_mode else ext
             rate_chunk = rates[start : start + count] if rates.shape[0] > 1 else rates
@@ -398,16 +541,69 @@ class IzhikevichReservoir:
                 record_spikes, spike_steps, spike_idx, n_recorded, pop_counts[start:],
                 rec_idx, record_every, run_step0, rec_v, rec_u,
             )  # fmt: skip
-            status, err_step, err_neuron, n_recorded, spike_steps, spike_idx = loop(
+            args = (
                 params, self._state, (*drive, ext_chunk, encoder), recurrent, synapse,
                 (rate_chunk, *poisson_args[1:]), g0, count, record,
             )  # fmt: skip
-            if status == net.STATUS_NONFINITE:
-                self.step = err_step + 1
-                raise NonFiniteStateError(err_step - run_step0, err_neuron, "v/u", self.dt_ms)
-            self.step = g0 + count
-            bar.update(count)
+            with deferred_interrupt():  # Ctrl-C is raised once this chunk is accounted for
+                status, err_step, err_neuron, n_recorded, spike_steps, spike_idx = self._run_chunk(
+                    loops[mode], mode, count, args, chooser
+                )
+                steps_by_mode[mode] += count
+                if status == net.STATUS_NONFINITE:
+                    self.step = err_step + 1
+                    raise NonFiniteStateError(err_step - run_step0, err_neuron, "v/u", self.dt_ms)
+                self.step = g0 + count
+                start += count
+                bar.update(count)
+        self._note_thread_use(steps_by_mode, chooser)
         return spike_steps, spike_idx, n_recorded
+
+    def _cpu_loops(self) -> dict[str, Any]:
+        """The loops a CPU run may use, by mode; the first is the one used without a chooser."""
+        if self.backend == "numpy":
+            return {SERIAL: net.run_network_numpy}
+        serial = {SERIAL: net.run_network_numba_serial}
+        if self.n_threads == 1:
+            return serial
+        return {THREADED: net.run_network_numba_parallel, **serial}
+
+    def _run_chunk(self, loop, mode, count, args, chooser):
+        """``loop(*args)``, on ``n_threads`` threads when threaded, timed for ``chooser``. A chunk
+        during which Numba compiled the loop is no measure of its speed: it is not timed."""
+        threads = numba_threads(self.n_threads) if mode == THREADED else contextlib.nullcontext()
+        with threads:
+            if chooser is None:
+                return loop(*args)
+            compiled = len(loop.overloads)
+            began = chooser.clock()
+            out = loop(*args)
+            seconds = chooser.clock() - began
+        chooser.record(mode, count, seconds if len(loop.overloads) == compiled else None)
+        return out
+
+    def _note_thread_use(self, steps_by_mode: dict[str, int], chooser) -> None:
+        """Set :attr:`thread_stats` for the run just finished: ``threads``, ``automatic``,
+        ``steps_threaded``, ``steps_serial``, ``threaded_fraction``, ``switches`` and
+        ``probes`` of the fallback, and (automatic mode) each loop's last ``seconds_per_step``."""
+        total = steps_by_mode[THREADED] + steps_by_mode[SERIAL]
+        stats: dict[str, Any] = {
+            "threads": self.n_threads,
+            "automatic": self.threads_automatic,
+            "steps_threaded": steps_by_mode[THREADED],
+            "steps_serial": steps_by_mode[SERIAL],
+            "threaded_fraction": steps_by_mode[THREADED] / total if total else math.nan,
+            "switches": 0,
+            "probes": 0,
+        }
+        if chooser is not None:
+            summary = chooser.summary()
+            stats.update(
+                switches=summary["switches"],
+                probes=summary["probes"],
+                seconds_per_step=summary["seconds_per_step"],
+            )
+        self.thread_stats = stats
 
     def _run_cuda(
         self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
@@ -428,44 +624,57 @@ class IzhikevichReservoir:
         d_rec_v, d_rec_u = to_dev(rec_v), to_dev(rec_u)
         capacity = max(65536, n * chunk // 20) if record_spikes else 0
         steps_out, idx_out = [], []
-        for start in range(0, n_steps, chunk):
-            count = min(chunk, n_steps - start)
-            g0 = run_step0 + start
-            d_ext = to_dev(np.ascontiguousarray(ext[start : start + count] if ext_mode else ext))
-            d_rates = to_dev(
-                np.ascontiguousarray(rates[start : start + count] if rates.shape[0] > 1 else rates)
-            )
-            drive = (d_bias, d_std, self._noise_every, np.uint64(self.seed), ext_mode, d_ext,
-                     d_encoder)  # fmt: skip
-            d_counts = cuda.device_array(count, np.int32)
-            snapshot = [to_dev(x.copy_to_host()) for x in d_state] if record_spikes else None
-            while True:
-                d_buf = cuda.device_array((capacity, 2), np.int64)
-                d_base = to_dev(np.zeros(1, np.int64))
-                record = (d_buf, d_base, d_counts, d_rec_idx, record_every, run_step0,
-                          d_rec_v, d_rec_u)  # fmt: skip
-                status, err_step, err_neuron = net.run_network_cuda(
-                    d_params, d_state, drive, d_recurrent, synapse,
-                    (d_rates, *d_poisson_static, None), g0, count, record,
-                )  # fmt: skip
-                fired = int(d_base.copy_to_host()[0])
-                if status != net.STATUS_OK or fired <= capacity:
-                    break
-                # more spikes than the buffer holds: replay the chunk with room for all of them
-                capacity = int(fired * 1.25) + 1
-                for dst, src in zip(d_state, snapshot, strict=True):
-                    dst.copy_to_device(src)
-            if status == net.STATUS_NONFINITE:
-                self._state = tuple(x.copy_to_host() for x in d_state)
-                self.step = err_step + 1
-                raise NonFiniteStateError(err_step - run_step0, err_neuron, "v/u", self.dt_ms)
-            pop_counts[start : start + count] = d_counts.copy_to_host()
-            if record_spikes and fired:
-                pairs = d_buf.copy_to_host()[:fired]
-                steps_out.append(pairs[:, 0] + g0)
-                idx_out.append(pairs[:, 1].astype(np.int32))
-            self.step = g0 + count
-            bar.update(count)
+        try:
+            for start in range(0, n_steps, chunk):
+                with deferred_interrupt():  # raised once this chunk is accounted for
+                    count = min(chunk, n_steps - start)
+                    g0 = run_step0 + start
+                    d_ext = to_dev(
+                        np.ascontiguousarray(ext[start : start + count] if ext_mode else ext)
+                    )
+                    d_rates = to_dev(
+                        np.ascontiguousarray(
+                            rates[start : start + count] if rates.shape[0] > 1 else rates
+                        )
+                    )
+                    drive = (d_bias, d_std, self._noise_every, np.uint64(self.seed), ext_mode,
+                             d_ext, d_encoder)  # fmt: skip
+                    d_counts = cuda.device_array(count, np.int32)
+                    snapshot = (
+                        [to_dev(x.copy_to_host()) for x in d_state] if record_spikes else None
+                    )
+                    while True:
+                        d_buf = cuda.device_array((capacity, 2), np.int64)
+                        d_base = to_dev(np.zeros(1, np.int64))
+                        record = (d_buf, d_base, d_counts, d_rec_idx, record_every, run_step0,
+                                  d_rec_v, d_rec_u)  # fmt: skip
+                        status, err_step, err_neuron = net.run_network_cuda(
+                            d_params, d_state, drive, d_recurrent, synapse,
+                            (d_rates, *d_poisson_static, None), g0, count, record,
+                        )  # fmt: skip
+                        fired = int(d_base.copy_to_host()[0])
+                        if status != net.STATUS_OK or fired <= capacity:
+                            break
+                        # more spikes than the buffer holds: replay the chunk with room for all
+                        capacity = int(fired * 1.25) + 1
+                        for dst, src in zip(d_state, snapshot, strict=True):
+                            dst.copy_to_device(src)
+                    if status == net.STATUS_NONFINITE:
+                        self._state = tuple(x.copy_to_host() for x in d_state)
+                        self.step = err_step + 1
+                        raise NonFiniteStateError(
+                            err_step - run_step0, err_neuron, "v/u", self.dt_ms
+                        )
+                    pop_counts[start : start + count] = d_counts.copy_to_host()
+                    if record_spikes and fired:
+                        pairs = d_buf.copy_to_host()[:fired]
+                        steps_out.append(pairs[:, 0] + g0)
+                        idx_out.append(pairs[:, 1].astype(np.int32))
+                    self.step = g0 + count
+                    bar.update(count)
+        except KeyboardInterrupt:
+            self._state = tuple(x.copy_to_host() for x in d_state)
+            raise
         self._state = tuple(x.copy_to_host() for x in d_state)
         rec_v[...] = d_rec_v.copy_to_host()
         rec_u[...] = d_rec_u.copy_to_host()
@@ -550,23 +759,36 @@ class IzhikevichReservoir:
         return _scratch(rates), _readonly(w.indptr), _readonly(w.indices), weights, splits
 
     def _recording(self, record_state, record_indices, record_every):
-        names = (record_state,) if isinstance(record_state, str) else tuple(record_state)
-        for name in names:
+        """``(indices, names)`` of the state to sample, from :meth:`run`'s arguments, checked:
+        ``record_state`` names from :data:`STATE_VARIABLES`, ``record_indices`` integer neuron
+        indices in ``[0, N - 1]`` (``1.5`` is refused, naming it), ``record_every`` an integer
+        >= 1 (a step count, so below ``2**62``)."""
+        if isinstance(record_state, str):
+            names = (record_state,)
+        elif isinstance(record_state, Iterable):
+            names = tuple(record_state)
+        else:
+            raise TypeError(
+                f"record_state must be a name or a sequence of names from {STATE_VARIABLES}; "
+                f"got {record_state!r}"
+            )
+        for i, name in enumerate(names):
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"record_state must hold names from {STATE_VARIABLES}; record_state[{i}] "
+                    f"is {name!r} ({type(name).__name__})"
+                )
             if name not in STATE_VARIABLES:
                 raise ValueError(
-                    f"record_state must name variables from {STATE_VARIABLES}; got {name!r}"
+                    f"record_state must name variables from {STATE_VARIABLES}; "
+                    f"record_state[{i}] is {name!r}"
                 )
-        if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)):
-            raise TypeError(f"record_every must be an integer >= 1; got {record_every!r}")
-        if record_every < 1:
-            raise ValueError(f"record_every must be an integer >= 1; got {record_every}")
+        record_every = check_int("record_every", record_every, minimum=1, maximum=2**62)
+        n = self.n_neurons
+        if record_indices is not None:
+            idx = check_index_array("record_indices", record_indices, n)
+        else:
+            idx = np.unique(np.linspace(0, n - 1, min(n, 20)).round().astype(np.int64))
         if not names:
             return np.zeros(0, np.int64), names
-        n = self.n_neurons
-        if record_indices is None:
-            idx = np.unique(np.linspace(0, n - 1, min(n, 20)).round().astype(np.int64))
-        else:
-            idx = np.asarray(record_indices, dtype=np.int64).ravel()
-            if idx.size == 0 or idx.min() < 0 or idx.max() >= n:
-                raise ValueError(f"record_indices must be neuron indices in [0, {n - 1}]")
         return idx, names

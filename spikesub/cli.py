@@ -1,7 +1,9 @@
 """The ``spikesub`` command.
 
-Every subcommand turns a bad parameter, a missing file, an unavailable backend or a
-diverging simulation into one line on stderr and exit status 2 (no traceback).
+Every subcommand runs behind one error path (:func:`spikesub.scripting.run_command`): a bad
+parameter, a missing or damaged file, an unavailable backend, a refused allocation or a
+diverging simulation ends in one line on stderr and exit status 2 (no traceback); Ctrl-C in
+one line and exit status 130, the run folder left resumable.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_USAGE = 2
+from spikesub.scripting import EXIT_USAGE, add_job_arguments, apply_job_arguments, run_command
 
 _DESCRIPTION = """\
 spikesub: spiking neural networks on Numba CPU and CUDA kernels.
@@ -23,6 +25,7 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
                                  rule against FORCE)
   spikesub continual --help      continual learning of a spiking MLP: HLOP, GPM, EWC, ...
   spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
+  spikesub data verify DIR       check the dataset files in DIR (sizes, headers, checksums)
   spikesub info                  versions, threads and which backends can run here
 """
 
@@ -68,7 +71,20 @@ def _add_simulate_options(parser: argparse.ArgumentParser, *, out_default: str |
         help="run folder to write"
         + (f" (default {out_default})" if out_default else " (default runs/simulate-<time>)"),
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its last checkpoint (same settings)",
+    )
+    parser.add_argument(
+        "--checkpoint-every-s",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds of wall time between checkpoints; Ctrl-C also writes one (default 30)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_job_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,11 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("info", help="versions, threads and available backends")
 
+    from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
     from spikesub.prediction import cli as whatwhen_cli
 
     whatwhen_cli.register(sub)
     continual_cli.register(sub)
+    data_cli.register(sub)
     return parser
 
 
@@ -121,6 +139,7 @@ def _version() -> str:
 def _run_simulate(args: argparse.Namespace) -> int:
     from spikesub.simulate import SimulationConfig, simulate
 
+    apply_job_arguments(args)
     config = SimulationConfig(
         n_exc=args.n_exc,
         n_inh=args.n_inh,
@@ -135,12 +154,19 @@ def _run_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_traces=args.traces,
     )
-    run_dir, metrics = simulate(config, args.out, progress=False if args.quiet else None)
+    run_dir, metrics = simulate(
+        config,
+        args.out,
+        progress=False if args.quiet else None,
+        resume=args.resume,
+        checkpoint_every_s=args.checkpoint_every_s,
+    )
     if not args.quiet:
         print(
             f"{metrics['n_neurons']} neurons, {metrics['n_synapses']} synapses, "
             f"{metrics['duration_ms']:.0f} ms on {metrics['backend']} "
-            f"in {metrics['wall_time_s']:.2f} s (compilation included on first use)"
+            f"({metrics.get('n_threads', 1)} threads) in {metrics['wall_time_s']:.2f} s "
+            "(compilation included on first use)"
         )
         print(
             f"mean rate {metrics['mean_rate_hz']:.2f} Hz "
@@ -162,6 +188,8 @@ def _run_demo_whatwhen(args: argparse.Namespace, out: Path) -> int:
     options = ["--quick", "--out", str(out), "--seed", str(args.seed)]
     if args.quiet:
         options.append("--quiet")
+    if args.resume:
+        options.append("--resume")
     parser = argparse.ArgumentParser(prog="spikesub whatwhen")
     whatwhen_cli.add_arguments(parser)
     return whatwhen_cli.run_cli(parser.parse_args(options))
@@ -180,9 +208,13 @@ def _run_info(args: argparse.Namespace) -> int:
     import numpy as np
 
     from spikesub.kernels.backends import cuda_available, cuda_simulator_enabled, gpu_present
+    from spikesub.kernels.threads import describe_threads
 
     print(f"spikesub {_version()}")
-    print(f"numpy {np.__version__}, numba {numba.__version__}, threads {numba.get_num_threads()}")
+    print(f"numpy {np.__version__}, numba {numba.__version__}")
+    for line in describe_threads():
+        print(line)
+    print("  automatic: reservoirs from 2,048 neurons, one thread while threads measure slower")
     print("backends: numpy, numba" + (", cuda" if cuda_available() else ""))
     if gpu_present():
         from numba import cuda
@@ -202,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
     from spikesub.prediction import cli as whatwhen_cli
 
@@ -212,19 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "info": _run_info,
         "whatwhen": whatwhen_cli.run_cli,
         "continual": continual_cli.run_cli,
+        "data": data_cli.run_cli,
     }
-    from spikesub.kernels.backends import BackendUnavailableError
-    from spikesub.models.errors import SpikesubError
-
-    try:
-        return handlers[args.command](args)
-    except (ValueError, TypeError, SpikesubError, BackendUnavailableError, OSError) as error:
-        message = str(error) or type(error).__name__
-        print(f"spikesub {args.command}: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"spikesub {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_command(handlers[args.command], args, prog=f"spikesub {args.command}")
 
 
 if __name__ == "__main__":

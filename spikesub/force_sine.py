@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from spikesub.kernels.force_loop import STATUS_OK, force_loop_numba, force_loop_numpy
 from spikesub.models.errors import NonFiniteStateError
 from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.runs import make_run_dir, write_json, write_npz
+from spikesub.runs import config_fingerprint, prepare_run_dir, write_json, write_npz
 
 EXPERIMENT = "force_sine"
 FIGURE_NAME = "force_sine.png"
@@ -363,8 +363,10 @@ def run_force_sine(
     v_rec = np.zeros((n_samples, v_idx.size))
     phi_norm = np.zeros(n_samples)
 
-    run_dir = make_run_dir(out, prefix="force-sine")
-    write_json(run_dir / "config.json", config)
+    settings = {k: v for k, v in config.items() if k != "experiment"}
+    run_dir = prepare_run_dir(out, job=EXPERIMENT, config=settings, prefix="force-sine")
+    fingerprint = config_fingerprint(EXPERIMENT, settings)
+    write_json(run_dir / "config.json", {**config, "job": EXPERIMENT, "fingerprint": fingerprint})
     show = bool(progress) and sys.stderr.isatty()
     synapse = (tau_r, tau_d)
     network = (indptr, indices, values, encoder)

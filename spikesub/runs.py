@@ -3,11 +3,20 @@
 Every writer here puts the bytes in a temporary file next to the target, flushes and fsyncs
 it, then renames it over the target with :func:`os.replace`. A reader therefore sees either the
 previous complete file or the new complete file, never a half-written one, and an interrupted
-write leaves no temporary file behind.
+write leaves no temporary file behind (a process killed outright can leave one; the next run
+in that folder removes it, see :func:`prepare_run_dir`).
+
+A run folder protects itself: its ``config.json`` names the job that made it and carries a
+*fingerprint* of the configuration (:func:`config_fingerprint`), which every checkpoint
+carries too. :func:`prepare_run_dir` refuses to write one job's results into another job's
+folder, to start a different configuration over an existing run, and to resume a folder
+whose configuration differs; :func:`check_checkpoint_fingerprint` refuses a checkpoint that
+belongs to another run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -20,7 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from spikesub.models.errors import RunFolderError
 from spikesub.models.monitors import SpikeTrains
+
+# The name atomic_write_bytes gives its temporary files: ".<target>.<random>.tmp".
+_TMP_PREFIX, _TMP_SUFFIX = ".", ".tmp"
 
 
 def _current_umask() -> int:
@@ -64,7 +77,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes; got {type(data).__name__}")
     folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(
+        dir=folder, prefix=f"{_TMP_PREFIX}{path.name}.", suffix=_TMP_SUFFIX
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             if hasattr(os, "fchmod"):
@@ -249,3 +264,257 @@ def make_run_dir(out: str | Path | None, *, prefix: str = "run", root: str | Pat
             n += 1
             continue
         return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Run folders that protect themselves
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A job was interrupted (Ctrl-C) and left its run folder resumable.
+
+    Attributes:
+        run_dir: the folder; ``--resume --out run_dir`` continues the run.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        super().__init__(f"interrupted; continue with --resume --out {self.run_dir}")
+
+
+def config_fingerprint(job: str, config: Mapping[str, Any]) -> str:
+    """A short, stable fingerprint of a job's configuration (16 hex digits of SHA-256).
+
+    The same job and the same settings give the same fingerprint on any machine: the
+    configuration is written as canonical JSON (sorted keys, NumPy values as plain numbers)
+    before hashing.
+    """
+    if not isinstance(job, str) or not job:
+        raise ValueError(f"job must be a non-empty string; got {job!r}")
+    canonical = json.dumps(
+        {"job": job, "config": _to_jsonable(dict(config))},
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def saved_job(saved: Mapping[str, Any]) -> str | None:
+    """The job named in a ``config.json`` (``"job"``, or ``"experiment"`` in older folders)."""
+    job = saved.get("job", saved.get("experiment"))
+    return job if isinstance(job, str) else None
+
+
+def config_differences(given: Mapping[str, Any], saved: Mapping[str, Any]) -> list[str]:
+    """``"name: given != saved"`` for every setting that differs (missing ones included)."""
+    given, saved = _to_jsonable(dict(given)), _to_jsonable(dict(saved))
+    out = []
+    for name in sorted(set(given) | set(saved)):
+        mine, theirs = given.get(name, "(unset)"), saved.get(name, "(unset)")
+        if mine != theirs:
+            out.append(f"{name}: {mine!r} != {theirs!r}")
+    return out
+
+
+def remove_orphaned_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files a killed write left in ``folder``; returns what was removed.
+
+    Only files named as :func:`atomic_write_bytes` names its temporary files
+    (``.<name>.<random>.tmp``) are touched.
+    """
+    removed = []
+    for entry in Path(folder).iterdir():
+        name = entry.name
+        if name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX) and entry.is_file():
+            try:
+                entry.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(entry)
+    return removed
+
+
+def _check_out(out: str | Path) -> Path:
+    if isinstance(out, str) and not out.strip():
+        raise RunFolderError(
+            "--out is empty: it would write into the current folder; name a run folder, "
+            "e.g. --out runs/my-run"
+        )
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a path; got {type(out).__name__}")
+    return Path(out)
+
+
+def _read_saved_config(path: Path) -> dict[str, Any]:
+    try:
+        saved = read_json(path)
+    except (OSError, ValueError) as error:
+        raise RunFolderError(
+            f"{path} is not a readable run configuration ({' '.join(str(error).split())}); "
+            "choose another --out"
+        ) from error
+    if not isinstance(saved, dict):
+        raise RunFolderError(f"{path} is not a run configuration; choose another --out")
+    return saved
+
+
+def _visible_entries(folder: Path) -> list[str]:
+    return sorted(e.name for e in folder.iterdir() if not e.name.startswith("."))
+
+
+def prepare_run_dir(
+    out: str | Path | None,
+    *,
+    job: str,
+    config: Mapping[str, Any],
+    prefix: str | None = None,
+    resume: bool = False,
+    allow_rerun: bool = True,
+) -> Path:
+    """The folder a job writes into, checked against what it already holds.
+
+    Args:
+        out: the folder; ``None`` makes a new ``runs/<prefix>-<time>``; ``""`` is refused.
+        job: the job's name (``"simulate"``, ``"whatwhen"``, ``"continual"``, ...).
+        config: the job's settings, as written to ``config.json`` under ``"config"``.
+        prefix: first part of a generated folder name (default ``job``).
+        resume: continue the run in ``out``: its ``config.json`` must exist, name ``job``
+            and have the same fingerprint.
+        allow_rerun: without ``resume``, may a folder that holds a run of the same job and
+            the same configuration be written again (``True`` for jobs that start over)?
+
+    Returns:
+        the folder, created if needed, with the temporary files of any killed write removed.
+
+    Raises:
+        RunFolderError: ``out`` is empty; the folder holds another job's run, a run with
+            other settings (the differences are named), files that are not a run; or, on
+            resume, nothing to resume or other settings.
+    """
+    if out is None:
+        if resume:
+            raise RunFolderError("--resume needs --out, the run folder to continue")
+        return make_run_dir(None, prefix=prefix or job)
+    path = _check_out(out)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"out must be a folder; {path} exists and is a file")
+    config_path = path / "config.json"
+    if resume and not config_path.exists():
+        raise RunFolderError(f"resume: {config_path} does not exist; nothing to resume")
+    if path.is_dir():
+        _check_existing(path, job, config, resume=resume, allow_rerun=allow_rerun)
+    path.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temp_files(path)
+    return path
+
+
+def _check_existing(
+    path: Path, job: str, config: Mapping[str, Any], *, resume: bool, allow_rerun: bool
+) -> None:
+    config_path = path / "config.json"
+    if not config_path.exists():
+        others = [n for n in _visible_entries(path) if not (path / n).is_dir()]
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise RunFolderError(
+                f"{path} holds files ({shown}) but no config.json: it is not a spikesub run "
+                "folder; choose a new or empty --out"
+            )
+        return
+    saved = _read_saved_config(config_path)
+    other = saved_job(saved)
+    if other != job:
+        raise RunFolderError(
+            f"{path} holds a {other or 'unknown'} run, not a {job} run; it is left as it is: "
+            "choose another --out"
+        )
+    differs = config_differences(config, saved_settings(saved))
+    found = saved.get("fingerprint")
+    same = found == config_fingerprint(job, config) if found is not None else not differs
+    if same:
+        if resume or allow_rerun:
+            return
+        raise RunFolderError(
+            f"{path} already holds this {job} run; pass --resume to continue it or choose "
+            "another --out"
+        )
+    what = "; ".join(differs) or "the configuration's fingerprint differs"
+    if resume:
+        raise RunFolderError(f"resume: the settings differ (given != saved): {what}")
+    raise RunFolderError(
+        f"{path} holds a {job} run with other settings (given != saved: {what}); it is left "
+        "as it is: choose another --out, or --resume to continue it with its own settings"
+    )
+
+
+_META_KEYS = ("job", "experiment", "fingerprint")
+
+
+def saved_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a ``config.json``: its ``"config"`` entry, or (in the continual
+    runs' flat layout) everything but the job's name and the fingerprint."""
+    inner = saved.get("config")
+    if isinstance(inner, Mapping):
+        return dict(inner)
+    return {k: v for k, v in saved.items() if k not in _META_KEYS}
+
+
+def run_config_document(job: str, config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """What ``config.json`` holds: the job, its settings, their fingerprint, and ``extra``."""
+    return {
+        "job": job,
+        "config": _to_jsonable(dict(config)),
+        "fingerprint": config_fingerprint(job, config),
+        **extra,
+    }
+
+
+def check_checkpoint_fingerprint(path: str | Path, found: Any, expected: str) -> None:
+    """Refuse a checkpoint that belongs to another run.
+
+    Args:
+        path: the checkpoint file (for the message).
+        found: the fingerprint stored in it (``None`` when it has none).
+        expected: the fingerprint of the run folder's ``config.json``.
+    """
+    if found != expected:
+        raise RunFolderError(
+            f"{path} belongs to another run (fingerprint {found or 'none'}, this run "
+            f"{expected}): it was made with other settings or copied from another folder; "
+            "remove it to start over, or resume the folder it came from"
+        )
+
+
+def run_is_complete(run_dir: str | Path, checkpoint: str) -> bool:
+    """Has the run in ``run_dir`` finished: its ``metrics.json`` says ``"status": "complete"``
+    and no ``checkpoint`` file is left (a job removes its checkpoint when it finishes)?"""
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.json"
+    if not path.exists() or (run_dir / checkpoint).exists():
+        return False
+    try:
+        metrics = read_json(path)
+    except (OSError, ValueError):
+        return False
+    return isinstance(metrics, dict) and metrics.get("status") == "complete"
+
+
+def load_run_checkpoint(path: str | Path, fingerprint: str) -> dict[str, np.ndarray]:
+    """The arrays of a run's ``.npz`` checkpoint, once it is known to belong to the run.
+
+    Raises:
+        RunFolderError: the file is unreadable, or its ``fingerprint`` array differs from
+            ``fingerprint`` (another run's checkpoint).
+    """
+    path = Path(path)
+    try:
+        data = load_npz(path)
+    except (OSError, ValueError, EOFError) as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise RunFolderError(
+            f"{path} is not a readable checkpoint ({reason}); remove it to start the run over"
+        ) from error
+    found = str(data["fingerprint"]) if "fingerprint" in data else None
+    check_checkpoint_fingerprint(path, found, fingerprint)
+    return data

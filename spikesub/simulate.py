@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,12 +12,28 @@ from typing import Any
 
 import numba
 import numpy as np
+from tqdm.auto import tqdm
 
 from spikesub.analysis import spike_metrics
 from spikesub.kernels.backends import BACKEND_CHOICES
-from spikesub.models.monitors import SimulationResult
-from spikesub.models.reservoir import IzhikevichReservoir
-from spikesub.runs import make_run_dir, save_spikes, write_json, write_npz
+from spikesub.models.errors import RunFolderError
+from spikesub.models.memory import check_allocation
+from spikesub.models.monitors import SimulationResult, SpikeTrains
+from spikesub.models.reservoir import MAX_STEPS, SEED_MAX, IzhikevichReservoir
+from spikesub.runs import (
+    RunInterrupted,
+    config_fingerprint,
+    load_run_checkpoint,
+    prepare_run_dir,
+    read_json,
+    run_config_document,
+    run_is_complete,
+    save_spikes,
+    write_json,
+    write_npz,
+)
+
+JOB = "simulate"
 
 
 @dataclass(frozen=True)
@@ -71,8 +88,10 @@ class SimulationConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {self.seed!r}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {self.seed}")
         if self.backend not in BACKEND_CHOICES:
             raise ValueError(f"backend must be one of {BACKEND_CHOICES}; got {self.backend!r}")
         if self.dtype not in ("float32", "float64"):
@@ -107,70 +126,291 @@ def build_reservoir(config: SimulationConfig) -> IzhikevichReservoir:
     )
 
 
+CHECKPOINT = "checkpoint.npz"
+SEGMENT_WALL_S = 1.0  # wall time aimed at per segment: how often progress and Ctrl-C are seen
+CHECKPOINT_EVERY_S = 30.0  # wall time between checkpoints (and at every interruption)
+
+
 def simulate(
-    config: SimulationConfig, out: str | Path | None = None, *, progress: bool | None = None
+    config: SimulationConfig,
+    out: str | Path | None = None,
+    *,
+    progress: bool | None = None,
+    resume: bool = False,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> tuple[Path, dict[str, Any]]:
     """Run the network of ``config`` and write a run folder.
 
-    The folder gets ``config.json`` (the configuration and the network it built),
-    ``spikes.npz`` (spike times and indices), ``state.npz`` (membrane potential of a few
-    neurons), ``metrics.json`` (rates, CV of inter-spike intervals, synchrony, timing),
+    The folder gets ``config.json`` (the configuration, its fingerprint and the network it
+    built), ``spikes.npz`` (spike times and indices), ``state.npz`` (membrane potential of a
+    few neurons), ``metrics.json`` (rates, CV of inter-spike intervals, synchrony, timing),
     ``raster.png`` and ``membrane.png``. Every file is written atomically.
+
+    The simulation runs in segments; every ``checkpoint_every_s`` seconds of wall time, and
+    when it is interrupted (Ctrl-C), the state reached so far goes to ``checkpoint.npz``, so
+    that ``resume=True`` continues from there. The network's noise comes from a counter-based
+    generator, so a resumed run gives the same spikes, bit for bit, as an uninterrupted one.
+
+    Args:
+        config: what to simulate.
+        out: the run folder (default ``runs/simulate-<time>``). A folder that holds another
+            job's run, or a simulation with other settings, is refused.
+        progress: show a progress bar (default: when stderr is a terminal).
+        resume: continue the run in ``out`` (same settings) from its last checkpoint.
+        checkpoint_every_s: seconds of wall time between checkpoints (> 0).
 
     Returns:
         ``(run_dir, metrics)``.
+
+    Raises:
+        RunFolderError: ``out`` cannot take this run, or the checkpoint belongs to another.
+        RunInterrupted: (a KeyboardInterrupt) after an interrupted run's checkpoint is written.
     """
     from spikesub.plot import plot_run  # matplotlib is only needed here
 
-    run_dir = make_run_dir(out, prefix="simulate")
+    if not (isinstance(checkpoint_every_s, (int, float)) and checkpoint_every_s > 0):
+        raise ValueError(
+            f"checkpoint_every_s must be a number of seconds > 0; got {checkpoint_every_s!r}"
+        )
+    settings = asdict(config)
+    n_steps = check_run_size(config)
+    run_dir = prepare_run_dir(out, job=JOB, config=settings, resume=resume)
+    if resume and run_is_complete(run_dir, CHECKPOINT):
+        return run_dir, read_json(run_dir / "metrics.json")
     started = time.perf_counter()
     reservoir = build_reservoir(config)
     build_s = time.perf_counter() - started
+    fingerprint = config_fingerprint(JOB, settings)
     write_json(
         run_dir / "config.json",
-        {
-            "job": "simulate",
-            "config": asdict(config),
-            "network": reservoir.config(),
-            "versions": {
+        run_config_document(
+            JOB,
+            settings,
+            network=reservoir.config(),
+            versions={
                 "python": platform.python_version(),
                 "numpy": np.__version__,
                 "numba": numba.__version__,
             },
-        },
+        ),
     )
-    n = reservoir.n_neurons
     traces = _trace_neurons(reservoir, config.n_traces)
-    result = reservoir.run(
-        config.duration_ms,
-        record_state=("v",) if traces.size else (),
-        record_indices=traces if traces.size else None,
-        progress=progress,
-    )
-    save_spikes(run_dir / "spikes.npz", result.spikes, excitatory=result.excitatory)
+    recording = _Recording.start(run_dir, reservoir, traces, fingerprint, resume=resume)
+    _run_segments(reservoir, recording, n_steps, progress, checkpoint_every_s)
+
+    spikes = recording.spike_trains(reservoir.n_neurons, config.dt_ms, n_steps)
+    save_spikes(run_dir / "spikes.npz", spikes, excitatory=reservoir.population.excitatory)
     if traces.size:
         write_npz(
             run_dir / "state.npz",
-            times_ms=result.state_times_ms,
-            indices=result.state_indices,
-            v=result.state["v"],
+            times_ms=recording.state_times_ms(config.dt_ms),
+            indices=traces,
+            v=recording.v(),
             v_peak=np.float64(reservoir.population.v_peak),
         )
-    metrics = _metrics(result, n)
+    metrics = spike_metrics(
+        spikes.times_ms,
+        spikes.indices,
+        reservoir.n_neurons,
+        spikes.duration_ms,
+        excitatory=np.asarray(reservoir.population.excitatory, dtype=bool),
+        t_start_ms=spikes.t_start_ms,
+    )
     metrics.update(
         {
             "build_s": build_s,
-            "wall_time_s": result.wall_time_s,
-            "real_time_factor": result.wall_time_s / (result.duration_ms / 1000.0),
-            "backend": result.backend,
-            "n_neurons": n,
+            "wall_time_s": recording.wall_s,
+            "real_time_factor": recording.wall_s / (spikes.duration_ms / 1000.0),
+            "backend": reservoir.backend,
+            "n_threads": reservoir.n_threads,
+            "n_neurons": reservoir.n_neurons,
             "n_synapses": int(reservoir.weights.nnz),
-            "duration_ms": result.duration_ms,
+            "duration_ms": spikes.duration_ms,
+            "resumed": recording.resumed,
+            "status": "complete",
         }
     )
     write_json(run_dir / "metrics.json", metrics)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
     plot_run(run_dir)
     return run_dir, metrics
+
+
+ASSUMED_RATE_HZ = 20.0
+"""Mean rate assumed when the memory of the recorded spikes is estimated (the Izhikevich
+2003 network fires at about 8-10 Hz; a spike costs 12 bytes: its step and its neuron)."""
+
+
+def check_run_size(config: SimulationConfig) -> int:
+    """The run's step count, once its recording is known to fit the memory budget.
+
+    Raises:
+        ValueError: more steps than a run can count.
+        MemoryBudgetError: the recorded membrane potentials (``steps x traces``, float32) and
+            spikes (at :data:`ASSUMED_RATE_HZ`) would exceed the budget.
+    """
+    steps = config.duration_ms / config.dt_ms
+    if not steps < MAX_STEPS:
+        raise ValueError(
+            f"duration_ms / dt_ms = {steps:.3g} steps is more than a run can count "
+            f"({MAX_STEPS:.0e}); got duration_ms = {config.duration_ms}, dt_ms = {config.dt_ms}"
+        )
+    n_steps = max(1, int(round(steps)))
+    traces = min(config.n_traces, config.n_neurons)
+    spikes = config.n_neurons * ASSUMED_RATE_HZ * config.duration_ms / 1000.0
+    check_allocation(
+        f"the recording of {n_steps:,} steps (duration_ms = {config.duration_ms:g}, dt_ms = "
+        f"{config.dt_ms:g}): membrane traces of {traces} neurons and spikes at about "
+        f"{ASSUMED_RATE_HZ:g} Hz",
+        4.0 * n_steps * traces + 12.0 * spikes,
+    )
+    return n_steps
+
+
+def _run_segments(
+    reservoir: IzhikevichReservoir,
+    recording: _Recording,
+    n_steps: int,
+    progress: bool | None,
+    checkpoint_every_s: float,
+) -> None:
+    """Advance ``reservoir`` to ``n_steps`` in segments of about :data:`SEGMENT_WALL_S`,
+    recording each and checkpointing every ``checkpoint_every_s`` and on Ctrl-C."""
+    show = progress if progress is not None else sys.stderr.isatty()
+    segment = max(1, min(n_steps, int(round(100.0 / reservoir.dt_ms))))
+    last_checkpoint = time.perf_counter()
+    with tqdm(
+        total=n_steps, initial=recording.step, disable=not show, unit="step",
+        desc=f"simulate ({reservoir.backend})",
+    ) as bar:  # fmt: skip
+        while recording.step < n_steps:
+            count = min(segment, n_steps - recording.step)
+            try:
+                result = reservoir.run(
+                    count * reservoir.dt_ms,
+                    record_state=("v",) if recording.traces.size else (),
+                    record_indices=recording.traces if recording.traces.size else None,
+                    progress=False,
+                )
+            except KeyboardInterrupt:
+                recording.write_checkpoint()
+                raise RunInterrupted(recording.path.parent) from None
+            recording.add(result, reservoir)
+            bar.update(count)
+            segment = _next_segment(segment, result.wall_time_s)
+            due = time.perf_counter() - last_checkpoint >= checkpoint_every_s
+            if due and recording.step < n_steps:
+                recording.write_checkpoint()
+                last_checkpoint = time.perf_counter()
+
+
+def _next_segment(segment: int, wall_s: float) -> int:
+    """Steps for the next segment, so that it takes about :data:`SEGMENT_WALL_S`."""
+    if wall_s <= 0:
+        return segment * 2
+    scaled = int(segment * SEGMENT_WALL_S / wall_s)
+    return max(1, min(segment * 4, max(segment // 4, scaled)))
+
+
+class _Recording:
+    """What a simulation has recorded so far, with the reservoir state at its last segment's
+    end, and the checkpoint that holds both."""
+
+    def __init__(self, run_dir: Path, traces: np.ndarray, fingerprint: str) -> None:
+        self.path = run_dir / CHECKPOINT
+        self.traces = traces
+        self.fingerprint = fingerprint
+        self.step = 0
+        self.wall_s = 0.0
+        self.resumed = False
+        self._spike_steps: list[np.ndarray] = []
+        self._spike_idx: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self._state: dict[str, np.ndarray] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        run_dir: Path,
+        reservoir: IzhikevichReservoir,
+        traces: np.ndarray,
+        fingerprint: str,
+        *,
+        resume: bool,
+    ) -> _Recording:
+        """A new recording, or the one in the folder's checkpoint when resuming."""
+        recording = cls(run_dir, traces, fingerprint)
+        if resume and recording.path.exists():
+            recording._load(reservoir)
+        else:
+            recording._state = reservoir.state_dict()
+        return recording
+
+    def _load(self, reservoir: IzhikevichReservoir) -> None:
+        data = load_run_checkpoint(self.path, self.fingerprint)
+        state = {k[len("state__") :]: v for k, v in data.items() if k.startswith("state__")}
+        try:
+            reservoir.load_state_dict(state)
+        except ValueError as error:
+            raise RunFolderError(f"{self.path} does not fit this network: {error}") from error
+        self._state = reservoir.state_dict()
+        self.step = int(data["step"])
+        self.wall_s = float(data["wall_s"])
+        self._spike_steps = [data["spike_steps"].astype(np.int64)]
+        self._spike_idx = [data["spike_indices"].astype(np.int32)]
+        self._v = [data["v"]] if self.traces.size else []
+        self.resumed = True
+
+    def add(self, result: SimulationResult, reservoir: IzhikevichReservoir) -> None:
+        """Append a segment's result; the reservoir's state is kept for the checkpoint."""
+        spikes = result.spikes
+        steps = np.rint(spikes.times_ms / result.dt_ms).astype(np.int64)
+        self._spike_steps.append(steps)
+        self._spike_idx.append(spikes.indices.astype(np.int32))
+        if self.traces.size:
+            self._v.append(result.state["v"])
+        self.step += result.population_counts.size
+        self.wall_s += result.wall_time_s
+        self._state = reservoir.state_dict()
+
+    def write_checkpoint(self) -> None:
+        """Save the recording and the state at the end of the last finished segment."""
+        assert self._state is not None
+        arrays = {f"state__{k}": v for k, v in self._state.items()}
+        write_npz(
+            self.path,
+            fingerprint=np.asarray(self.fingerprint),
+            step=np.asarray(self.step, np.int64),
+            wall_s=np.asarray(self.wall_s),
+            spike_steps=self._steps(),
+            spike_indices=self._indices(),
+            v=self.v(),
+            **arrays,
+        )
+
+    def _steps(self) -> np.ndarray:
+        return np.concatenate(self._spike_steps) if self._spike_steps else np.zeros(0, np.int64)
+
+    def _indices(self) -> np.ndarray:
+        return np.concatenate(self._spike_idx) if self._spike_idx else np.zeros(0, np.int32)
+
+    def v(self) -> np.ndarray:
+        """Recorded membrane potentials ``(steps, traces)``."""
+        if not self._v:
+            return np.zeros((0, self.traces.size), np.float32)
+        return np.concatenate(self._v)
+
+    def state_times_ms(self, dt_ms: float) -> np.ndarray:
+        return np.arange(self.v().shape[0]) * dt_ms
+
+    def spike_trains(self, n_neurons: int, dt_ms: float, n_steps: int) -> SpikeTrains:
+        return SpikeTrains(
+            times_ms=self._steps() * dt_ms,
+            indices=self._indices(),
+            n_neurons=n_neurons,
+            t_start_ms=0.0,
+            duration_ms=n_steps * dt_ms,
+        )
 
 
 def _trace_neurons(reservoir: IzhikevichReservoir, n_traces: int) -> np.ndarray:
@@ -182,15 +422,3 @@ def _trace_neurons(reservoir: IzhikevichReservoir, n_traces: int) -> np.ndarray:
     n_inh = min(len(inh), n_traces // 2)
     n_exc = min(len(exc), n_traces - n_inh)
     return np.concatenate([exc[:n_exc], inh[:n_inh]]).astype(np.int64)
-
-
-def _metrics(result: SimulationResult, n: int) -> dict[str, Any]:
-    spikes = result.spikes
-    return spike_metrics(
-        spikes.times_ms,
-        spikes.indices,
-        n,
-        spikes.duration_ms,
-        excitatory=result.excitatory,
-        t_start_ms=spikes.t_start_ms,
-    )

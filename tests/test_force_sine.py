@@ -10,6 +10,7 @@ import pytest
 from spikesub.force_sine import csr_by_presynaptic, force_weights, run_force_sine, sine_target
 from spikesub.force_sine_plots import plot_force_sine
 from spikesub.runs import load_npz, read_json
+from spikesub.scripting import run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,11 +84,11 @@ def test_bad_parameters_name_themselves(tmp_path, kwargs, name):
 def test_script_turns_errors_into_exit_status_2(tmp_path, capsys, experiment_script):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")
-    assert (
-        experiment_script("force_sine").main(["--quick", "--quiet", "--out", str(not_a_folder)])
-        == 2
-    )
-    assert "force_sine:" in capsys.readouterr().err
+    script = experiment_script("force_sine")
+    argv = ["--quick", "--quiet", "--out", str(not_a_folder)]
+    assert run_command(script.main, argv, prog="force_sine.py") == 2
+    err = capsys.readouterr().err
+    assert "force_sine.py: error:" in err and "exists and is a file" in err
 
 
 def test_weights_scale_sparsity_and_row_balance():

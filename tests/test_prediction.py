@@ -496,8 +496,7 @@ def test_cli_registers_whatwhen_with_its_options():
 def test_cli_bad_parameter_is_one_line_and_status_2(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     ww_cli.add_arguments(parser)
-    args = parser.parse_args(["--quick", "--quiet", "--n-neurons", "5", "--out",
-                              str(tmp_path / "r")])  # fmt: skip
-    assert ww_cli.run_cli(args) == 2
+    argv = ["--quick", "--quiet", "--n-neurons", "5", "--out", str(tmp_path / "r")]
+    assert ww_cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "n_neurons" in err

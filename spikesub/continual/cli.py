@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-__all__ = ["main", "register", "run_cli"]
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_command
 
-EXIT_USAGE = 2
+__all__ = ["main", "parse_option", "parse_thresholds", "register", "run_cli"]
 
 _DESCRIPTION = """\
 Train a spiking MLP on a sequence of tasks with one continual-learning method and write a run
@@ -62,15 +62,27 @@ def parse_thresholds(text: str) -> float | list[float]:
     return values[0] if len(values) == 1 else values
 
 
-def _option(text: str) -> tuple[str, Any]:
+_PYTHON_LITERALS = {"True": True, "False": False, "None": None}
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> ``(name, value)``: VALUE read as JSON (``true``, ``0.5``, ``[1, 2]``,
+    ``null``), or as Python's ``True``/``False``/``None``, else kept as a string. Whether the
+    value suits the option is checked by the strategy, against the option's declared type."""
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--option must be NAME=VALUE; got {text!r}")
-    name, raw = text.split("=", 1)
+    name, raw = (part.strip() for part in text.split("=", 1))
+    if not name:
+        raise argparse.ArgumentTypeError(f"--option needs a name before '='; got {text!r}")
+    if raw in _PYTHON_LITERALS:
+        return name, _PYTHON_LITERALS[raw]
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = raw
-    return name.strip(), value
+    if isinstance(value, float) and value != value:
+        raise argparse.ArgumentTypeError(f"--option {name}: NaN is not a value; got {raw!r}")
+    return name, value
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -162,12 +174,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     train.add_argument(
         "--device", choices=("cpu", "cuda", "auto"), default=None, help="default cpu"
     )
-    train.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch and Numba CPU threads (default: all); 1 is fastest on a busy machine",
-    )
 
     opts = parser.add_argument_group("method options")
     opts.add_argument("--ewc-lambda", type=float, default=None, help="EWC penalty strength")
@@ -219,12 +225,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     opts.add_argument(
         "--option",
-        type=_option,
+        type=parse_option,
         action="append",
         default=None,
         metavar="NAME=VALUE",
         help="any other strategy option (VALUE parsed as JSON when it can be); repeatable",
     )
+    add_job_arguments(parser)
     parser.set_defaults(handler=run_cli)
     return parser
 
@@ -266,48 +273,26 @@ _FIELDS = (
 
 
 def _config_from_args(args: argparse.Namespace):
-    from spikesub.continual.runner import ContinualConfig
-    from spikesub.runs import read_json
+    from spikesub.continual.runner import JOB, ContinualConfig
+    from spikesub.models.errors import RunFolderError
+    from spikesub.runs import read_json, saved_job, saved_settings
 
     given = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
     if args.option:
         given["strategy_options"] = dict(args.option)
     if not args.resume:
         return ContinualConfig(**given)
-    if args.out is None:
-        raise ValueError("--resume needs --out, the run folder to continue")
+    if not args.out:
+        raise RunFolderError("--resume needs --out, the run folder to continue")
     path = Path(args.out) / "config.json"
     if not path.exists():
-        raise FileNotFoundError(f"resume: {path} does not exist; nothing to resume")
+        raise RunFolderError(f"resume: {path} does not exist; nothing to resume")
     saved = read_json(path)
-    saved.pop("experiment", None)
+    if not isinstance(saved, dict) or saved_job(saved) != JOB:
+        job = saved_job(saved) if isinstance(saved, dict) else None
+        raise RunFolderError(f"{args.out} holds a {job or 'unknown'} run, not a {JOB} run")
     # options not given on the command line keep their saved values
-    return ContinualConfig.from_dict({**saved, **given})
-
-
-def set_threads(n: int) -> None:
-    """Use ``n`` torch and Numba CPU threads (``n >= 1``)."""
-    if n < 1:
-        raise ValueError(f"--threads must be >= 1; got {n}")
-    import numba
-    import torch
-
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-
-
-def run_script(main: Callable[[], int], prog: str) -> NoReturn:
-    """Exit with ``main()``'s status; a bad argument, missing data or a refused run ends the
-    process with status 2 and a one-line message naming ``prog``, not a traceback."""
-    from spikesub.models.errors import SpikesubError
-
-    try:
-        status = main()
-    except (ValueError, TypeError, SpikesubError, OSError) as error:
-        message = " ".join((str(error) or type(error).__name__).split())
-        print(f"{prog}: error: {message}", file=sys.stderr)
-        status = EXIT_USAGE
-    sys.exit(status)
+    return ContinualConfig.from_dict({**saved_settings(saved), **given})
 
 
 def _pct(value: float | None) -> str:
@@ -319,8 +304,7 @@ def run_cli(args: argparse.Namespace) -> int:
     from spikesub.continual.runner import run_continual
 
     config = _config_from_args(args)
-    if args.threads is not None:
-        set_threads(args.threads)
+    apply_job_arguments(args)  # after the runner's import: torch's threads are set too
     result = run_continual(
         config,
         args.out,
@@ -354,17 +338,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     register(sub)
     args = parser.parse_args(["continual", *(sys.argv[1:] if argv is None else argv)])
-    from spikesub.models.errors import SpikesubError
-
-    try:
-        return run_cli(args)
-    except (ValueError, TypeError, SpikesubError, OSError) as error:
-        message = " ".join((str(error) or type(error).__name__).split())
-        print(f"spikesub continual: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("spikesub continual: interrupted (resume with --resume --out DIR)", file=sys.stderr)
-        return 130
+    return run_command(
+        run_cli,
+        args,
+        prog="spikesub continual",
+        interrupted_hint="the last finished task is saved; continue with --resume --out DIR",
+    )
 
 
 if __name__ == "__main__":

@@ -64,9 +64,18 @@ from spikesub.continual.names import (
     TRAINING_METHODS,
 )
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
+from spikesub.continual.sizes import check_continual_memory
 from spikesub.continual.tasks import BENCHMARKS, Task, make_benchmark
-from spikesub.models.errors import SpikesubError
-from spikesub.runs import atomic_write_bytes, make_run_dir, read_json, write_json, write_npz
+from spikesub.models.errors import RunFolderError, SpikesubError
+from spikesub.runs import (
+    atomic_write_bytes,
+    check_checkpoint_fingerprint,
+    config_fingerprint,
+    prepare_run_dir,
+    read_json,
+    write_json,
+    write_npz,
+)
 
 __all__ = [
     "ACTIVITIES",
@@ -84,6 +93,7 @@ __all__ = [
 
 
 _CHECKPOINT_FORMAT = 1
+JOB = "continual"
 _TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
 
 # Defaults by benchmark family; quick runs are tiny versions for tests and smoke checks.
@@ -299,6 +309,8 @@ class ContinualConfig:
                 raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
 
         positive_int("seed", self.seed, 0)
+        if self.seed > 2**64 - 1:
+            raise ValueError(f"seed must be an int in [0, 2**64 - 1]; got {self.seed}")
         positive_int("epochs", self.epochs)
         positive_int("batch_size", self.batch_size)
         positive_int("steps", self.steps)
@@ -346,6 +358,17 @@ class ContinualConfig:
             positive_int("hlop_epochs", self.hlop_epochs)
         if self.hlop_record is not None:
             positive_int("hlop_record", self.hlop_record)
+        self._check_strategy_options()
+
+    def _check_strategy_options(self) -> None:
+        """``strategy_options`` checked against the method's declared options, so that a bad
+        ``--option`` is refused before any data is read."""
+        from spikesub.continual.strategies import STRATEGIES
+
+        key = "finetune" if self.method == "multitask" else self.method
+        strategy = STRATEGIES.get(key)
+        if strategy is not None:
+            strategy.check_options(self.strategy_kwargs())
 
     @property
     def n_tasks_total(self) -> int:
@@ -376,7 +399,7 @@ class ContinualConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> ContinualConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``, ``"experiment"`` is
         ignored."""
-        data = {k: v for k, v in data.items() if k != "experiment"}
+        data = {k: v for k, v in data.items() if k not in ("experiment", "job", "fingerprint")}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -518,11 +541,16 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any]:
     """Read a run folder's ``checkpoint.pt`` (tensors and plain values only)."""
     path = Path(run_dir) / "checkpoint.pt"
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+    except Exception as exc:  # torch raises many types, with long messages, for a damaged file
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        reason = " ".join(first.split())[:200] or type(exc).__name__
+        raise RunFolderError(f"{path}: not a readable checkpoint ({reason})") from exc
+    if not isinstance(state, dict):
+        raise RunFolderError(f"{path}: not a continual-learning checkpoint")
+    return state
 
 
 def _save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
@@ -556,32 +584,34 @@ def _bar(iterable, *, show: bool, **kwargs):
 
 
 def _prepare_folder(config: ContinualConfig, out: str | Path | None, resume: bool) -> Path:
-    run_dir = make_run_dir(out, prefix=f"continual-{config.method}-{config.benchmark}")
-    config_path = run_dir / "config.json"
-    if resume:
-        if not config_path.exists():
-            raise FileNotFoundError(
-                f"resume: {config_path} does not exist; nothing to resume in {run_dir}"
-            )
-        saved = read_json(config_path)
-        if saved.get("experiment") != "continual":
-            raise ValueError(
-                f"resume: {config_path} is not a continual run "
-                f"(experiment {saved.get('experiment')!r})"
-            )
-        differs = config.differences(ContinualConfig.from_dict(saved))
-        if differs:
-            raise ValueError(
-                f"resume: config differs: {'; '.join(differs)} (given != saved in {config_path})"
-            )
-    else:
-        for name in ("checkpoint.pt", "config.json"):
-            if (run_dir / name).exists():
-                raise ValueError(
-                    f"{run_dir} already holds a run ({name}); pass --resume to continue it "
-                    "or choose another --out"
-                )
+    """The run folder: new, or (``resume``) one that holds this very run; a folder of another
+    job, of another configuration, or (without ``resume``) of this run is refused."""
+    run_dir = prepare_run_dir(
+        out,
+        job=JOB,
+        config=config.to_dict(),
+        prefix=f"continual-{config.method}-{config.benchmark}",
+        resume=resume,
+        allow_rerun=False,
+    )
+    if not resume and (run_dir / "checkpoint.pt").exists():
+        raise RunFolderError(
+            f"{run_dir} already holds a checkpoint.pt; pass --resume to continue its run or "
+            "choose another --out"
+        )
     return run_dir
+
+
+def _restore_model(model: nn.Module, state: Mapping[str, Any], path: Path) -> None:
+    """Load a checkpoint's weights, refusing one made for another architecture."""
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError) as error:
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        raise RunFolderError(
+            f"{path} was saved from another network ({first.strip()}); it does not belong "
+            "to this run"
+        ) from error
 
 
 def _forward_fn(model, mask: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -764,6 +794,9 @@ def run_continual(
     Raises:
         ValueError: bad config, a folder that holds another run, a resume whose config
             differs, a corrupt data file.
+        MemoryBudgetError: the network, a batch through time or the recorded activity would
+            exceed the memory budget (:func:`~spikesub.continual.sizes.check_continual_memory`);
+            checked before the run folder is made.
         FileNotFoundError: missing MNIST files or nothing to resume.
     """
     if not isinstance(config, ContinualConfig):
@@ -777,6 +810,10 @@ def run_continual(
     show = _show_progress(progress)
     device = _resolve_device(config.device)
     tasks = benchmark_tasks(config, download=download)
+    # refused before the run folder exists: an oversized network or batch leaves nothing behind
+    stage_sizes = [len(task.y_train) for task in tasks]
+    n_train = sum(stage_sizes) if config.method == "multitask" else max(stage_sizes)
+    check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=N_OUTPUTS)
     run_dir = _prepare_folder(config, out, resume)
 
     n_tasks = len(tasks)
@@ -792,21 +829,29 @@ def run_continual(
     multitask = config.method == "multitask"
     stages = 1 if multitask else n_tasks
     checkpoint_path = run_dir / "checkpoint.pt"
+    fingerprint = config_fingerprint(JOB, config.to_dict())
     options = config.strategy_kwargs()
     state = None
     if resume and checkpoint_path.exists():
         state = load_checkpoint(run_dir)
         if state.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(f"{checkpoint_path}: unknown checkpoint format {state.get('format')}")
+            raise RunFolderError(
+                f"{checkpoint_path}: unknown checkpoint format {state.get('format')}"
+            )
+        if "fingerprint" in state:  # checkpoints written before fingerprints have none
+            check_checkpoint_fingerprint(checkpoint_path, state["fingerprint"], fingerprint)
         # every option the strategy ran with, its defaults included, so that a resumed run
         # repeats the interrupted one even if the strategy's defaults have changed since
         options = dict(state["strategy"]["options"])
     strategy = make_strategy(config.method, model, progress=show, **options)
     if not resume:
         # written once the options are known to be valid: a refused start leaves no run
-        write_json(run_dir / "config.json", {"experiment": "continual", **config.to_dict()})
+        write_json(
+            run_dir / "config.json",
+            {"experiment": JOB, "job": JOB, "fingerprint": fingerprint, **config.to_dict()},
+        )
     if state is not None:
-        model.load_state_dict(state["model"])
+        _restore_model(model, state["model"], checkpoint_path)
         strategy.load_state_dict(state["strategy"])
         R = state["R"].numpy().astype(np.float64)
         times = {k: [float(v) for v in state["times"][k]] for k in _TIME_KEYS}
@@ -908,6 +953,7 @@ def run_continual(
             run_dir,
             {
                 "format": _CHECKPOINT_FORMAT,
+                "fingerprint": fingerprint,
                 "task": t,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,6 +51,8 @@ from spikesub.continual.projection import (
 )
 from spikesub.continual.subspace import HebbianSubspace
 from spikesub.continual.taps import ActivityTap
+from spikesub.models.torch_validation import check_finite_tensor
+from spikesub.models.validation import check_int, check_real
 
 __all__ = [
     "EWC",
@@ -61,6 +64,10 @@ __all__ = [
     "make_strategy",
     "protected_layers",
 ]
+
+
+MAX_TASK_ID = 2**31 - 1
+"""Largest task index (far more tasks than any sequence has)."""
 
 
 def protected_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -120,6 +127,9 @@ class Strategy:
 
     name: str = "base"
     option_defaults: dict[str, Any] = {}
+    # The type of each option whose default is None ("int", "real" or "int_or_list"); the
+    # others take the type of their default.
+    optional_option_types: dict[str, str] = {}
 
     def __init__(
         self,
@@ -129,13 +139,7 @@ class Strategy:
         progress: bool = False,
         **opts: Any,
     ) -> None:
-        unknown = sorted(set(opts) - set(self.option_defaults))
-        if unknown:
-            allowed = ", ".join(sorted(self.option_defaults)) or "none"
-            raise TypeError(
-                f"{type(self).__name__} got unknown option(s) {', '.join(unknown)}; "
-                f"allowed: {allowed}"
-            )
+        self.check_options(opts)
         self.model = model
         named = _resolve_layers(model, layers)
         self.layer_names = [name for name, _ in named]
@@ -147,13 +151,26 @@ class Strategy:
         self.end_task_seconds: list[float] = []
         self.diagnostic_seconds = 0.0
 
+    @classmethod
+    def check_options(cls, opts: dict[str, Any]) -> None:
+        """Refuse unknown option names and values of the wrong type (before any model is
+        built: the CLI checks ``--option`` values this way)."""
+        unknown = sorted(set(opts) - set(cls.option_defaults))
+        if unknown:
+            allowed = ", ".join(sorted(cls.option_defaults)) or "none"
+            raise TypeError(
+                f"{cls.__name__} got unknown option(s) {', '.join(unknown)}; allowed: {allowed}"
+            )
+        for option, value in opts.items():
+            _check_option_type(
+                option, value, cls.option_defaults[option], cls.optional_option_types.get(option)
+            )
+
     # -- the loop's calls -------------------------------------------------------------------
 
     def begin_task(self, task_id: int) -> None:
         """Start training task ``task_id`` (0-based)."""
-        if isinstance(task_id, bool) or not isinstance(task_id, int) or task_id < 0:
-            raise ValueError(f"task_id must be an int >= 0; got {task_id!r}")
-        self.task_id = task_id
+        self.task_id = check_int("task_id", task_id, minimum=0, maximum=MAX_TASK_ID)
 
     def begin_epoch(self, epoch: int, epochs: int) -> None:
         """Start pass ``epoch`` (0-based) of ``epochs`` over the current task's data.
@@ -161,9 +178,8 @@ class Strategy:
         Optional: a strategy that records activity while the task trains (HLOP with
         ``record="training"``) starts its recording in the last pass; a loop that never
         calls it gets the strategy's fallback (a recording pass in :meth:`end_task`)."""
-        for name, value in (("epoch", epoch), ("epochs", epochs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0; got {value!r}")
+        epoch = check_int("epoch", epoch, minimum=0)
+        epochs = check_int("epochs", epochs, minimum=0)
         if epoch >= epochs:
             raise ValueError(f"epoch must be < epochs ({epochs}); got {epoch}")
 
@@ -195,7 +211,18 @@ class Strategy:
             forward: ``forward(x) -> logits`` ``(B, classes)``; must run the protected
                 layers (their activity is recorded by forward hooks while it runs).
             loss_fn: ``loss_fn(logits, y) -> scalar`` (mean over the batch).
+
+        Raises:
+            TypeError: ``batches`` is not an iterable of ``(x, y)`` pairs of tensors, or
+                ``forward`` is not callable.
+            ValueError: ``task_id`` < 0, ``batches`` is empty, a batch's ``x`` holds a NaN /
+                inf, or a protected layer's activity does -- named with the task, the batch
+                or layer and the first bad index, before any linear algebra.
         """
+        task_id = check_int("task_id", task_id, minimum=0, maximum=MAX_TASK_ID)
+        _check_batches(task_id, batches)
+        if not callable(forward):
+            raise TypeError(f"forward must be callable as forward(x); got {type(forward).__name__}")
         start = time.perf_counter()
         self.diagnostic_seconds = 0.0
         self._end_task(task_id, batches, forward, loss_fn)
@@ -256,6 +283,103 @@ class Strategy:
 
         disable = not (self.progress and sys.stderr.isatty())
         return tqdm(iterable, total=total, desc=desc, leave=False, disable=disable)
+
+
+def _check_batches(task_id: int, batches: Any) -> None:
+    """Refuse, before any work, what cannot be a task's training batches: a tensor or another
+    non-iterable, or a collection with no batch."""
+    if isinstance(batches, (torch.Tensor, str, bytes)) or not isinstance(batches, Iterable):
+        raise TypeError(
+            f"batches (task {task_id}) must be an iterable of (x, y) pairs of tensors; got "
+            f"{type(batches).__name__}"
+        )
+    if hasattr(batches, "__len__") and len(batches) == 0:
+        raise ValueError(
+            f"batches of task {task_id} is empty; end_task needs the task's training data, at "
+            "least one (x, y) batch"
+        )
+
+
+def _batch_pair(task_id: int, index: int, batch: Any) -> tuple[torch.Tensor, Any]:
+    """Batch ``index`` of ``batches`` as ``(x, y)``, checked: a pair whose ``x`` is a tensor of
+    finite values (the message names the task, the batch and the first bad element)."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TypeError(
+            f"batches[{index}] (task {task_id}) must be an (x, y) pair; got {type(batch).__name__}"
+        )
+    x, y = batch
+    check_finite_tensor(f"batches[{index}][0]", x, where=f"the inputs of task {task_id}")
+    if x.dim() == 0:
+        raise ValueError(
+            f"batches[{index}][0] (task {task_id}) must have a batch axis, shape (B, ...); got "
+            "a 0-d tensor"
+        )
+    if isinstance(y, torch.Tensor) and y.dim() >= 1 and y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"batches[{index}] (task {task_id}) pairs {x.shape[0]} inputs with {y.shape[0]} "
+            "targets; x and y must have the same batch size"
+        )
+    return x, y
+
+
+def _no_batches(task_id: int) -> ValueError:
+    return ValueError(
+        f"batches of task {task_id} gave no examples; end_task needs the task's training "
+        "data, at least one (x, y) batch"
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _check_option_type(name: str, value: Any, default: Any, declared: str | None) -> None:
+    """Refuse an option value of the wrong type (a string where a bool or a number belongs,
+    a float where an integer count belongs); ranges are checked where the option is used."""
+    if value is None and (default is None or declared is not None):
+        return
+    kind = declared
+    if kind is None:
+        if isinstance(default, bool):
+            kind = "bool"
+        elif isinstance(default, int):
+            kind = "int"
+        elif isinstance(default, float):
+            kind = "real_or_list" if name == "threshold" else "real"
+        elif isinstance(default, str):
+            kind = "str"
+        else:
+            return
+    ok = {
+        "bool": lambda v: isinstance(v, (bool, np.bool_)),
+        "int": _is_int,
+        "real": _is_real,
+        "str": lambda v: isinstance(v, str),
+        "int_or_list": lambda v: (
+            _is_int(v) or (isinstance(v, (list, tuple)) and all(_is_int(x) for x in v))
+        ),
+        "real_or_list": lambda v: (
+            _is_real(v) or (isinstance(v, (list, tuple)) and all(_is_real(x) for x in v))
+        ),
+    }[kind](value)
+    if not ok:
+        wanted = {
+            "bool": "true or false",
+            "int": "an integer",
+            "real": "a number",
+            "str": "a string",
+            "int_or_list": "an integer or a list of integers",
+            "real_or_list": "a number or a list of numbers",
+        }[kind]
+        if declared is not None:
+            wanted += " or null"
+        raise TypeError(f"option {name} must be {wanted}; got {value!r}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -387,9 +511,10 @@ class _TappedStrategy(Strategy, abc.ABC):
         keep_rows: bool,
         keep_examples: int | None = None,
         desc: str = "activity",
+        task_id: int = 0,
     ) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
         """One pass of ``forward`` over ``batches`` (no grad, eval mode) recording every
-        protected layer's activity.
+        protected layer's activity (``task_id`` names the task in error messages).
 
         Returns:
             ``(grams, rows)``: per layer the Gram matrix ``X^T X`` (float64, ``(n, n)``) of
@@ -398,6 +523,10 @@ class _TappedStrategy(Strategy, abc.ABC):
             call, on the CPU) over the whole pass, or over its batches up to the one that
             completes ``keep_examples`` examples (None: all) — without ``keep_rows`` the pass
             stops once the Gram matrices are complete.
+
+        Raises:
+            ValueError: a batch's input or a layer's activity holds a NaN / inf, or the pass
+                saw no example (see :meth:`_check_activity`).
         """
         stop_after = gram_examples if not keep_rows else keep_examples
         if stop_after is not None:
@@ -413,9 +542,10 @@ class _TappedStrategy(Strategy, abc.ABC):
         seen = 0
         try:
             total = len(batches) if hasattr(batches, "__len__") else None
-            for x, _ in self._progress_bar(batches, total, desc):
+            for index, batch in enumerate(self._progress_bar(batches, total, desc)):
                 if stop_after is not None and seen >= stop_after:
                     break
+                x, _ = _batch_pair(task_id, index, batch)
                 parts = [x]
                 if seen < gram_examples < seen + x.shape[0]:
                     # the Gram matrix takes exactly the first gram_examples examples
@@ -436,12 +566,32 @@ class _TappedStrategy(Strategy, abc.ABC):
                 tap.gram = None
                 tap.keep_rows = True
             self.model.train(was_training)
+        if seen == 0:
+            raise _no_batches(task_id)
+        self._check_activity(task_id, grams, recorded)
         return grams, recorded
 
-    def _grams(self, batches, forward, max_examples: int) -> list[torch.Tensor]:
+    def _grams(self, batches, forward, max_examples: int, task_id: int = 0) -> list[torch.Tensor]:
         """Gram matrices ``X^T X`` (float64, ``(n, n)``) of each layer's activity rows (all
         rows of the first ``max_examples`` examples)."""
-        return self._record(batches, forward, max_examples, keep_rows=False)[0]
+        return self._record(batches, forward, max_examples, keep_rows=False, task_id=task_id)[0]
+
+    def _check_activity(
+        self, task_id: int, grams: list[torch.Tensor], recorded: list[list[torch.Tensor]]
+    ) -> None:
+        """Refuse a NaN / inf in any protected layer's recorded activity (its Gram matrix or
+        its kept rows), naming the task and the layer, before any linear algebra."""
+        for i, gram in enumerate(grams):
+            where = f"X^T X of the activity of layer {self._layer_label(i)} in task {task_id}"
+            check_finite_tensor("gram", gram, where=where)
+        for call, rows in enumerate(recorded):
+            for i, layer_rows in enumerate(rows):
+                where = f"the activity of layer {self._layer_label(i)} in task {task_id}"
+                check_finite_tensor(f"rows of forward call {call}", layer_rows, where=where)
+
+    def _layer_label(self, i: int) -> str:
+        """The protected layer ``i``'s name, quoted (its class for an unnamed root module)."""
+        return repr(self.layer_names[i] or type(self.layers[i]).__name__)
 
     def _freeze_biases(self) -> None:
         if self.options.get("freeze_bias", True) and self.tasks_done > 0:
@@ -477,9 +627,9 @@ def _check_thresholds(value, n_layers: int) -> None:
                 f"got {len(value)} values"
             )
         for v in value:
-            _check_unit("threshold", v)
+            check_real("threshold", v, low=0.0, high=1.0)
     else:
-        _check_unit("threshold", value)
+        check_real("threshold", value, low=0.0, high=1.0)
 
 
 class GPM(_TappedStrategy):
@@ -513,12 +663,13 @@ class GPM(_TappedStrategy):
         "trace_decay": None,
         "seed": 0,
     }
+    optional_option_types = {"max_rows": "int", "max_k": "int", "trace_decay": "real"}
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
         _check_thresholds(self.options["threshold"], len(self.layers))
-        _check_unit("threshold_increment", self.options["threshold_increment"])
-        _check_count("samples", self.options["samples"])
+        check_real("threshold_increment", self.options["threshold_increment"], low=0.0, high=1.0)
+        check_int("samples", self.options["samples"], minimum=1)
         self.bases = [torch.zeros((d, 0)) for d in self.dims]
         self.history: list[dict] = []
 
@@ -529,7 +680,7 @@ class GPM(_TappedStrategy):
         ]
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
-        grams = self._grams(batches, forward, self.options["samples"])
+        grams = self._grams(batches, forward, self.options["samples"], task_id)
         thresholds = _threshold_for(self.options, task_id, len(self.layers))
         record = {"task": task_id, "threshold": thresholds, "layers": []}
         for i, gram in enumerate(grams):
@@ -663,6 +814,15 @@ class HLOP(_TappedStrategy):
         "trace_decay": None,
         "seed": 0,
     }
+    optional_option_types = {
+        "k_per_task": "int_or_list",
+        "max_k": "int",
+        "max_rows": "int",
+        "momentum": "real",
+        "clamp": "real",
+        "record_examples": "int",
+        "trace_decay": "real",
+    }
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
@@ -670,19 +830,14 @@ class HLOP(_TappedStrategy):
         if o["momentum"] is None:
             o["momentum"] = 0.0 if o["rule"] == "gha" else 0.9
         _check_thresholds(o["threshold"], len(self.layers))
-        _check_unit("threshold_increment", o["threshold_increment"])
+        check_real("threshold_increment", o["threshold_increment"], low=0.0, high=1.0)
         if o["record"] not in ("training", "pass"):
             raise ValueError(f"record must be 'training' or 'pass'; got {o['record']!r}")
-        if (
-            isinstance(o["lr_final"], bool)
-            or not isinstance(o["lr_final"], (int, float))
-            or not 0 < o["lr_final"] <= 1
-        ):
-            raise ValueError(f"lr_final must be a number in (0, 1]; got {o['lr_final']!r}")
-        _check_count("samples", o["samples"])
-        _check_count("hebbian_epochs", o["hebbian_epochs"], minimum=0)
+        check_real("lr_final", o["lr_final"], low=0.0, high=1.0, low_open=True)
+        check_int("samples", o["samples"], minimum=1)
+        check_int("hebbian_epochs", o["hebbian_epochs"], minimum=0)
         if o["record_examples"] is not None:
-            _check_count("record_examples", o["record_examples"])
+            check_int("record_examples", o["record_examples"], minimum=1)
         k = o["k_per_task"]
         if k is not None:
             ks = list(k) if isinstance(k, (list, tuple)) else [k] * len(self.layers)
@@ -692,7 +847,7 @@ class HLOP(_TappedStrategy):
                     f"({len(self.layers)}); got {len(ks)} values"
                 )
             for v in ks:
-                _check_count("k_per_task", v, minimum=0)
+                check_int("k_per_task", v, minimum=0)
             self._k_list = ks
         else:
             self._k_list = None
@@ -761,11 +916,17 @@ class HLOP(_TappedStrategy):
             # of all the kept rows (an unbiased sample of every batch's rows)
             grams = [_gram(calls) for calls in layer_calls]
             recorded = [list(rows) for rows in zip(*layer_calls, strict=True)]
+            self._check_activity(task_id, grams, recorded)
         else:
             # one recording pass: the Gram matrices of the first `samples` examples (to
             # choose k and report the energy) and the Hebbian rows of every batch
             grams, recorded = self._record(
-                batches, forward, o["samples"], keep_rows=True, keep_examples=o["record_examples"]
+                batches,
+                forward,
+                o["samples"],
+                keep_rows=True,
+                keep_examples=o["record_examples"],
+                task_id=task_id,
             )
         thresholds = _threshold_for(o, task_id, len(self.layers))
         ks = []
@@ -891,14 +1052,13 @@ class EWC(Strategy):
 
     name = "ewc"
     option_defaults = {"lam": 1000.0, "samples": None}
+    optional_option_types = {"samples": "int"}
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
-        lam = self.options["lam"]
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam must be a number >= 0; got {lam!r}")
+        check_real("lam", self.options["lam"], low=0.0)
         if self.options["samples"] is not None:
-            _check_count("samples", self.options["samples"])
+            check_int("samples", self.options["samples"], minimum=1)
         self.params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         self.fisher: dict[str, torch.Tensor] = {}
         self.star: dict[str, torch.Tensor] = {}
@@ -912,15 +1072,38 @@ class EWC(Strategy):
         return 0.5 * float(self.options["lam"]) * total
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
-        fisher = {n: torch.zeros_like(p) for n, p in self.params.items()}
+        if not callable(loss_fn):
+            raise TypeError(
+                f"loss_fn must be callable as loss_fn(logits, y); got {type(loss_fn).__name__}"
+            )
         saved = {n: (None if p.grad is None else p.grad.clone()) for n, p in self.params.items()}
+        try:
+            fisher, seen = self._fisher(task_id, batches, forward, loss_fn)
+        finally:
+            for n, p in self.params.items():
+                p.grad = saved[n]
+        if seen == 0:
+            raise _no_batches(task_id)
+        fisher = {n: f / seen for n, f in fisher.items()}
+        for n, f in fisher.items():
+            where = f"the loss gradients of task {task_id} overflowed"
+            check_finite_tensor(f"fisher[{n!r}]", f, where=where)
+        for n, p in self.params.items():
+            self.fisher[n] = self.fisher[n] + fisher[n] if n in self.fisher else fisher[n]
+            self.star[n] = p.detach().clone()
+
+    def _fisher(self, task_id, batches, forward, loss_fn) -> tuple[dict, int]:
+        """Summed ``B * grad^2`` per parameter over the first ``samples`` examples, and the
+        number of examples seen (the parameters' ``.grad`` are overwritten)."""
+        fisher = {n: torch.zeros_like(p) for n, p in self.params.items()}
         limit = self.options["samples"]
         seen = 0
         total = len(batches) if hasattr(batches, "__len__") else None
-        for x, y in self._progress_bar(batches, total, "fisher"):
+        for index, batch in enumerate(self._progress_bar(batches, total, "fisher")):
+            if limit is not None and seen >= limit:
+                break
+            x, y = _batch_pair(task_id, index, batch)
             if limit is not None:
-                if seen >= limit:
-                    break
                 x, y = x[: limit - seen], y[: limit - seen]
             for p in self.params.values():
                 p.grad = None
@@ -930,11 +1113,7 @@ class EWC(Strategy):
                 if p.grad is not None:
                     fisher[n] += p.grad.detach().pow(2) * x.shape[0]
             seen += x.shape[0]
-        for n, p in self.params.items():
-            p.grad = saved[n]
-            f = fisher[n] / max(seen, 1)
-            self.fisher[n] = self.fisher[n] + f if n in self.fisher else f
-            self.star[n] = p.detach().clone()
+        return fisher, seen
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -951,16 +1130,6 @@ class EWC(Strategy):
         out = super().summary()
         out["fisher_mean"] = {n: float(f.mean()) for n, f in self.fisher.items()}
         return out
-
-
-def _check_unit(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
-
-
-def _check_count(name: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
 
 
 STRATEGIES: dict[str, type[Strategy]] = {

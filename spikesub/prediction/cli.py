@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from spikesub.scripting import add_job_arguments, apply_job_arguments, run_command
 
 DESCRIPTION = """\
 The "what and when" prediction experiment: a heterogeneous Izhikevich reservoir receives one
@@ -43,7 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scale the three-factor rule's 'when' gate by each cue's recent timing surprise "
         "(associability, Pearce & Hall 1980)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out after its last finished block",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_job_arguments(parser)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -99,21 +104,18 @@ def summary_lines(metrics: dict[str, Any]) -> list[str]:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Run the experiment for parsed options; returns the exit status (2 on a bad parameter
-    or a diverging readout, with one line on stderr)."""
-    from spikesub.kernels.backends import BackendUnavailableError
-    from spikesub.models.errors import SpikesubError
+    """Run the experiment for parsed options; returns the exit status. Errors propagate to
+    the caller's error path (:func:`spikesub.scripting.run_command`)."""
     from spikesub.prediction.experiment import run_whatwhen
     from spikesub.prediction.figures import plot_whatwhen
 
     started = time.perf_counter()
-    try:
-        config = config_from_args(args)
-        metrics = run_whatwhen(config, args.out, progress=False if args.quiet else None)
-        figures = plot_whatwhen(metrics["run_dir"])
-    except (ValueError, TypeError, SpikesubError, BackendUnavailableError, OSError) as error:
-        print(f"spikesub whatwhen: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    apply_job_arguments(args)
+    config = config_from_args(args)
+    metrics = run_whatwhen(
+        config, args.out, progress=False if args.quiet else None, resume=args.resume
+    )
+    figures = plot_whatwhen(metrics["run_dir"])
     if not args.quiet:
         for line in summary_lines(metrics):
             print(line)
@@ -132,4 +134,4 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
+    return run_command(run_cli, parser.parse_args(argv), prog="whatwhen")

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from spikesub.models.errors import SpikesubError
 from spikesub.prediction import metrics as mx
 from spikesub.prediction.attention import attention_gate, trial_surprise, update_associability
+from spikesub.prediction.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from spikesub.prediction.paradigm import (
     OUTPUT_NAMES,
     WHAT,
@@ -60,8 +61,19 @@ from spikesub.prediction.paradigm import (
     trial_targets,
 )
 from spikesub.prediction.reservoir_traces import CueReservoir, ReservoirParams
+from spikesub.prediction.sizes import check_whatwhen_memory
 from spikesub.readouts import FORCEReadout, ReadoutDivergedError, RidgeReadout, ThreeFactorReadout
-from spikesub.runs import make_run_dir, save_spikes, write_json, write_npz
+from spikesub.runs import (
+    RunInterrupted,
+    config_fingerprint,
+    prepare_run_dir,
+    read_json,
+    run_config_document,
+    run_is_complete,
+    save_spikes,
+    write_json,
+    write_npz,
+)
 
 METHODS: tuple[str, ...] = ("three_factor", "force", "force_reset", "ridge")
 """Readouts compared, in the order of figures and tables."""
@@ -226,8 +238,10 @@ class WhatWhenConfig:
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the first bad parameter."""
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0; got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {self.seed!r}")
+        if not 0 <= self.seed <= 2**64 - 1:
+            raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {self.seed}")
         check_delays(self.delays_ms)
         check_probabilities(self.probabilities)
         if len(self.delays_ms) != len(self.probabilities):
@@ -537,6 +551,7 @@ class _Runner:
     def __init__(self, config: WhatWhenConfig, run_dir: Path, progress: bool) -> None:
         self.cfg = config
         self.run_dir = run_dir
+        self.fingerprint = config_fingerprint(EXPERIMENT, config.to_dict())
         self.progress = progress
         self.timing = config.timing()
         self.schedule = make_schedule(
@@ -618,15 +633,16 @@ class _Runner:
         res = self.reservoir.reservoir
         write_json(
             self.run_dir / "config.json",
-            {
-                "experiment": EXPERIMENT,
-                "config": self.cfg.to_dict(),
-                "methods": list(METHODS),
-                "method_labels": METHOD_LABELS,
-                "outputs": list(OUTPUT_NAMES),
-                "timing": self.timing.to_dict(),
-                "switches": [s.to_dict() for s in self.schedule.switches],
-                "reservoir": {
+            run_config_document(
+                EXPERIMENT,
+                self.cfg.to_dict(),
+                experiment=EXPERIMENT,
+                methods=list(METHODS),
+                method_labels=METHOD_LABELS,
+                outputs=list(OUTPUT_NAMES),
+                timing=self.timing.to_dict(),
+                switches=[s.to_dict() for s in self.schedule.switches],
+                reservoir={
                     "n_neurons": res.n_neurons,
                     "n_excitatory": int(self.reservoir.excitatory.sum()),
                     "n_synapses": int(res.weights.nnz),
@@ -634,7 +650,7 @@ class _Runner:
                     "dt_ms": res.dt_ms,
                     "synapse": res.synapse,
                 },
-            },
+            ),
         )
         # the paradigm: targets and gates of one outcome-A trial per cue, with block-0 values
         targets, gates, labels = [], [], []
@@ -727,8 +743,9 @@ class _Runner:
         block_rows: list[tuple[Trial, np.ndarray, np.ndarray]] = []
         show = self.progress and sys.stderr.isatty()
         bar = tqdm(total=len(self.schedule), disable=not show, unit="trial", desc="what & when")
+        bar.update(self.n_done)
         try:
-            for trial in self.schedule.trials:
+            for trial in self.schedule.trials[self.n_done :]:
                 first_in_block = trial.index % self.schedule.trials_per_block == 0
                 if first_in_block and trial.block in switch_blocks:
                     self.readouts["force_reset"].reset()
@@ -794,14 +811,27 @@ class _Runner:
                     block_rows = []
                     self.blocks_done = trial.block + 1
                     self.save()
+                    save_checkpoint(self, self.fingerprint)
         except WhatWhenDivergedError as error:
             self.status = f"diverged: {error}"
             self.save()
+            raise
+        except KeyboardInterrupt:
+            self._mark_interrupted()
             raise
         finally:
             bar.close()
         self.status = "complete"
         return self.save()
+
+    def _mark_interrupted(self) -> None:
+        """Say in ``metrics.json`` (as of the last finished block, like the checkpoint) that
+        the run was interrupted and can be resumed."""
+        path = self.run_dir / "metrics.json"
+        if path.exists():
+            metrics = read_json(path)
+            metrics["status"] = f"interrupted after block {self.blocks_done}; --resume continues"
+            write_json(path, metrics)
 
     def _attend(self, trial: Trial) -> float:
         """The "when" gate level of this trial (1 without attention); then the cue's
@@ -892,13 +922,18 @@ def run_whatwhen(
     config: WhatWhenConfig | None = None,
     out: str | Path | None = None,
     progress: bool | None = None,
+    *,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Run the experiment and write its run folder.
 
     Args:
         config: the run (default :class:`WhatWhenConfig`).
-        out: run folder (default ``runs/whatwhen-<time>``).
+        out: run folder (default ``runs/whatwhen-<time>``); a folder that holds another job's
+            run, or a what-and-when run with other settings, is refused.
         progress: show a progress bar (default: when stderr is a terminal).
+        resume: continue the run in ``out`` after its last finished block (its checkpoint);
+            the result is the same as an uninterrupted run's.
 
     Returns:
         the metrics written to ``metrics.json`` (plus ``"run_dir"``).
@@ -906,14 +941,24 @@ def run_whatwhen(
     Raises:
         ValueError/TypeError: a bad parameter (before anything is written).
         WhatWhenDivergedError: a readout diverged; the folder keeps the blocks done.
+        RunFolderError: ``out`` cannot take this run, or its checkpoint belongs to another.
     """
     config = WhatWhenConfig() if config is None else config
     if not isinstance(config, WhatWhenConfig):
         raise TypeError(f"config must be a WhatWhenConfig; got {type(config).__name__}")
     config.validate()
-    run_dir = make_run_dir(out, prefix=EXPERIMENT)
+    check_whatwhen_memory(config)  # before the run folder, the network and the readouts
+    run_dir = prepare_run_dir(out, job=EXPERIMENT, config=config.to_dict(), resume=resume)
+    if resume and run_is_complete(run_dir, CHECKPOINT):
+        return {**read_json(run_dir / "metrics.json"), "run_dir": str(run_dir)}
     runner = _Runner(config, run_dir, progress=True if progress is None else bool(progress))
+    if not (resume and load_checkpoint(runner, runner.fingerprint)):
+        (run_dir / CHECKPOINT).unlink(missing_ok=True)
     runner.write_config()
-    metrics = runner.run()
+    try:
+        metrics = runner.run()
+    except KeyboardInterrupt:
+        raise RunInterrupted(run_dir) from None
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
     metrics["run_dir"] = str(run_dir)
     return metrics

@@ -62,7 +62,10 @@ def test_stop_and_resume_with_the_saved_options(tmp_path, capsys):
     # a differing option is refused, naming it
     status = cli.main(["--resume", "--out", str(out), "--ewc-lambda", "7", "--quiet"])
     assert status == 2
-    assert "resume: config differs: ewc_lambda 7.0 != 50.0" in one_line_error(capsys)
+    assert (
+        "resume: the settings differ (given != saved): ewc_lambda: 7.0 != 50.0"
+        in one_line_error(capsys)
+    )
 
 
 def test_option_of_another_method_is_refused(tmp_path, capsys):

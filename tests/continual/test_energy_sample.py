@@ -23,7 +23,7 @@ def test_exact_basis_bounds_the_others_and_the_small_sample_asks_for_fewer(
 
 
 def test_missing_data_ends_with_status_2_and_one_line(tmp_path, capsys, experiment_script):
-    from spikesub.continual.cli import run_script
+    from spikesub.scripting import run_script
 
     script = experiment_script("continual_energy_sample")
     argv = ["--benchmark", "pmnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]

@@ -22,6 +22,7 @@ from spikesub.continual.runner import (
     run_continual,
     summarize_runs,
 )
+from spikesub.models.errors import RunFolderError
 from spikesub.runs import load_npz, read_json, write_json
 
 
@@ -275,15 +276,16 @@ def test_resume_keeps_the_strategy_options_it_started_with(tmp_path, monkeypatch
 def test_resume_refuses_a_different_config_naming_each_field(tmp_path):
     run_continual(tiny("finetune", n_tasks=1), tmp_path, progress=False)
     changed = tiny("finetune", n_tasks=1, lr=0.05, seed=4)
-    with pytest.raises(ValueError, match=r"resume: config differs: seed 4 != 0; lr 0.05 != 0.1"):
+    expected = r"resume: the settings differ \(given != saved\): lr: 0.05 != 0.1; seed: 4 != 0"
+    with pytest.raises(ValueError, match=expected):
         run_continual(changed, tmp_path, resume=True, progress=False)
 
 
 def test_refuses_to_overwrite_and_to_resume_nothing(tmp_path):
     run_continual(tiny("finetune", n_tasks=1), tmp_path / "a", progress=False)
-    with pytest.raises(ValueError, match="already holds a run"):
+    with pytest.raises(RunFolderError, match="already holds this continual run; pass --resume"):
         run_continual(tiny("finetune", n_tasks=1), tmp_path / "a", progress=False)
-    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+    with pytest.raises(RunFolderError, match="nothing to resume"):
         run_continual(tiny("finetune"), tmp_path / "b", resume=True, progress=False)
 
 
