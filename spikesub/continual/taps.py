@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikesub.models.memory import check_allocation
+
 __all__ = ["ActivityTap", "activity_dim", "activity_rows", "presynaptic_trace", "record_activity"]
 
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, list[ActivityTap]] = weakref.WeakKeyDictionary()
@@ -83,10 +85,27 @@ def activity_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
             x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2)
         )
         padding = (0, 0)
+    _check_unfold_memory(module, x, padding)
     patches = F.unfold(
         x, module.kernel_size, dilation=module.dilation, padding=padding, stride=module.stride
     )  # (N, C*kh*kw, L)
     return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+
+
+def _check_unfold_memory(module: nn.Conv2d, x: torch.Tensor, padding: tuple[int, int]) -> None:
+    """Refuse (MemoryBudgetError) an unfolding whose patches would exceed the memory budget:
+    ``N x (C kh kw) x positions`` values, twice (the patches and their transposed copy)."""
+    positions = 1
+    for size, pad, dil, k, stride in zip(
+        x.shape[2:], padding, module.dilation, module.kernel_size, module.stride, strict=True
+    ):
+        positions *= max(0, (size + 2 * pad - dil * (k - 1) - 1) // stride + 1)
+    n_values = float(x.shape[0]) * activity_dim(module) * positions
+    check_allocation(
+        f"the unfolded input patches of a Conv2d({module.in_channels}, {module.out_channels}, "
+        f"kernel_size={tuple(module.kernel_size)}) for a batch of shape {tuple(x.shape)}",
+        2.0 * n_values * x.element_size(),
+    )
 
 
 def presynaptic_trace(x: torch.Tensor, decay: float) -> torch.Tensor:

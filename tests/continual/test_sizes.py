@@ -135,3 +135,13 @@ def test_linear_rows_per_example_are_its_steps():
     assert activity_rows_per_example(nn.Linear(5, 3), (5,), 7) == 7
     with pytest.raises(TypeError, match="nn.Linear or nn.Conv2d"):
         activity_rows_per_example(nn.ReLU(), (5,), 1)
+
+
+def test_unfolding_a_conv_input_over_the_budget_is_refused():
+    conv = nn.Conv2d(64, 8, kernel_size=5, padding=2)
+    x = torch.zeros(8, 64, 32, 32)  # 8 x 1600 x 1024 patch values: 50 MiB, twice
+    with memory_budget("64M"):
+        with pytest.raises(MemoryBudgetError, match=r"unfolded input patches of a Conv2d\(64, 8"):
+            activity_rows(conv, x)
+    with memory_budget("1G"):
+        assert activity_rows(conv, x).shape == (8 * 32 * 32, 64 * 25)
