@@ -111,6 +111,8 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"{folder} is not a folder")
+        if action == "verify" and not folder.exists():
+            raise FileNotFoundError(f"{folder} does not exist: no data to verify")
         if action == "download":
             download_mnist(
                 folder,

@@ -23,6 +23,8 @@ import math
 import os
 import tempfile
 import time
+import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -152,9 +154,20 @@ def write_npz(path: str | Path, **arrays: Any) -> Path:
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` file into memory (no pickle)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    """Read every array of an ``.npz`` file into memory (no pickle).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a complete ``.npz`` archive (truncated or damaged), or
+            holds something that needs pickle; the message names the file.
+    """
+    with open(path, "rb") as handle:
+        try:
+            with np.load(handle, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as error:
+            reason = " ".join(str(error).split()) or type(error).__name__
+            raise ValueError(f"{path} is not a readable .npz file ({reason})") from error
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:

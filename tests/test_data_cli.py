@@ -182,8 +182,17 @@ def test_unknown_files_fail_only_with_strict(tmp_path, capsys):
     assert "missing, corrupt or unknown" in capsys.readouterr().err
 
 
-def test_verify_of_a_missing_folder_reports_every_file_missing(tmp_path, capsys):
-    assert run(["data", "verify", str(tmp_path / "nowhere")]) == 1
+def test_verify_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+    assert run(["data", "verify", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == f"spikesub data verify: error: {tmp_path / 'nowhere'} does not exist: no data to verify"
+    )
+
+
+def test_verify_of_an_empty_folder_reports_every_file_missing(tmp_path, capsys):
+    assert run(["data", "verify", str(tmp_path)]) == 1
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["missing"] * 4
 
 
