@@ -7,6 +7,7 @@ Backends are chosen by name: ``"numpy"`` (reference, vectorised NumPy),
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 from spikesub.kernels.errors import SpikesubError
@@ -24,10 +25,30 @@ def cuda_simulator_enabled() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
 
+def nvidia_driver_present() -> bool:
+    """True when the NVIDIA driver library loads: the cheap test, before ``numba.cuda`` is
+    imported (which costs a quarter of a second), of whether a GPU may be there at all."""
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll", "libcuda.dylib"):
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
 def cuda_available() -> bool:
-    """True when CUDA kernels can run: a real GPU with a driver, or the CUDA simulator."""
+    """True when CUDA kernels can run: a real GPU with a driver, or the CUDA simulator.
+
+    Without the simulator and without an NVIDIA driver this answers without importing
+    ``numba.cuda``, so a CPU-only machine never pays for it.
+    """
+    if not cuda_simulator_enabled() and not nvidia_driver_present():
+        return False
     try:
-        from numba import cuda
+        from spikesub.kernels.lazy_cuda import activate
+
+        cuda = activate()
     except ImportError:  # numba-cuda not installed
         return False
     try:

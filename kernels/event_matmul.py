@@ -25,9 +25,10 @@ faster, and the layers use that there.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK
+from spikesub.kernels.lazy_cuda import cuda
 
 
 def _check(x, b, out, b_name: str, out_name: str) -> None:

@@ -24,9 +24,10 @@ NumPy, Numba and CUDA versions round identically.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+from spikesub.kernels.lazy_cuda import cuda
 
 
 def izhikevich2003_scalar(v, u, current, a, b, dt_ms, n_substeps):

@@ -22,9 +22,10 @@ Arithmetic is float64 inside every kernel, rounded once into the state dtype.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+from spikesub.kernels.lazy_cuda import cuda
 
 LIF_RESET_ZERO = 0
 """``reset_mode``: a spiking neuron's ``v`` is set to ``v_reset``."""

@@ -40,9 +40,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK
+from spikesub.kernels.lazy_cuda import cuda
 
 RESET_SUBTRACT = 0
 """``reset_mode``: a neuron that spiked at the previous step loses ``threshold``."""

@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.backends import cuda_simulator_enabled
 from spikesub.kernels.izhikevich import (
@@ -81,6 +81,7 @@ from spikesub.kernels.izhikevich import (
     izhikevich2007_scalar_cuda,
     izhikevich2007_scalar_numba,
 )
+from spikesub.kernels.lazy_cuda import cuda
 from spikesub.kernels.propagation import csr_propagate_numpy, csr_propagate_range_numba
 from spikesub.kernels.rng import (
     key_numba,

@@ -27,9 +27,10 @@ additions in the serial order.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+from spikesub.kernels.lazy_cuda import cuda
 
 _MAX_BLOCKS = 65535
 _DENSE_CHUNK = 2048

@@ -21,9 +21,10 @@ place; arithmetic is float64, rounded once into the state dtype.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+from spikesub.kernels.lazy_cuda import cuda
 
 PARALLEL_MIN_NEURONS = 65536
 """Array size from which the Numba synapse kernels run multi-threaded (smaller ones run

@@ -15,9 +15,10 @@ updated in place; ``spiked`` is (N,) bool; arithmetic is float64.
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda, njit, prange
+from numba import njit, prange
 
 from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
+from spikesub.kernels.lazy_cuda import cuda
 
 TRACE_ADDITIVE = 0
 """``mode``: each spike adds ``increment`` to the decayed trace."""
