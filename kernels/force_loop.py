@@ -73,6 +73,7 @@ import numbers
 import numpy as np
 from numba import njit
 
+import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
 from spikesub.kernels.izhikevich import (
     izhikevich2007_scalar_numba,
     izhikevich2007_update_numpy,

@@ -42,6 +42,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
 from spikesub.kernels.launch import THREADS_PER_BLOCK
 from spikesub.kernels.lazy_cuda import cuda
 

@@ -74,6 +74,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
 from spikesub.kernels.backends import cuda_simulator_enabled
 from spikesub.kernels.izhikevich import (
     izhikevich2003_scalar_cuda,

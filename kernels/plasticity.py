@@ -45,6 +45,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
+
 PARALLEL_MIN_N = 1024
 """Size N of ``P`` from which :func:`rls_update_numba` runs rows in parallel (below it,
 starting threads costs more than the update; both paths give the same bits)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
 from spikesub.kernels.launch import THREADS_PER_BLOCK, array_length
 from spikesub.kernels.lazy_cuda import cuda
 

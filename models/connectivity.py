@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
 from spikesub.kernels.rng import uniform_numba
 from spikesub.models.memory import check_allocation
 

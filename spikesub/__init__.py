@@ -18,91 +18,80 @@ imported on first use).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from spikesub import analysis, datasets, runs
-from spikesub.kernels.backends import (
-    BACKEND_CHOICES,
-    BACKENDS,
-    BackendUnavailableError,
-    cuda_available,
-    gpu_present,
-    resolve_backend,
-)
-from spikesub.models.connectivity import (
-    SparseWeights,
-    dale_weights,
-    izhikevich_2003_weights,
-    random_connectivity,
-    scale_weights,
-)
-from spikesub.models.errors import NonFiniteStateError, SpikesubError
-from spikesub.models.inputs import CurrentInput, PoissonInput
-from spikesub.models.monitors import SimulationResult, SpikeTrains
-from spikesub.models.neurons import IZHIKEVICH_PRESETS, IzhikevichPopulation, LIFPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
-from spikesub.readouts import FORCEReadout, RidgeReadout, ThreeFactorReadout
-from spikesub.simulate import SimulationConfig, build_reservoir, simulate
+import importlib as _importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BACKENDS",
-    "BACKEND_CHOICES",
-    "BackendUnavailableError",
-    "CurrentInput",
-    "FORCEReadout",
-    "IZHIKEVICH_PRESETS",
-    "IzhikevichPopulation",
-    "IzhikevichReservoir",
-    "LIFPopulation",
-    "NonFiniteStateError",
-    "PoissonInput",
-    "RidgeReadout",
-    "SimulationConfig",
-    "SimulationResult",
-    "SparseWeights",
-    "SpikeTrains",
-    "SpikesubError",
-    "ThreeFactorReadout",
-    "analysis",
-    "build_reservoir",
-    "cuda_available",
-    "dale_weights",
-    "datasets",
-    "encoders",
-    "gpu_present",
-    "izhikevich_2003_weights",
-    "plot",
-    "random_connectivity",
-    "resolve_backend",
-    "runs",
-    "scale_weights",
-    "simulate",
-]
+# Every public name and the module it comes from. Nothing is imported with the package:
+# each name loads its module on first use, so ``import spikesub`` and ``spikesub --help`` stay
+# fast (Numba, matplotlib and torch take from a tenth of a second to seconds to import).
+_EXPORTS: dict[str, str] = {
+    "BACKENDS": "spikesub.kernels.backends",
+    "BACKEND_CHOICES": "spikesub.kernels.backends",
+    "BackendUnavailableError": "spikesub.kernels.backends",
+    "cuda_available": "spikesub.kernels.backends",
+    "gpu_present": "spikesub.kernels.backends",
+    "resolve_backend": "spikesub.kernels.backends",
+    "SparseWeights": "spikesub.models.connectivity",
+    "dale_weights": "spikesub.models.connectivity",
+    "izhikevich_2003_weights": "spikesub.models.connectivity",
+    "random_connectivity": "spikesub.models.connectivity",
+    "scale_weights": "spikesub.models.connectivity",
+    "MemoryBudgetError": "spikesub.models.errors",
+    "NonFiniteStateError": "spikesub.models.errors",
+    "RunFolderError": "spikesub.models.errors",
+    "SpikesubError": "spikesub.models.errors",
+    "CurrentInput": "spikesub.models.inputs",
+    "PoissonInput": "spikesub.models.inputs",
+    "SimulationResult": "spikesub.models.monitors",
+    "SpikeTrains": "spikesub.models.monitors",
+    "IZHIKEVICH_PRESETS": "spikesub.models.neurons",
+    "IzhikevichPopulation": "spikesub.models.neurons",
+    "LIFPopulation": "spikesub.models.neurons",
+    "IzhikevichReservoir": "spikesub.models.reservoir",
+    "FORCEReadout": "spikesub.readouts",
+    "RidgeReadout": "spikesub.readouts",
+    "ThreeFactorReadout": "spikesub.readouts",
+    "SimulationConfig": "spikesub.simulation",
+    "build_reservoir": "spikesub.simulation",
+    "simulate": "spikesub.simulation",
+    "set_threads": "spikesub.scripting",
+    "set_memory_budget": "spikesub.models.memory",
+    # spiking layers for PyTorch
+    "LIF": "spikesub.models.snn",
+    "LeakyStep": "spikesub.models.snn",
+    "SpikingConv2d": "spikesub.models.snn",
+    "SpikingLinear": "spikesub.models.snn",
+    "from_snntorch_leaky": "spikesub.models.snn",
+    "lif_sequence": "spikesub.models.snn",
+    "register_surrogate": "spikesub.models.snn",
+    "swap_snntorch_leaky": "spikesub.models.snn",
+}
+# Submodules reachable as attributes (``ss.plot``, ``ss.encoders``, ...).
+_SUBMODULES: dict[str, str] = {
+    "analysis": "spikesub.analysis",
+    "datasets": "spikesub.datasets",
+    "encoders": "spikesub.models.encoders",
+    "kernels": "spikesub.kernels",
+    "models": "spikesub.models",
+    "plot": "spikesub.plot",
+    "readouts": "spikesub.readouts",
+    "runs": "spikesub.runs",
+}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
-# Spiking layers for PyTorch: torch takes seconds to import, so they load on first use.
-_SNN_NAMES = (
-    "LIF",
-    "LeakyStep",
-    "SpikingConv2d",
-    "SpikingLinear",
-    "from_snntorch_leaky",
-    "lif_sequence",
-    "register_surrogate",
-    "swap_snntorch_leaky",
-)
-__all__ += list(_SNN_NAMES)
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(_importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = _importlib.import_module(_SUBMODULES[name])
+    else:
+        raise AttributeError(f"module 'spikesub' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
 
-def __getattr__(name: str) -> Any:
-    # matplotlib and torch take a moment to import: load those modules when first used
-    if name == "plot":
-        return importlib.import_module("spikesub.plot")
-    if name == "encoders":
-        return importlib.import_module("spikesub.models.encoders")
-    if name in _SNN_NAMES:
-        return getattr(importlib.import_module("spikesub.models.snn"), name)
-    raise AttributeError(f"module 'spikesub' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -137,7 +137,7 @@ def _version() -> str:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from spikesub.simulate import SimulationConfig, simulate
+    from spikesub.simulation import SimulationConfig, simulate
 
     apply_job_arguments(args)
     config = SimulationConfig(

@@ -21,10 +21,9 @@ from spikesub.models.interrupts import deferred_interrupt
 from spikesub.models.reservoir import IzhikevichReservoir
 from spikesub.prediction.experiment import WhatWhenConfig, _Runner, run_whatwhen
 from spikesub.runs import RunInterrupted, load_npz, read_json
-from spikesub.simulate import SimulationConfig, simulate
+from spikesub.simulation import SimulationConfig, simulate
 
-# spikesub.simulate is also the name of the function the package exports
-simulate_mod = importlib.import_module("spikesub.simulate")
+simulate_mod = importlib.import_module("spikesub.simulation")
 
 
 def _interrupt_on_call(monkeypatch, cls, name: str, call: int) -> None:

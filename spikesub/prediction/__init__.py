@@ -15,72 +15,49 @@ the switches, and with ridge regression, on the same reservoir and the same tria
 
 from __future__ import annotations
 
-from typing import Any
+import importlib as _importlib
 
-from spikesub.prediction.experiment import (
-    METHODS,
-    WhatWhenConfig,
-    WhatWhenDivergedError,
-    compute_metrics,
-    measure_trial,
-    run_whatwhen,
-)
-from spikesub.prediction.metrics import (
-    linear_fit,
-    peak,
-    principal_angles_deg,
-    random_subspace_angles_deg,
-    trailing_mean,
-    trials_to_recover,
-)
-from spikesub.prediction.paradigm import (
-    OUTPUT_NAMES,
-    Schedule,
-    Switch,
-    Trial,
-    TrialTiming,
-    make_schedule,
-    trial_targets,
-)
-from spikesub.prediction.reservoir_traces import (
-    CueReservoir,
-    ReservoirParams,
-    TrialActivity,
-    filter_spikes,
-)
+# Each name loads its module on first use: the experiment imports Numba, the figures
+# matplotlib, and ``spikesub --help`` needs neither.
+_EXPORTS: dict[str, str] = {
+    "METHODS": "spikesub.prediction.experiment",
+    "WhatWhenConfig": "spikesub.prediction.experiment",
+    "WhatWhenDivergedError": "spikesub.prediction.experiment",
+    "compute_metrics": "spikesub.prediction.experiment",
+    "measure_trial": "spikesub.prediction.experiment",
+    "run_whatwhen": "spikesub.prediction.experiment",
+    "linear_fit": "spikesub.prediction.metrics",
+    "peak": "spikesub.prediction.metrics",
+    "principal_angles_deg": "spikesub.prediction.metrics",
+    "random_subspace_angles_deg": "spikesub.prediction.metrics",
+    "trailing_mean": "spikesub.prediction.metrics",
+    "trials_to_recover": "spikesub.prediction.metrics",
+    "OUTPUT_NAMES": "spikesub.prediction.paradigm",
+    "Schedule": "spikesub.prediction.paradigm",
+    "Switch": "spikesub.prediction.paradigm",
+    "Trial": "spikesub.prediction.paradigm",
+    "TrialTiming": "spikesub.prediction.paradigm",
+    "make_schedule": "spikesub.prediction.paradigm",
+    "trial_targets": "spikesub.prediction.paradigm",
+    "CueReservoir": "spikesub.prediction.reservoir_traces",
+    "ReservoirParams": "spikesub.prediction.reservoir_traces",
+    "TrialActivity": "spikesub.prediction.reservoir_traces",
+    "filter_spikes": "spikesub.prediction.reservoir_traces",
+    "plot_whatwhen": "spikesub.prediction.figures",
+    "save_docs_figures": "spikesub.prediction.figures",
+}
 
-__all__ = [
-    "METHODS",
-    "OUTPUT_NAMES",
-    "CueReservoir",
-    "ReservoirParams",
-    "Schedule",
-    "Switch",
-    "Trial",
-    "TrialActivity",
-    "TrialTiming",
-    "WhatWhenConfig",
-    "WhatWhenDivergedError",
-    "compute_metrics",
-    "filter_spikes",
-    "linear_fit",
-    "make_schedule",
-    "measure_trial",
-    "peak",
-    "plot_whatwhen",
-    "principal_angles_deg",
-    "random_subspace_angles_deg",
-    "run_whatwhen",
-    "trailing_mean",
-    "trial_targets",
-    "trials_to_recover",
-]
+__all__ = sorted(name for name in _EXPORTS if name != "save_docs_figures")
 
 
-def __getattr__(name: str) -> Any:
-    # figures import matplotlib: load them on first use
-    if name in ("plot_whatwhen", "save_docs_figures"):
-        from spikesub.prediction import figures
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spikesub.prediction' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return getattr(figures, name)
-    raise AttributeError(f"module 'spikesub.prediction' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return list(__all__)

@@ -1,4 +1,4 @@
-"""The reservoir simulation job: build a network, run it, write a run folder."""
+"""The reservoir simulation job (``spikesub simulate``): build, run, write a run folder."""
 
 from __future__ import annotations
 
