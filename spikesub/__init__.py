@@ -52,9 +52,8 @@ _EXPORTS: dict[str, str] = {
     "FORCEReadout": "spikesub.readouts",
     "RidgeReadout": "spikesub.readouts",
     "ThreeFactorReadout": "spikesub.readouts",
-    "SimulationConfig": "spikesub.simulation",
-    "build_reservoir": "spikesub.simulation",
-    "simulate": "spikesub.simulation",
+    "SimulationConfig": "spikesub.simulate.config",
+    "run_job": "spikesub.jobs",
     "set_threads": "spikesub.scripting",
     "set_memory_budget": "spikesub.models.memory",
     # spiking layers for PyTorch
@@ -70,13 +69,16 @@ _EXPORTS: dict[str, str] = {
 # Submodules reachable as attributes (``ss.plot``, ``ss.encoders``, ...).
 _SUBMODULES: dict[str, str] = {
     "analysis": "spikesub.analysis",
+    "config": "spikesub.config",
     "datasets": "spikesub.datasets",
+    "jobs": "spikesub.jobs",
     "encoders": "spikesub.models.encoders",
     "kernels": "spikesub.kernels",
     "models": "spikesub.models",
     "plot": "spikesub.plot",
     "readouts": "spikesub.readouts",
     "runs": "spikesub.runs",
+    "simulate": "spikesub.simulate",
 }
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])

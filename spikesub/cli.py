@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from spikesub.scripting import EXIT_USAGE, add_job_arguments, apply_job_arguments, run_command
+from spikesub.scripting import EXIT_USAGE, ArgumentParser, run_command
 
 _DESCRIPTION = """\
 spikesub: spiking neural networks on Numba CPU and CUDA kernels.
@@ -30,71 +30,19 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
 """
 
 
-def _add_simulate_options(parser: argparse.ArgumentParser, *, out_default: str | None) -> None:
-    net = parser.add_argument_group("network (Izhikevich 2003, heterogeneous E/I)")
-    net.add_argument("--n-exc", type=int, default=800, help="excitatory neurons (default 800)")
-    net.add_argument("--n-inh", type=int, default=200, help="inhibitory neurons (default 200)")
-    conn = net.add_mutually_exclusive_group()
-    conn.add_argument(
-        "--p",
-        type=float,
-        default=None,
-        help="connection probability (default: 1.0 up to 1000 neurons, else 0.1)",
-    )
-    conn.add_argument(
-        "--in-degree", type=int, default=None, help="fixed number of inputs per neuron"
-    )
-    net.add_argument(
-        "--noise-exc", type=float, default=5.0, help="thalamic noise std, excitatory (default 5)"
-    )
-    net.add_argument(
-        "--noise-inh", type=float, default=2.0, help="thalamic noise std, inhibitory (default 2)"
-    )
-    sim = parser.add_argument_group("simulation")
-    sim.add_argument(
-        "--duration-ms", type=float, default=1000.0, help="biological time (default 1000)"
-    )
-    sim.add_argument("--dt-ms", type=float, default=0.1, help="time step in ms (default 0.1)")
-    sim.add_argument(
-        "--backend",
-        default="auto",
-        help="auto (CUDA if a GPU is present, else numba), numpy, numba or cuda",
-    )
-    sim.add_argument("--dtype", default="float32", help="state precision: float32 or float64")
-    sim.add_argument("--seed", type=int, default=0, help="seed of network and noise (default 0)")
-    sim.add_argument(
-        "--traces", type=int, default=4, help="neurons whose membrane potential is plotted"
-    )
-    parser.add_argument(
-        "--out",
-        default=out_default,
-        help="run folder to write"
-        + (f" (default {out_default})" if out_default else " (default runs/simulate-<time>)"),
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run in --out from its last checkpoint (same settings)",
-    )
-    parser.add_argument(
-        "--checkpoint-every-s",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="seconds of wall time between checkpoints; Ctrl-C also writes one (default 30)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
-    add_job_arguments(parser)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="spikesub",
         description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"spikesub {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    from spikesub import data_cli
+    from spikesub.continual import cli as continual_cli
+    from spikesub.prediction import cli as whatwhen_cli
+    from spikesub.simulate import cli as simulate_cli
 
     demo = sub.add_parser(
         "demo",
@@ -104,25 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         "neurons for 1 s and write config, spikes, metrics, raster and membrane plots; then run "
         "the what-and-when prediction experiment (--quick) into OUT/whatwhen.",
     )
-    _add_simulate_options(demo, out_default="runs/demo")
-
-    simulate = sub.add_parser(
-        "simulate",
-        help="simulate an Izhikevich reservoir and write a run folder",
-        description="Simulate the Izhikevich (2003) network, scaled to any size, and write a run "
-        "folder: config.json, spikes.npz, state.npz, metrics.json (mean rate, CV of ISIs, "
-        "synchrony), raster.png, membrane.png.",
-    )
-    _add_simulate_options(simulate, out_default=None)
+    simulate_cli.add_arguments(demo, out_default="runs/demo")
+    simulate_cli.register(sub)
 
     plot = sub.add_parser("plot", help="redraw the figures of a run folder")
     plot.add_argument("run_dir", help="a folder written by 'spikesub simulate' or 'demo'")
 
     sub.add_parser("info", help="versions, threads and available backends")
-
-    from spikesub import data_cli
-    from spikesub.continual import cli as continual_cli
-    from spikesub.prediction import cli as whatwhen_cli
 
     whatwhen_cli.register(sub)
     continual_cli.register(sub)
@@ -136,56 +72,22 @@ def _version() -> str:
     return __version__
 
 
-def _run_simulate(args: argparse.Namespace) -> int:
-    from spikesub.simulation import SimulationConfig, simulate
+def _run_demo(args: argparse.Namespace) -> int:
+    """``spikesub demo``: the simulation, then the quick what-and-when experiment."""
+    from spikesub.simulate import cli as simulate_cli
 
-    apply_job_arguments(args)
-    config = SimulationConfig(
-        n_exc=args.n_exc,
-        n_inh=args.n_inh,
-        p=args.p,
-        in_degree=args.in_degree,
-        duration_ms=args.duration_ms,
-        dt_ms=args.dt_ms,
-        noise_std_exc=args.noise_exc,
-        noise_std_inh=args.noise_inh,
-        backend=args.backend,
-        dtype=args.dtype,
-        seed=args.seed,
-        n_traces=args.traces,
-    )
-    run_dir, metrics = simulate(
-        config,
-        args.out,
-        progress=False if args.quiet else None,
-        resume=args.resume,
-        checkpoint_every_s=args.checkpoint_every_s,
-    )
-    if not args.quiet:
-        print(
-            f"{metrics['n_neurons']} neurons, {metrics['n_synapses']} synapses, "
-            f"{metrics['duration_ms']:.0f} ms on {metrics['backend']} "
-            f"({metrics.get('n_threads', 1)} threads) in {metrics['wall_time_s']:.2f} s "
-            "(compilation included on first use)"
-        )
-        print(
-            f"mean rate {metrics['mean_rate_hz']:.2f} Hz "
-            f"(exc {metrics['mean_rate_exc_hz']:.2f}, inh {metrics['mean_rate_inh_hz']:.2f}), "
-            f"CV of ISIs {metrics['cv_isi_mean']:.2f}, synchrony chi {metrics['synchrony_chi']:.2f}"
-        )
-        print(f"run folder: {run_dir}  (raster: {Path(run_dir) / 'raster.png'})")
-    if args.command == "demo":
-        return _run_demo_whatwhen(args, Path(run_dir) / "whatwhen")
-    return 0
+    status = simulate_cli.run_cli(args)
+    seed = simulate_cli.config_from_args(args).seed
+    return status or _run_demo_whatwhen(args, Path(args.out) / "whatwhen", seed)
 
 
-def _run_demo_whatwhen(args: argparse.Namespace, out: Path) -> int:
+def _run_demo_whatwhen(args: argparse.Namespace, out: Path, seed: int) -> int:
     """The second half of ``spikesub demo``: the what-and-when experiment, quick version."""
     from spikesub.prediction import cli as whatwhen_cli
 
     if not args.quiet:
         print("what-and-when prediction experiment (--quick, under a minute):")
-    options = ["--quick", "--out", str(out), "--seed", str(args.seed)]
+    options = ["--quick", "--out", str(out), "--seed", str(seed)]
     if args.quiet:
         options.append("--quiet")
     if args.resume:
@@ -237,10 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
     from spikesub.prediction import cli as whatwhen_cli
+    from spikesub.simulate import cli as simulate_cli
 
     handlers = {
-        "demo": _run_simulate,
-        "simulate": _run_simulate,
+        "demo": _run_demo,
+        "simulate": simulate_cli.run_cli,
         "plot": _run_plot,
         "info": _run_info,
         "whatwhen": whatwhen_cli.run_cli,

@@ -248,8 +248,9 @@ class JobConfig:
     def _add_option(cls, target: Any, f: dataclasses.Field) -> None:
         kind = _kind_of(cls._hints()[f.name])
         flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-        shown = f.default if f.default is not _MISSING else "see --help"
-        text = f"{f.metadata['help']} (default {_shown(shown)})"
+        text = f.metadata["help"]
+        if f.default is not _MISSING and f.default is not None:
+            text += f" (default {_shown(f.default)})"
         if kind.base == "bool":
             target.add_argument(
                 flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text
@@ -273,7 +274,8 @@ class JobConfig:
             type=_PARSERS[kind.base](flag),
             choices=choices,
             default=None,
-            metavar=f.metadata.get("metavar") or (None if choices else f.name.upper()),
+            metavar=f.metadata.get("metavar")
+            or (None if choices else flag.lstrip("-").replace("-", "_").upper()),
             help=text,
         )
 
@@ -434,7 +436,7 @@ def _parse_int(flag: str):
         try:
             return int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} needs an integer; got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"needs an integer; got {text!r}") from None
 
     return parse
 
@@ -444,7 +446,7 @@ def _parse_real(flag: str):
         try:
             return float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} needs a number; got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"needs a number; got {text!r}") from None
 
     return parse
 
@@ -459,10 +461,10 @@ def _parse_ints(flag: str):
             sizes = tuple(int(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{flag} needs comma-separated integers, e.g. 800,800; got {text!r}"
+                f"needs comma-separated integers, e.g. 800,800; got {text!r}"
             ) from None
         if not sizes:
-            raise argparse.ArgumentTypeError(f"{flag} needs at least one size; got {text!r}")
+            raise argparse.ArgumentTypeError(f"needs at least one size; got {text!r}")
         return sizes
 
     return parse
@@ -474,10 +476,10 @@ def _parse_reals(flag: str):
             values = [float(part) for part in text.split(",") if part.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{flag} needs a number or comma-separated numbers; got {text!r}"
+                f"needs a number or comma-separated numbers; got {text!r}"
             ) from None
         if not values:
-            raise argparse.ArgumentTypeError(f"{flag} needs a number; got {text!r}")
+            raise argparse.ArgumentTypeError(f"needs a number; got {text!r}")
         return values[0] if len(values) == 1 else values
 
     return parse

@@ -7,9 +7,7 @@ as PNG, atomically, with :func:`spikesub.runs.save_figure`.
 
 from __future__ import annotations
 
-import importlib
 import json
-import zipfile
 from collections.abc import Sequence
 from numbers import Integral
 from pathlib import Path
@@ -26,7 +24,7 @@ from spikesub.analysis import (
     population_rate_hz,
 )
 from spikesub.models.memory import check_allocation
-from spikesub.runs import load_npz, load_spikes, save_figure
+from spikesub.runs import save_figure
 
 EXCITATORY_COLOR = "tab:blue"
 INHIBITORY_COLOR = "tab:red"
@@ -51,29 +49,6 @@ def _check_raster_memory(
         f"of bin_ms={bin_ms:g})",
         _RASTER_BYTES_PER_NEURON * float(n_neurons) + _RASTER_BYTES_PER_BIN * n_curves * n_bins,
     )
-
-
-def _check_npz_size(path: Path) -> None:
-    """Refuse (MemoryBudgetError) an ``.npz`` file whose arrays, as their headers declare them,
-    exceed the budget once loaded; only the headers are read (a compressed file can unpack to
-    far more than its size on disk)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            declared = sum(_npy_member_bytes(archive, info) for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
-        raise ValueError(f"{path} is not a readable .npz file ({error})") from None
-    check_allocation(f"arrays of {path} (as their headers declare them)", declared)
-
-
-def _npy_member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> float:
-    """Bytes the ``.npy`` member ``info`` of an archive declares (from its header alone)."""
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-    return float(dtype.itemsize) * float(np.prod(shape, dtype=np.float64))
 
 
 def _subsample_neurons(
@@ -334,126 +309,43 @@ def membrane_traces(
     return fig
 
 
-def _experiment_of(run_dir: Path) -> str | None:
-    """The ``"experiment"`` named by the folder's ``config.json``, if any."""
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        config_path = run_dir / "summary.json"
-    if not config_path.exists():
-        return None
-    try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
-    experiment = config.get("experiment") if isinstance(config, dict) else None
-    return str(experiment) if experiment is not None else None
-
-
-_EXPERIMENT_PLOTTERS = {
-    "whatwhen": ("spikesub.prediction.figures", "plot_whatwhen"),
-    "continual": ("spikesub.continual.figures", "plot_continual"),
-    "continual-summary": ("spikesub.continual.figures", "plot_comparison"),
-    "force_sine": ("spikesub.force_sine_plots", "plot_force_sine"),
-}
-"""``config.json`` ``"experiment"`` -> the module and function that redraw its figures."""
-
-
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """Draw the figures of a run folder from its saved files.
+    """Draw the figures of a run folder from its saved files, with its job's figure module.
 
-    A folder whose ``config.json`` (or, for a comparison of continual-learning runs,
-    ``summary.json``) names an ``"experiment"`` (``whatwhen``, ``continual``,
-    ``continual-summary``, ``force_sine``) is drawn by that experiment's figure module; any
-    other folder is a simulation run, drawn as below.
-
-    - ``spikes.npz`` (see :func:`spikesub.runs.save_spikes`) -> ``raster.png``;
-    - ``state.npz`` with ``times_ms`` ``(samples,)``, ``indices`` ``(k,)`` and one
-      ``(samples, k)`` array per variable (and optionally a scalar ``v_peak``) ->
-      ``membrane.png``, showing ``v`` (or the first variable), with spikes marked when
-      ``spikes.npz`` is there too.
+    The job is the one its ``config.json`` names (``"job"``, or ``"experiment"`` in older
+    folders; a comparison of continual-learning runs has a ``summary.json``); a folder with
+    neither is taken for a simulation run.
 
     Args:
         run_dir: the run folder.
 
     Returns:
-        the paths written, in the order above.
+        the paths written.
 
     Raises:
-        FileNotFoundError: the folder does not exist or holds neither file.
-        MemoryBudgetError: the files' arrays, or the raster's per-neuron and per-bin arrays
-            (a file claiming 1e12 neurons or an absurd duration), would exceed the memory
-            budget; checked before they are allocated.
+        FileNotFoundError: the folder does not exist, or holds nothing its job can draw.
+        ValueError: its ``config.json`` names no job that draws figures, or a file is damaged.
+        MemoryBudgetError: its arrays would exceed the memory budget.
     """
+    from spikesub.jobs import figures_of
+
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
-    experiment = _experiment_of(run_dir)
-    if experiment is not None:
-        if experiment not in _EXPERIMENT_PLOTTERS:
-            raise ValueError(
-                f"{run_dir}/config.json names experiment {experiment!r}; spikesub plot draws "
-                f"{tuple(_EXPERIMENT_PLOTTERS)} and simulation runs"
-            )
-        module_name, function_name = _EXPERIMENT_PLOTTERS[experiment]
-        return list(getattr(importlib.import_module(module_name), function_name)(run_dir))
-    spikes_path = run_dir / "spikes.npz"
-    state_path = run_dir / "state.npz"
-    if not spikes_path.exists() and not state_path.exists():
-        raise FileNotFoundError(f"{run_dir} holds neither spikes.npz nor state.npz")
+    return list(figures_of(_job_of(run_dir) or "simulate", run_dir)(run_dir))
 
-    written: list[Path] = []
-    spikes = None
-    if spikes_path.exists():
-        _check_npz_size(spikes_path)
-        spikes, excitatory = load_spikes(spikes_path)
-        out = run_dir / "raster.png"
-        raster(
-            spikes.times_ms,
-            spikes.indices,
-            spikes.n_neurons,
-            excitatory=excitatory,
-            duration_ms=spikes.duration_ms if spikes.duration_ms > 0 else None,
-            t_start_ms=spikes.t_start_ms,
-            title=f"{run_dir.name}: {len(spikes):,} spikes, {spikes.n_neurons:,} neurons",
-            path=out,
-        )
-        written.append(out)
 
-    if state_path.exists():
-        _check_npz_size(state_path)
-        state = load_npz(state_path)
-        if "times_ms" not in state or "indices" not in state:
-            raise ValueError(f"{state_path} must hold 'times_ms' and 'indices'")
-        times_ms = state["times_ms"]
-        rec = state["indices"].astype(np.int64).reshape(-1)
-        variables = sorted(
-            key
-            for key, arr in state.items()
-            if key not in ("times_ms", "indices", "v_peak")
-            and arr.ndim == 2
-            and arr.shape == (times_ms.shape[0], rec.shape[0])
-        )
-        if variables and rec.size:
-            name = "v" if "v" in variables else variables[0]
-            spike_times = None
-            if spikes is not None:
-                order = np.argsort(spikes.indices, kind="stable")
-                sorted_idx = spikes.indices[order]
-                lo = np.searchsorted(sorted_idx, rec, side="left")
-                hi = np.searchsorted(sorted_idx, rec, side="right")
-                spike_times = [spikes.times_ms[order[a:b]] for a, b in zip(lo, hi, strict=True)]
-            v_peak = float(state["v_peak"]) if "v_peak" in state and name == "v" else None
-            out = run_dir / "membrane.png"
-            membrane_traces(
-                times_ms,
-                state[name],
-                rec,
-                variable=name,
-                unit="mV" if name == "v" else "",
-                v_peak=v_peak,
-                spike_times=spike_times,
-                title=f"{run_dir.name}: {name} of recorded neurons",
-                path=out,
-            )
-            written.append(out)
-    return written
+def _job_of(run_dir: Path) -> str | None:
+    """The job named by the folder's ``config.json`` (or ``summary.json``), if any."""
+    for name in ("config.json", "summary.json"):
+        path = run_dir / name
+        if path.exists():
+            try:
+                saved = json.loads(path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise ValueError(f"{path} is not valid JSON: {error}") from None
+            if isinstance(saved, dict):
+                job = saved.get("job", saved.get("experiment"))
+                return str(job) if job is not None else None
+            return None
+    return None

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.models.errors import RunFolderError
+from spikesub.models.errors import MemoryBudgetError, RunFolderError
+from spikesub.models.memory import check_allocation
 from spikesub.models.monitors import SpikeTrains
 
 # The name atomic_write_bytes gives its temporary files: ".<target>.<random>.tmp".
@@ -156,18 +157,39 @@ def write_npz(path: str | Path, **arrays: Any) -> Path:
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory (no pickle).
 
+    The arrays' sizes, as their headers declare them, are checked against the memory budget
+    before anything is unpacked (a compressed file can unpack to far more than its size).
+
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a complete ``.npz`` archive (truncated or damaged), or
             holds something that needs pickle; the message names the file.
+        MemoryBudgetError: its arrays would exceed the memory budget.
     """
     with open(path, "rb") as handle:
         try:
+            with zipfile.ZipFile(handle) as archive:
+                declared = sum(_npy_member_bytes(archive, info) for info in archive.infolist())
+            check_allocation(f"arrays of {path} (as their headers declare them)", declared)
+            handle.seek(0)
             with np.load(handle, allow_pickle=False) as data:
                 return {key: data[key] for key in data.files}
         except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as error:
+            if isinstance(error, MemoryBudgetError):
+                raise
             reason = " ".join(str(error).split()) or type(error).__name__
             raise ValueError(f"{path} is not a readable .npz file ({reason})") from error
+
+
+def _npy_member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> float:
+    """Bytes the ``.npy`` member ``info`` of an archive declares (from its header alone)."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    return float(dtype.itemsize) * float(np.prod(shape, dtype=np.float64))
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:

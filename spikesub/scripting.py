@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 __all__ = [
+    "ArgumentParser",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
@@ -151,6 +152,15 @@ def run_script(main: Callable[[], int | None], prog: str) -> NoReturn:
     sys.exit(run_command(main, prog=prog))
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose usage errors are one line, as every other error of
+    a command: ``prog: error: message (see prog --help)``, exit status 2. Sub-parsers made by
+    its ``add_subparsers`` are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 # ---------------------------------------------------------------------------------------------
 # Options every job takes
 
@@ -160,11 +170,11 @@ def _threads_value(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--threads must be an integer >= 0 (0: automatic); got {text!r}"
+            f"must be an integer >= 0 (0: automatic); got {text!r}"
         ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(
-            f"--threads must be an integer >= 0 (0: automatic); got {value}"
+            f"must be an integer >= 0 (0: automatic); got {value}"
         )
     return value
 
@@ -175,7 +185,7 @@ def _budget_value(text: str) -> int | None:
     try:
         return parse_size(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"--memory-budget: {error}") from None
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_job_arguments(parser: argparse.ArgumentParser, *, threads_help: str = "") -> None:

@@ -21,9 +21,16 @@ from spikesub.models.interrupts import deferred_interrupt
 from spikesub.models.reservoir import IzhikevichReservoir
 from spikesub.prediction.experiment import WhatWhenConfig, _Runner, run_whatwhen
 from spikesub.runs import RunInterrupted, load_npz, read_json
-from spikesub.simulation import SimulationConfig, simulate
+from spikesub.simulate import SimulationConfig
+from spikesub.simulate.run import run as run_simulation
 
-simulate_mod = importlib.import_module("spikesub.simulation")
+simulate_mod = importlib.import_module("spikesub.simulate.run")
+
+
+def simulate(config, out, **options):
+    """The simulation job, returning its folder and its metrics."""
+    run_dir = run_simulation(config, out, **options)
+    return run_dir, read_json(run_dir / "metrics.json")
 
 
 def _interrupt_on_call(monkeypatch, cls, name: str, call: int) -> None:
@@ -119,7 +126,7 @@ def test_a_checkpoint_of_another_simulation_is_refused(tmp_path, monkeypatch):
     for seed in (1, 2):
         _interrupt_on_call(monkeypatch, IzhikevichReservoir, "run", 2)
         with pytest.raises(RunInterrupted):
-            simulate(SimulationConfig(**{**config.__dict__, "seed": seed}), tmp_path / f"s{seed}")
+            simulate(config.replace(seed=seed), tmp_path / f"s{seed}")
         monkeypatch.undo()
         monkeypatch.setattr(simulate_mod, "SEGMENT_WALL_S", 1e-6)
     shutil.copy(tmp_path / "s2" / "checkpoint.npz", tmp_path / "s1" / "checkpoint.npz")
@@ -216,7 +223,7 @@ def test_deferred_interrupt_holds_sigint_until_the_block_ends():
 def test_ctrl_c_during_a_simulation_exits_130_and_resumes(tmp_path):
     out = tmp_path / "run"
     argv = ["simulate", "--n-exc", "4000", "--n-inh", "1000", "--p", "0.05", "--quiet"]
-    argv += ["--duration-ms", "200000", "--out", str(out)]
+    argv += ["--duration-ms", "200000", "--checkpoint-every-s", "0.05", "--out", str(out)]
     code = "import sys; from spikesub.cli import main; sys.exit(main(sys.argv[1:]))"
     process = subprocess.Popen(
         [sys.executable, "-c", code, *argv],
@@ -226,9 +233,8 @@ def test_ctrl_c_during_a_simulation_exits_130_and_resumes(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
-    while not (out / "config.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)  # compiled and simulating
+    while not (out / "checkpoint.npz").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first segments have run and been saved
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err

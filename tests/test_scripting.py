@@ -117,7 +117,7 @@ def test_bad_thread_counts_are_usage_errors(capsys, value):
     with pytest.raises(SystemExit) as exit_info:
         _job_parser().parse_args(["--threads", value])
     assert exit_info.value.code == EXIT_USAGE
-    assert "--threads must be an integer >= 0 (0: automatic)" in capsys.readouterr().err
+    assert "argument --threads: must be an integer >= 0 (0: automatic)" in capsys.readouterr().err
 
 
 def test_thread_count_and_budget_parse():

@@ -1,113 +1,35 @@
-"""The reservoir simulation job (``spikesub simulate``): build, run, write a run folder."""
+"""Running the simulation job: build the network, run it in checkpointed segments, write."""
 
 from __future__ import annotations
 
-import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numba
 import numpy as np
 from tqdm.auto import tqdm
 
 from spikesub.analysis import spike_metrics
-from spikesub.kernels.backends import BACKEND_CHOICES
 from spikesub.models.errors import RunFolderError
 from spikesub.models.memory import check_allocation
 from spikesub.models.monitors import SimulationResult, SpikeTrains
-from spikesub.models.reservoir import MAX_STEPS, SEED_MAX, IzhikevichReservoir
+from spikesub.models.reservoir import MAX_STEPS, IzhikevichReservoir
 from spikesub.runs import (
     RunInterrupted,
     config_fingerprint,
     load_run_checkpoint,
     prepare_run_dir,
-    read_json,
     run_config_document,
     run_is_complete,
     save_spikes,
     write_json,
     write_npz,
 )
+from spikesub.simulate.config import SimulationConfig
 
-JOB = "simulate"
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """What ``spikesub simulate`` runs: the Izhikevich (2003) network at any size.
-
-    Attributes:
-        n_exc: excitatory neurons (regular spiking to chattering, heterogeneous).
-        n_inh: inhibitory neurons (fast spiking to low-threshold spiking).
-        p: connection probability; ``None`` means all-to-all for N <= 1000, else 0.1.
-        in_degree: fixed number of presynaptic partners per neuron (overrides ``p``).
-        duration_ms: biological time to simulate, in ms.
-        dt_ms: time step in ms.
-        noise_std_exc, noise_std_inh: thalamic noise (std, held for 1 ms).
-        backend: ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cuda"``.
-        dtype: ``"float32"`` or ``"float64"`` state.
-        seed: seed of the network, its parameters and its noise.
-        n_traces: how many neurons' membrane potentials to record for the trace plot.
-    """
-
-    n_exc: int = 800
-    n_inh: int = 200
-    p: float | None = None
-    in_degree: int | None = None
-    duration_ms: float = 1000.0
-    dt_ms: float = 0.1
-    noise_std_exc: float = 5.0
-    noise_std_inh: float = 2.0
-    backend: str = "auto"
-    dtype: str = "float32"
-    seed: int = 0
-    n_traces: int = 4
-
-    def __post_init__(self) -> None:
-        for name in ("n_exc", "n_inh", "n_traces"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-        if self.n_exc + self.n_inh < 1:
-            raise ValueError("n_exc + n_inh must be at least 1")
-        if self.p is not None and not (0.0 <= self.p <= 1.0):
-            raise ValueError(f"p must be in [0, 1]; got {self.p}")
-        if self.in_degree is not None and not (0 <= self.in_degree <= self.n_exc + self.n_inh):
-            raise ValueError(
-                f"in_degree must be in [0, {self.n_exc + self.n_inh}]; got {self.in_degree}"
-            )
-        for name in ("duration_ms", "dt_ms"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-        for name in ("noise_std_exc", "noise_std_inh"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {self.seed!r}")
-        if not 0 <= self.seed <= SEED_MAX:
-            raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {self.seed}")
-        if self.backend not in BACKEND_CHOICES:
-            raise ValueError(f"backend must be one of {BACKEND_CHOICES}; got {self.backend!r}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64'; got {self.dtype!r}")
-
-    @property
-    def n_neurons(self) -> int:
-        return self.n_exc + self.n_inh
-
-    @property
-    def connection_probability(self) -> float | None:
-        if self.in_degree is not None:
-            return None
-        if self.p is not None:
-            return self.p
-        return 1.0 if self.n_neurons <= 1000 else 0.1
+JOB = SimulationConfig.job
 
 
 def build_reservoir(config: SimulationConfig) -> IzhikevichReservoir:
@@ -131,15 +53,15 @@ SEGMENT_WALL_S = 1.0  # wall time aimed at per segment: how often progress and C
 CHECKPOINT_EVERY_S = 30.0  # wall time between checkpoints (and at every interruption)
 
 
-def simulate(
+def run(
     config: SimulationConfig,
     out: str | Path | None = None,
     *,
     progress: bool | None = None,
     resume: bool = False,
     checkpoint_every_s: float = CHECKPOINT_EVERY_S,
-) -> tuple[Path, dict[str, Any]]:
-    """Run the network of ``config`` and write a run folder.
+) -> Path:
+    """Run the network of ``config`` and write a run folder; returns the folder.
 
     The folder gets ``config.json`` (the configuration, its fingerprint and the network it
     built), ``spikes.npz`` (spike times and indices), ``state.npz`` (membrane potential of a
@@ -160,23 +82,23 @@ def simulate(
         checkpoint_every_s: seconds of wall time between checkpoints (> 0).
 
     Returns:
-        ``(run_dir, metrics)``.
+        the run folder; its ``metrics.json`` holds the measures.
 
     Raises:
         RunFolderError: ``out`` cannot take this run, or the checkpoint belongs to another.
         RunInterrupted: (a KeyboardInterrupt) after an interrupted run's checkpoint is written.
     """
-    from spikesub.plot import plot_run  # matplotlib is only needed here
+    from spikesub.simulate.figures import plot  # matplotlib is only needed here
 
     if not (isinstance(checkpoint_every_s, (int, float)) and checkpoint_every_s > 0):
         raise ValueError(
             f"checkpoint_every_s must be a number of seconds > 0; got {checkpoint_every_s!r}"
         )
-    settings = asdict(config)
+    settings = config.to_dict()
     n_steps = check_run_size(config)
     run_dir = prepare_run_dir(out, job=JOB, config=settings, resume=resume)
     if resume and run_is_complete(run_dir, CHECKPOINT):
-        return run_dir, read_json(run_dir / "metrics.json")
+        return run_dir
     started = time.perf_counter()
     reservoir = build_reservoir(config)
     build_s = time.perf_counter() - started
@@ -232,8 +154,8 @@ def simulate(
     )
     write_json(run_dir / "metrics.json", metrics)
     (run_dir / CHECKPOINT).unlink(missing_ok=True)
-    plot_run(run_dir)
-    return run_dir, metrics
+    plot(run_dir)
+    return run_dir
 
 
 ASSUMED_RATE_HZ = 20.0
