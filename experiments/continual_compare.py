@@ -1,6 +1,6 @@
 """Compare continual-learning methods on one benchmark over several seeds.
 
-Runs every method for every seed with :func:`spikesub.continual.runner.run_continual`, one run
+Runs every method for every seed with :func:`spikesub.continual.run.run_continual`, one run
 folder per pair (``OUT/<method>-seed<seed>``), then writes ``OUT/summary.json``,
 ``OUT/summary.md`` (ACC and BWT, mean ± std over seeds, and times) and
 ``OUT/comparison.png``. Finished runs are skipped and interrupted ones resumed, so the same
@@ -23,7 +23,8 @@ from pathlib import Path
 from spikesub import SpikesubError
 from spikesub.continual.figures import plot_comparison, plot_continual
 from spikesub.continual.names import LR_SCHEDULES
-from spikesub.continual.runner import METHODS, ContinualConfig, run_continual, summarize_runs
+from spikesub.continual.run import METHODS, ContinualConfig, summarize_runs
+from spikesub.continual.run import run as run_continual
 from spikesub.continual.tasks import BENCHMARKS
 from spikesub.runs import atomic_write_bytes, read_json, write_json
 from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script

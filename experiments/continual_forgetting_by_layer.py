@@ -27,14 +27,16 @@ import torch
 
 from spikesub.continual.cli import parse_thresholds
 from spikesub.continual.metrics import evaluate
-from spikesub.continual.runner import (
+from spikesub.continual.run import (
     ACTIVITIES,
     METHODS,
     ContinualConfig,
     benchmark_tasks,
     build_model,
     load_checkpoint,
-    run_continual,
+)
+from spikesub.continual.run import (
+    run as run_continual,
 )
 from spikesub.runs import atomic_write_bytes, write_json
 from spikesub.scripting import add_job_arguments, apply_job_arguments, run_script

@@ -11,15 +11,17 @@ Usage::
     python experiments/whatwhen.py --resume --out runs/whatwhen # after an interruption
     spikesub plot runs/whatwhen                                  # redraw the figures
 
-Options: as ``spikesub whatwhen`` (--out, --quick, --seed, --n-neurons, --backend, --attention,
---resume, --threads, --memory-budget, --quiet).
+Options: as ``spikesub whatwhen``: one per setting of the configuration
+(``spikesub.whatwhen.config.WhatWhenConfig``: --seed, --n-neurons, --backend, --attention,
+--n-blocks, --tf-learning-rate, ...; ``--help`` lists them), and --quick, --out, --resume,
+--threads, --memory-budget, --quiet.
 """
 
 from __future__ import annotations
 
 import sys
 
-from spikesub.prediction.cli import main
+from spikesub.whatwhen.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

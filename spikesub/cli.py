@@ -24,6 +24,7 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
   spikesub whatwhen --help       readouts that predict what, when and how likely (three-factor
                                  rule against FORCE)
   spikesub continual --help      continual learning of a spiking MLP: HLOP, GPM, EWC, ...
+  spikesub force-sine --help     a spiking network learns a sine by FORCE (Nicola & Clopath 2017)
   spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
   spikesub data verify DIR       check the dataset files in DIR (sizes, headers, checksums)
   spikesub info                  versions, threads and which backends can run here
@@ -41,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
-    from spikesub.prediction import cli as whatwhen_cli
+    from spikesub.force_sine import cli as force_sine_cli
     from spikesub.simulate import cli as simulate_cli
+    from spikesub.whatwhen import cli as whatwhen_cli
 
     demo = sub.add_parser(
         "demo",
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     whatwhen_cli.register(sub)
     continual_cli.register(sub)
+    force_sine_cli.register(sub)
     data_cli.register(sub)
     return parser
 
@@ -83,7 +86,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_demo_whatwhen(args: argparse.Namespace, out: Path, seed: int) -> int:
     """The second half of ``spikesub demo``: the what-and-when experiment, quick version."""
-    from spikesub.prediction import cli as whatwhen_cli
+    from spikesub.whatwhen import cli as whatwhen_cli
 
     if not args.quiet:
         print("what-and-when prediction experiment (--quick, under a minute):")
@@ -138,8 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
-    from spikesub.prediction import cli as whatwhen_cli
+    from spikesub.force_sine import cli as force_sine_cli
     from spikesub.simulate import cli as simulate_cli
+    from spikesub.whatwhen import cli as whatwhen_cli
 
     handlers = {
         "demo": _run_demo,
@@ -148,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "info": _run_info,
         "whatwhen": whatwhen_cli.run_cli,
         "continual": continual_cli.run_cli,
+        "force-sine": force_sine_cli.run_cli,
         "data": data_cli.run_cli,
     }
     return run_command(handlers[args.command], args, prog=f"spikesub {args.command}")

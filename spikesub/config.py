@@ -21,9 +21,9 @@ From that one declaration come:
 * sweeps and searches, which set fields by name.
 
 Kinds of settings, from the field's annotation: ``int``, ``float``, ``bool``, ``str``,
-``tuple[int, ...]`` (``800,800`` on the command line), ``float | list[float]`` (one value or
-one per layer), and ``dict`` (free-form options, ``--option NAME=VALUE``), each optionally
-``| None``.
+``tuple[int, ...]`` (``800,800`` on the command line), ``tuple[float, ...]`` (``200,300.5``),
+``float | list[float]`` (one value or one per layer), and ``dict`` (free-form options,
+``--option NAME=VALUE``), each optionally ``| None``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ def setting(
 
 @dataclasses.dataclass(frozen=True)
 class _Kind:
-    """What a field's annotation allows: ``base`` is int, real, bool, str, ints, reals or
-    dict; ``nullable`` adds None."""
+    """What a field's annotation allows: ``base`` is int, real, bool, str, ints, floats,
+    reals or dict; ``nullable`` adds None."""
 
     base: str
     nullable: bool
@@ -109,6 +109,8 @@ def _kind_of(annotation: Any) -> _Kind:
         raise TypeError(f"unsupported setting annotation {annotation!r}")
     if origin is tuple and args[-1] is Ellipsis and args[0] is int:
         return _Kind("ints", False)
+    if origin is tuple and args[-1] is Ellipsis and args[0] is float:
+        return _Kind("floats", False)
     if origin is dict or annotation is dict:
         return _Kind("dict", False)
     simple = {int: "int", float: "real", bool: "bool", str: "str"}
@@ -310,6 +312,7 @@ def _describe(kind: _Kind, meta: Mapping[str, Any]) -> str:
         "bool": "true or false",
         "str": "a string",
         "ints": "sizes, e.g. 800,800",
+        "floats": "numbers, e.g. 200,300.5",
         "reals": "a number or one per layer",
         "dict": "a mapping of names to values",
     }[kind.base]
@@ -386,6 +389,20 @@ def _check_ints(name: str, value: Any, meta: Mapping[str, Any], kind: _Kind) -> 
     return tuple(int(v) for v in value)
 
 
+def _check_floats(name: str, value: Any, meta: Mapping[str, Any], kind: _Kind) -> tuple[float, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        _refuse(name, value, kind, meta, TypeError)
+    if not all(_is_real(v) for v in value):
+        _refuse(name, value, kind, meta, TypeError)
+    try:
+        numbers = tuple(float(v) for v in value)
+    except OverflowError:
+        _refuse(name, value, kind, meta)
+    if not numbers or not all(math.isfinite(v) and _in_bounds(v, meta) for v in numbers):
+        _refuse(name, value, kind, meta)
+    return numbers
+
+
 def _check_reals(name: str, value: Any, meta: Mapping[str, Any], kind: _Kind):
     if _is_real(value):
         return _check_real(name, value, meta, kind)
@@ -406,6 +423,7 @@ _CHECKERS = {
     "bool": _check_bool,
     "str": _check_str,
     "ints": _check_ints,
+    "floats": _check_floats,
     "reals": _check_reals,
     "dict": _check_dict,
 }
@@ -421,7 +439,7 @@ def _plain(value: Any) -> Any:
 
 def _shown(value: Any) -> str:
     if isinstance(value, tuple):
-        return ",".join(map(str, value))
+        return ",".join(_shown(v) for v in value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return f"{value:g}"
     return str(value)
@@ -470,6 +488,21 @@ def _parse_ints(flag: str):
     return parse
 
 
+def _parse_floats(flag: str):
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = tuple(float(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"needs comma-separated numbers, e.g. 200,300.5; got {text!r}"
+            ) from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"needs at least one number; got {text!r}")
+        return values
+
+    return parse
+
+
 def _parse_reals(flag: str):
     def parse(text: str) -> float | list[float]:
         try:
@@ -490,6 +523,7 @@ _PARSERS = {
     "real": _parse_real,
     "str": _parse_str,
     "ints": _parse_ints,
+    "floats": _parse_floats,
     "reals": _parse_reals,
 }
 

@@ -173,9 +173,7 @@ def _threads_value(text: str) -> int:
             f"must be an integer >= 0 (0: automatic); got {text!r}"
         ) from None
     if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"must be an integer >= 0 (0: automatic); got {value}"
-        )
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (0: automatic); got {value}")
     return value
 
 

@@ -15,14 +15,17 @@ import pytest
 import torch
 
 from spikesub.cli import main
-from spikesub.continual.runner import ContinualConfig, run_continual
+from spikesub.continual.run import ContinualConfig
+from spikesub.continual.run import run as run_continual
 from spikesub.models.errors import RunFolderError
 from spikesub.models.interrupts import deferred_interrupt
 from spikesub.models.reservoir import IzhikevichReservoir
-from spikesub.prediction.experiment import WhatWhenConfig, _Runner, run_whatwhen
 from spikesub.runs import RunInterrupted, load_npz, read_json
 from spikesub.simulate import SimulationConfig
 from spikesub.simulate.run import run as run_simulation
+from spikesub.whatwhen.config import WhatWhenConfig
+from spikesub.whatwhen.run import run as run_whatwhen
+from spikesub.whatwhen.runner import Runner as WhatWhenRunner
 
 simulate_mod = importlib.import_module("spikesub.simulate.run")
 
@@ -147,12 +150,14 @@ def test_interrupted_whatwhen_resumes_to_the_same_result(tmp_path, monkeypatch):
         probability_switch_block=2,
     )
     run_whatwhen(config, tmp_path / "whole", progress=False)
-    _interrupt_on_call(monkeypatch, _Runner, "_consolidate", 10)  # in the second block
+    _interrupt_on_call(monkeypatch, WhatWhenRunner, "_consolidate", 10)  # in the second block
     with pytest.raises(RunInterrupted):
         run_whatwhen(config, tmp_path / "cut", progress=False)
     assert "interrupted after block 1" in read_json(tmp_path / "cut" / "metrics.json")["status"]
     monkeypatch.undo()
-    metrics = run_whatwhen(config, tmp_path / "cut", progress=False, resume=True)
+    metrics = read_json(
+        run_whatwhen(config, tmp_path / "cut", progress=False, resume=True) / "metrics.json"
+    )
     assert metrics["status"] == "complete"
     assert not (tmp_path / "cut" / "checkpoint.npz").exists()
     for name in ("arrays.npz", "examples.npz"):

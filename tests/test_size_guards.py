@@ -190,7 +190,8 @@ def test_run_within_the_budget_still_runs(small_reservoir, small_budget):
 def test_whatwhen_refuses_an_oversized_network_before_building_it(
     tmp_path, small_budget, no_counting_pass
 ):
-    from spikesub.prediction.experiment import WhatWhenConfig, run_whatwhen
+    from spikesub.whatwhen.config import WhatWhenConfig
+    from spikesub.whatwhen.run import run as run_whatwhen
 
     config = WhatWhenConfig.quick(n_neurons=100_000_000)
     with pytest.raises(MemoryBudgetError) as info:
@@ -202,9 +203,9 @@ def test_whatwhen_refuses_an_oversized_network_before_building_it(
 
 
 def test_whatwhen_estimate_covers_the_readouts_it_builds():
-    from spikesub.prediction.experiment import WhatWhenConfig
-    from spikesub.prediction.sizes import whatwhen_parts
     from spikesub.readouts import FORCEReadout, RidgeReadout
+    from spikesub.whatwhen.config import WhatWhenConfig
+    from spikesub.whatwhen.sizes import whatwhen_parts
 
     n = 60
     config = WhatWhenConfig.quick(n_neurons=n)
@@ -215,8 +216,8 @@ def test_whatwhen_estimate_covers_the_readouts_it_builds():
 
 
 def test_whatwhen_default_size_fits_a_small_budget():
-    from spikesub.prediction.experiment import WhatWhenConfig
-    from spikesub.prediction.sizes import check_whatwhen_memory
+    from spikesub.whatwhen.config import WhatWhenConfig
+    from spikesub.whatwhen.sizes import check_whatwhen_memory
 
     with memory_budget("512M"):
         total = check_whatwhen_memory(WhatWhenConfig())

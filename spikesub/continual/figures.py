@@ -1,8 +1,8 @@
 """Figures of continual-learning runs, drawn from the saved files only.
 
 :func:`plot_continual` draws a run folder written by
-:func:`spikesub.continual.runner.run_continual`; :func:`plot_comparison` draws the
-``summary.json`` of several runs (see :func:`spikesub.continual.runner.summarize_runs`).
+:func:`spikesub.continual.run.run_continual`; :func:`plot_comparison` draws the
+``summary.json`` of several runs (see :func:`spikesub.continual.run.summarize_runs`).
 Figures are built on :class:`matplotlib.figure.Figure` (no pyplot state) and saved atomically.
 """
 
@@ -127,7 +127,7 @@ def plot_continual(run_dir: str | Path) -> list[Path]:
       (``subspace_angles_<layer>`` arrays in ``accuracy.npz``).
 
     Args:
-        run_dir: a folder written by :func:`spikesub.continual.runner.run_continual`.
+        run_dir: a folder written by :func:`spikesub.continual.run.run_continual`.
 
     Returns:
         the paths written, in the order above.
@@ -169,7 +169,7 @@ def plot_comparison(summary_dir: str | Path) -> list[Path]:
     Args:
         summary_dir: folder holding ``summary.json`` (written by
             ``experiments/continual_compare.py`` from
-            :func:`spikesub.continual.runner.summarize_runs`).
+            :func:`spikesub.continual.run.summarize_runs`).
 
     Returns:
         ``[summary_dir / "comparison.png"]``.

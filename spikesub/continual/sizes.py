@@ -176,7 +176,7 @@ def check_continual_memory(
     network is built.
 
     Args:
-        config: a :class:`~spikesub.continual.runner.ContinualConfig`.
+        config: a :class:`~spikesub.continual.run.ContinualConfig`.
         n_features: input width of the network.
         n_train: training examples of the largest stage (the union of the tasks for
             ``multitask``).

@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -48,6 +47,12 @@ from spikesub.continual.projection import (
     extend_basis,
     grad_matrix,
     principal_angles,
+)
+from spikesub.continual.strategy_defaults import (
+    OPTION_DEFAULTS,
+    OPTIONAL_OPTION_TYPES,
+    ByLayer,
+    check_option_type,
 )
 from spikesub.continual.subspace import HebbianSubspace
 from spikesub.continual.taps import ActivityTap
@@ -145,7 +150,10 @@ class Strategy:
         self.layer_names = [name for name, _ in named]
         self.layers = [module for _, module in named]
         self.progress = bool(progress)
-        self.options = {**self.option_defaults, **opts}
+        self.options = {
+            name: value.resolve(len(self.layers)) if isinstance(value, ByLayer) else value
+            for name, value in {**self.option_defaults, **opts}.items()
+        }
         self.task_id = -1
         self.tasks_done = 0
         self.end_task_seconds: list[float] = []
@@ -162,7 +170,7 @@ class Strategy:
                 f"{cls.__name__} got unknown option(s) {', '.join(unknown)}; allowed: {allowed}"
             )
         for option, value in opts.items():
-            _check_option_type(
+            check_option_type(
                 option, value, cls.option_defaults[option], cls.optional_option_types.get(option)
             )
 
@@ -327,59 +335,6 @@ def _no_batches(task_id: int) -> ValueError:
         f"batches of task {task_id} gave no examples; end_task needs the task's training "
         "data, at least one (x, y) batch"
     )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _check_option_type(name: str, value: Any, default: Any, declared: str | None) -> None:
-    """Refuse an option value of the wrong type (a string where a bool or a number belongs,
-    a float where an integer count belongs); ranges are checked where the option is used."""
-    if value is None and (default is None or declared is not None):
-        return
-    kind = declared
-    if kind is None:
-        if isinstance(default, bool):
-            kind = "bool"
-        elif isinstance(default, int):
-            kind = "int"
-        elif isinstance(default, float):
-            kind = "real_or_list" if name == "threshold" else "real"
-        elif isinstance(default, str):
-            kind = "str"
-        else:
-            return
-    ok = {
-        "bool": lambda v: isinstance(v, (bool, np.bool_)),
-        "int": _is_int,
-        "real": _is_real,
-        "str": lambda v: isinstance(v, str),
-        "int_or_list": lambda v: (
-            _is_int(v) or (isinstance(v, (list, tuple)) and all(_is_int(x) for x in v))
-        ),
-        "real_or_list": lambda v: (
-            _is_real(v) or (isinstance(v, (list, tuple)) and all(_is_real(x) for x in v))
-        ),
-    }[kind](value)
-    if not ok:
-        wanted = {
-            "bool": "true or false",
-            "int": "an integer",
-            "real": "a number",
-            "str": "a string",
-            "int_or_list": "an integer or a list of integers",
-            "real_or_list": "a number or a list of numbers",
-        }[kind]
-        if declared is not None:
-            wanted += " or null"
-        raise TypeError(f"option {name} must be {wanted}; got {value!r}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -652,18 +607,8 @@ class GPM(_TappedStrategy):
     """
 
     name = "gpm"
-    option_defaults = {
-        "threshold": 0.97,
-        "threshold_increment": 0.0,
-        "samples": 300,
-        "max_rows": None,
-        "max_k": None,
-        "activity_projection": True,
-        "freeze_bias": True,
-        "trace_decay": None,
-        "seed": 0,
-    }
-    optional_option_types = {"max_rows": "int", "max_k": "int", "trace_decay": "real"}
+    option_defaults = OPTION_DEFAULTS["gpm"]
+    optional_option_types = OPTIONAL_OPTION_TYPES["gpm"]
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
@@ -788,41 +733,8 @@ class HLOP(_TappedStrategy):
     """
 
     name = "hlop"
-    option_defaults = {
-        "k_per_task": None,
-        "threshold": 0.98,
-        "threshold_increment": 0.0,
-        "max_k": None,
-        "samples": 300,
-        "hebbian_epochs": 2,
-        "rule": "oja",
-        "mode": "rate",
-        "lr": 0.5,
-        "momentum": None,
-        "lr_final": 0.05,
-        "n_iters": 5,
-        "clamp": None,
-        "spike_steps": 32,
-        "step_norm": "top",
-        "max_rows": 128,
-        "orthonormalise": True,
-        "record": "pass",
-        "record_examples": None,
-        "activity_projection": True,
-        "compare_with_gpm": False,
-        "freeze_bias": True,
-        "trace_decay": None,
-        "seed": 0,
-    }
-    optional_option_types = {
-        "k_per_task": "int_or_list",
-        "max_k": "int",
-        "max_rows": "int",
-        "momentum": "real",
-        "clamp": "real",
-        "record_examples": "int",
-        "trace_decay": "real",
-    }
+    option_defaults = OPTION_DEFAULTS["hlop"]
+    optional_option_types = OPTIONAL_OPTION_TYPES["hlop"]
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
@@ -1051,8 +963,8 @@ class EWC(Strategy):
     """
 
     name = "ewc"
-    option_defaults = {"lam": 1000.0, "samples": None}
-    optional_option_types = {"samples": "int"}
+    option_defaults = OPTION_DEFAULTS["ewc"]
+    optional_option_types = OPTIONAL_OPTION_TYPES["ewc"]
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)

@@ -30,7 +30,7 @@ def test_register_adds_the_subcommand():
         ["continual", "--method", "gpm", "--hidden", "32,16", "--option", "samples=50"]
     )
     assert args.method == "gpm" and args.hidden == (32, 16)
-    assert args.option == [("samples", 50)]
+    assert args.strategy_options == [("samples", 50)]
     assert args.handler is cli.run_cli
     with pytest.raises(SystemExit):
         parser.parse_args(["continual", "--method", "sgd"])

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
-from spikesub.continual.runner import ContinualConfig, build_model, run_continual
+from spikesub.continual.run import ContinualConfig, build_model
+from spikesub.continual.run import run as run_continual
 from spikesub.continual.sizes import (
     _hlop_rows,
     activity_rows_per_example,
@@ -62,7 +63,7 @@ def test_the_part_over_the_budget_is_named(small_budget):
 
 
 def test_hlop_recording_is_part_of_the_estimate(small_budget):
-    every_row = quick(strategy_options={"max_rows": None})
+    every_row = quick(strategy_options={"max_rows": None, "record_examples": None})
     with pytest.raises(MemoryBudgetError, match="recorded activity"):
         check_continual_memory(every_row, 64, 10**9)
     few_examples = quick(hlop_record=1000, strategy_options={"max_rows": None})

@@ -11,7 +11,7 @@ import torch
 
 from spikesub.continual.figures import plot_comparison, plot_continual
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
-from spikesub.continual.runner import (
+from spikesub.continual.run import (
     METHODS,
     ContinualConfig,
     TrainingDivergedError,
@@ -19,9 +19,12 @@ from spikesub.continual.runner import (
     _raise_if_diverged,
     _scheduled_lr,
     load_checkpoint,
-    run_continual,
     summarize_runs,
 )
+from spikesub.continual.run import (
+    run as run_continual,
+)
+from spikesub.continual.strategies import HLOP
 from spikesub.models.errors import RunFolderError
 from spikesub.runs import load_npz, read_json, write_json
 
@@ -85,21 +88,23 @@ def test_config_defaults_round_trip_and_errors():
     assert quick.max_train is not None and quick.ewc_lambda is not None
     assert quick.strategy_kwargs() == {"lam": quick.ewc_lambda}
     assert ContinualConfig(method="gpm", seed=3).strategy_kwargs()["seed"] == 3
-    # HLOP records 4000 examples' activity per task by default; quick runs record them all
+    # HLOP records 4000 examples' activity per task by default (a quick run's at most 600
+    # training samples per task: all of them); the strategy's own default is the one place
     assert config.strategy_kwargs()["record_examples"] == 4000
-    assert "record_examples" not in ContinualConfig(quick=True).strategy_kwargs()
+    assert HLOP.option_defaults["record_examples"] == 4000
+    assert ContinualConfig(quick=True).strategy_kwargs()["record_examples"] == 4000
     assert ContinualConfig(hlop_record=50).strategy_kwargs()["record_examples"] == 50
     with pytest.raises(ValueError, match="hlop_record"):
         ContinualConfig(hlop_record=0)
     diff = ContinualConfig(lr=0.1).differences(ContinualConfig(lr=0.05, seed=2))
-    assert diff == ["seed 0 != 2", "lr 0.1 != 0.05"]
+    assert diff == ["seed: 0 != 2", "lr: 0.1 != 0.05"]
     with pytest.raises(ValueError, match="method must be one of"):
         ContinualConfig(method="sgd")
     with pytest.raises(ValueError, match="ewc_lambda is an option of method ewc"):
         ContinualConfig(method="hlop", ewc_lambda=5.0)
     with pytest.raises(ValueError, match="lr must be"):
         ContinualConfig(lr=-1.0)
-    with pytest.raises(ValueError, match="unknown continual config field"):
+    with pytest.raises(ValueError, match="unknown continual setting"):
         ContinualConfig.from_dict({"method": "gpm", "colour": 1})
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         ContinualConfig(lr_schedule="step")

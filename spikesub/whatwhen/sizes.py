@@ -63,7 +63,7 @@ def check_whatwhen_memory(config: Any) -> float:
     """Refuse (MemoryBudgetError) an experiment over the memory budget before it builds anything.
 
     Args:
-        config: a validated :class:`~spikesub.prediction.experiment.WhatWhenConfig`.
+        config: a validated :class:`~spikesub.whatwhen.config.WhatWhenConfig`.
 
     Returns:
         the estimate in bytes (within the budget).

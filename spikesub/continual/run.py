@@ -40,13 +40,11 @@ The run folder, rewritten atomically after every task:
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +54,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikesub.continual import metrics as metrics_mod
+from spikesub.continual.config import ContinualConfig
 from spikesub.continual.names import (
     ACTIVITIES,
-    LR_SCHEDULES,
     METHODS,
     NETWORKS,
     TRAINING_METHODS,
 )
 from spikesub.continual.networks import snntorch_mlp, spiking_mlp
 from spikesub.continual.sizes import check_continual_memory
-from spikesub.continual.tasks import BENCHMARKS, Task, make_benchmark
+from spikesub.continual.tasks import Task, make_benchmark
 from spikesub.models.errors import RunFolderError, SpikesubError
 from spikesub.runs import (
     atomic_write_bytes,
@@ -87,340 +85,14 @@ __all__ = [
     "benchmark_tasks",
     "build_model",
     "load_checkpoint",
-    "run_continual",
+    "run",
     "summarize_runs",
 ]
 
 
 _CHECKPOINT_FORMAT = 1
-JOB = "continual"
+JOB = ContinualConfig.job
 _TIME_KEYS = ("train_s", "projection_s", "penalty_s", "end_task_s", "eval_s")
-
-# Defaults by benchmark family; quick runs are tiny versions for tests and smoke checks.
-# MNIST: lr 0.02 and HLOP's thresholds (0.98 for the input layer, 0.99 for the second
-# layer's presynaptic traces, 0.9 for the readout) were chosen on a validation split of
-# permuted MNIST (10 % of each task's training set held out, seeds 0 and 1); at lr 0.05
-# every method forgot more and multitask training reached less.
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mnist": dict(
-        hidden=(800, 800),
-        steps=20,
-        epochs=2,
-        batch_size=64,
-        lr=0.02,
-        momentum=0.9,
-        lr_schedule="constant",
-    ),
-    "digits": dict(
-        hidden=(256, 256),
-        steps=10,
-        epochs=5,
-        batch_size=32,
-        lr=0.05,
-        momentum=0.9,
-        lr_schedule="constant",
-    ),
-    "quick": dict(
-        hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
-    ),
-}
-
-
-@dataclass(frozen=True)
-class _ByLayer:
-    """A per-layer default threshold: ``first`` for the layer fed by the input, ``hidden``
-    for the deeper hidden layers (fed by spike trains), ``readout`` for the readout (fed by
-    the last hidden layer's spike rates)."""
-
-    first: float
-    hidden: float
-    readout: float
-
-    def resolve(self, n_hidden: int) -> list[float]:
-        if n_hidden == 0:
-            return [self.first]
-        return [self.first] + [self.hidden] * (n_hidden - 1) + [self.readout]
-
-
-# Method options: config field -> (strategy option name, default, quick default).
-_METHOD_OPTIONS: dict[str, dict[str, tuple[str, Any, Any]]] = {
-    "ewc": {"ewc_lambda": ("lam", 300.0, 300.0)},
-    "gpm": {
-        "gpm_threshold": ("threshold", 0.97, 0.97),
-        "gpm_activity": ("activity", "spikes", "spikes"),
-    },
-    "hlop": {
-        "hlop_k": ("k_per_task", None, None),
-        "hlop_threshold": ("threshold", _ByLayer(first=0.98, hidden=0.99, readout=0.9), 0.97),
-        "hlop_activity": ("activity", "trace", "trace"),
-        "hlop_epochs": ("hebbian_epochs", 2, 1),
-        "hlop_record": ("record_examples", 4000, None),
-        "hlop_lr": ("lr", None, None),
-        "hlop_rule": ("rule", "oja", "oja"),
-        "hlop_mode": ("mode", "rate", "rate"),
-        "hlop_compare_gpm": ("compare_with_gpm", True, True),
-    },
-}
-
-
-def _family(benchmark: str) -> str:
-    return "mnist" if benchmark in ("pmnist", "splitmnist") else "digits"
-
-
-@dataclass
-class ContinualConfig:
-    """Everything that determines a continual-learning run (the run folder's config.json).
-
-    Fields left at ``None`` are filled in by the defaults of the benchmark (and of ``quick``)
-    when the config is created, so a saved config lists the values actually used.
-
-    Attributes:
-        method: one of :data:`METHODS`.
-        benchmark: one of :data:`spikesub.continual.tasks.BENCHMARKS`.
-        data_dir: MNIST folder (pmnist, splitmnist).
-        seed: seeds the permutations, the data split, the weights and the shuffles.
-        n_tasks: train on the first ``n_tasks`` tasks only (default all).
-        quick: a tiny run (small network, few steps, one epoch, at most ``max_train``
-            training samples per task) for smoke tests.
-        validation: hold out this fraction of every task's training set and report accuracy
-            on it instead of the test set (for choosing hyperparameters).
-        training: ``"bptt"`` or ``"online"``.
-        epochs: passes over each task's training set (multitask: over the union).
-        batch_size: samples per SGD step.
-        lr, momentum: SGD learning rate and momentum (fresh optimiser per task).
-        input_lr_scale: from the second task on, the input layer (the model's first
-            ``nn.Linear`` / ``nn.Conv2d``) learns at ``lr * input_lr_scale`` (a slow input
-            layer: its changes move every old task's spikes in the deeper layers).
-        lr_schedule: ``"constant"``, or ``"cosine"``: within each task (multitask: over its
-            one stage) the rate falls from ``lr`` towards 0 along half a cosine.
-        steps: time steps per sample.
-        hidden: hidden layer sizes.
-        beta: membrane decay per step of the hidden LIF neurons.
-        network: ``"spikesub"`` (:func:`~spikesub.continual.networks.spiking_mlp`, fused
-            LIF kernels) or ``"snntorch"`` (:func:`~spikesub.continual.networks.snntorch_mlp`,
-            ``snntorch.Leaky`` looped over time; slower, for cross-checks).
-        max_train: at most this many training samples per task (seeded subsample).
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
-        ewc_lambda: EWC penalty strength.
-        gpm_threshold: GPM energy threshold, in (0, 1), or a list of one per protected layer.
-        hlop_k: HLOP lateral neurons added per layer and task (``None``: energy criterion).
-        hlop_threshold: HLOP energy threshold when ``hlop_k`` is ``None``, or one per
-            protected layer. Default (full runs): 0.98 for the first layer, which sees the
-            input, 0.99 for the deeper hidden layers, which see spike trains (recorded as
-            traces, ``hlop_activity``), and 0.9 for the readout, which sees spike rates.
-            Chosen on permuted MNIST's validation split, seeds 0 and 1 (README).
-        gpm_activity, hlop_activity: what the method records of a hidden layer's input spike
-            trains (:data:`ACTIVITIES`): ``"trace"``, the presynaptic traces with the LIF
-            decay ``beta``, whose subspace is the one that keeps old inputs' membranes
-            unchanged, or ``"spikes"``, single steps' spikes. HLOP defaults to traces; GPM
-            keeps the spikes of Saha et al.'s representation matrix.
-        hlop_epochs: Hebbian learning per task, in passes over the task's batches.
-        hlop_record: examples per task whose activity the recording pass keeps for the
-            Hebbian learning (a random subset; replayed in turn for ``hlop_epochs``); 4000
-            by default, which halves the pass on permuted MNIST's 8,006 digits per task and,
-            on its validation split, protected as well as recording all of them.
-        hlop_lr: Hebbian learning rate (``None``: the strategy's default).
-        hlop_rule: ``"oja"`` or ``"gha"``; ``hlop_mode``: ``"rate"`` or ``"spiking"``.
-        hlop_compare_gpm: also compute the GPM basis of the same activity and save the
-            principal angles between it and each layer's Hebbian subspace.
-        strategy_options: further keyword options passed to the strategy as they are.
-    """
-
-    method: str = "hlop"
-    benchmark: str = "digits"
-    data_dir: str | None = None
-    seed: int = 0
-    n_tasks: int | None = None
-    quick: bool = False
-    validation: float = 0.0
-    training: str = "bptt"
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    momentum: float | None = None
-    lr_schedule: str | None = None
-    input_lr_scale: float = 1.0
-    steps: int | None = None
-    hidden: tuple[int, ...] | None = None
-    beta: float = 0.9
-    network: str = "spikesub"
-    max_train: int | None = None
-    device: str = "cpu"
-    ewc_lambda: float | None = None
-    gpm_threshold: float | list[float] | None = None
-    gpm_activity: str | None = None
-    hlop_k: int | None = None
-    hlop_threshold: float | list[float] | None = None
-    hlop_activity: str | None = None
-    hlop_epochs: int | None = None
-    hlop_record: int | None = None
-    hlop_lr: float | None = None
-    hlop_rule: str | None = None
-    hlop_mode: str | None = None
-    hlop_compare_gpm: bool | None = None
-    strategy_options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
-        if self.benchmark not in BENCHMARKS:
-            raise ValueError(
-                f"benchmark must be one of {tuple(BENCHMARKS)}; got {self.benchmark!r}"
-            )
-        if self.training not in TRAINING_METHODS:
-            raise ValueError(f"training must be one of {TRAINING_METHODS}; got {self.training!r}")
-        if self.network not in NETWORKS:
-            raise ValueError(f"network must be one of {NETWORKS}; got {self.network!r}")
-        if self.training == "online" and self.network != "spikesub":
-            raise ValueError("training='online' needs network='spikesub' (SpikingLinear layers)")
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
-        if self.data_dir is not None:
-            self.data_dir = str(self.data_dir)
-        self.quick = bool(self.quick)
-        defaults = dict(_DEFAULTS[_family(self.benchmark)])
-        if self.quick:
-            defaults.update(_DEFAULTS["quick"])
-        for name, value in defaults.items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
-        for method, options in _METHOD_OPTIONS.items():
-            for name, (_, default, quick_default) in options.items():
-                if self.method != method:
-                    if getattr(self, name) is not None:
-                        raise ValueError(
-                            f"{name} is an option of method {method}, not of {self.method}"
-                        )
-                    continue
-                if getattr(self, name) is None:
-                    value = quick_default if self.quick else default
-                    if isinstance(value, _ByLayer):
-                        value = value.resolve(len(self.hidden))
-                    setattr(self, name, value)
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.strategy_options = dict(self.strategy_options or {})
-        self._validate()
-
-    def _validate(self) -> None:
-        def positive_int(name: str, value: Any, minimum: int = 1) -> None:
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an int >= {minimum}; got {value!r}")
-            if value < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
-
-        positive_int("seed", self.seed, 0)
-        if self.seed > 2**64 - 1:
-            raise ValueError(f"seed must be an int in [0, 2**64 - 1]; got {self.seed}")
-        positive_int("epochs", self.epochs)
-        positive_int("batch_size", self.batch_size)
-        positive_int("steps", self.steps)
-        if self.n_tasks is not None:
-            positive_int("n_tasks", self.n_tasks)
-            if self.n_tasks > BENCHMARKS[self.benchmark]:
-                raise ValueError(
-                    f"n_tasks must be in 1..{BENCHMARKS[self.benchmark]} for {self.benchmark}; "
-                    f"got {self.n_tasks}"
-                )
-        if self.max_train is not None:
-            positive_int("max_train", self.max_train)
-        for h in self.hidden:
-            positive_int("hidden", h)
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite number > 0; got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1); got {self.momentum}")
-        if not (math.isfinite(self.input_lr_scale) and self.input_lr_scale >= 0):
-            raise ValueError(f"input_lr_scale must be a number >= 0; got {self.input_lr_scale}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}; got {self.lr_schedule!r}")
-        if not 0 < self.beta <= 1:
-            raise ValueError(f"beta must be in (0, 1]; got {self.beta}")
-        if not 0 <= self.validation < 1:
-            raise ValueError(f"validation must be a fraction in [0, 1); got {self.validation}")
-        for name in ("gpm_activity", "hlop_activity"):
-            value = getattr(self, name)
-            if value is not None and value not in ACTIVITIES:
-                raise ValueError(f"{name} must be one of {ACTIVITIES}; got {value!r}")
-        for name in ("gpm_threshold", "hlop_threshold"):
-            value = getattr(self, name)
-            values = value if isinstance(value, (list, tuple)) else [value]
-            if value is not None and not all(
-                isinstance(v, (int, float)) and 0 < v < 1 for v in values
-            ):
-                raise ValueError(
-                    f"{name} must be in (0, 1), or a list of such (per layer); got {value}"
-                )
-        if self.ewc_lambda is not None and not self.ewc_lambda >= 0:
-            raise ValueError(f"ewc_lambda must be >= 0; got {self.ewc_lambda}")
-        if self.hlop_k is not None:
-            positive_int("hlop_k", self.hlop_k)
-        if self.hlop_epochs is not None:
-            positive_int("hlop_epochs", self.hlop_epochs)
-        if self.hlop_record is not None:
-            positive_int("hlop_record", self.hlop_record)
-        self._check_strategy_options()
-
-    def _check_strategy_options(self) -> None:
-        """``strategy_options`` checked against the method's declared options, so that a bad
-        ``--option`` is refused before any data is read."""
-        from spikesub.continual.strategies import STRATEGIES
-
-        key = "finetune" if self.method == "multitask" else self.method
-        strategy = STRATEGIES.get(key)
-        if strategy is not None:
-            strategy.check_options(self.strategy_kwargs())
-
-    @property
-    def n_tasks_total(self) -> int:
-        """Number of tasks the run trains on."""
-        return self.n_tasks if self.n_tasks is not None else BENCHMARKS[self.benchmark]
-
-    def strategy_kwargs(self) -> dict[str, Any]:
-        """Keyword options for :func:`~spikesub.continual.strategies.make_strategy`."""
-        opts: dict[str, Any] = {}
-        for name, (option, _, _) in _METHOD_OPTIONS.get(self.method, {}).items():
-            value = getattr(self, name)
-            if option == "activity":
-                opts["trace_decay"] = self.beta if value == "trace" else None
-            elif value is not None:
-                opts[option] = value
-        if self.method in ("gpm", "hlop"):
-            opts["seed"] = self.seed
-        opts.update(self.strategy_options)
-        return opts
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of every field."""
-        out = dataclasses.asdict(self)
-        out["hidden"] = list(self.hidden)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ContinualConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``, ``"experiment"`` is
-        ignored."""
-        data = {k: v for k, v in data.items() if k not in ("experiment", "job", "fingerprint")}
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown continual config field(s): {', '.join(unknown)}")
-        if data.get("hidden") is not None:
-            data["hidden"] = tuple(data["hidden"])
-        return cls(**data)
-
-    def differences(self, other: ContinualConfig) -> list[str]:
-        """``"name mine != theirs"`` for every field that differs from ``other``."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [
-            f"{name} {_show(mine[name])} != {_show(theirs[name])}"
-            for name in mine
-            if mine[name] != theirs[name]
-        ]
-
-
-def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
 
 # ---------------------------------------------------------------------------------------------
 # Data
@@ -766,7 +438,7 @@ def build_model(config: ContinualConfig, n_features: int) -> torch.nn.Module:
     return spiking_mlp(sizes, config.steps, beta=config.beta)
 
 
-def run_continual(
+def run(
     config: ContinualConfig,
     out: str | Path | None = None,
     *,

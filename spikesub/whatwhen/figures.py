@@ -1,6 +1,6 @@
 """Figures of a "what and when" run folder, drawn only from its saved files.
 
-:func:`plot_whatwhen` reads ``config.json``, ``metrics.json``, ``arrays.npz``,
+:func:`plot` reads ``config.json``, ``metrics.json``, ``arrays.npz``,
 ``paradigm.npz``, ``examples.npz`` and ``raster_trial.npz`` and writes the PNGs into the run
 folder; it works on an interrupted run too (it draws what is there).
 :func:`save_docs_figures` writes the paradigm and summary figures under ``docs/``.
@@ -437,11 +437,11 @@ DOCS_FIGURES = {
 }
 
 
-def plot_whatwhen(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+def plot(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Draw every figure of a "what and when" run folder from its saved files.
 
     Args:
-        run_dir: a folder written by :func:`spikesub.prediction.run_whatwhen`.
+        run_dir: a folder written by :func:`spikesub.whatwhen.run.run`.
         out_dir: where to write the PNGs (default: the run folder).
 
     Returns:

@@ -1,7 +1,8 @@
-"""Figure of a FORCE sine run, drawn from its run folder only (no simulation here).
+"""The FORCE sine job's figure, drawn from a run folder's files only (no simulation here).
 
 Reads ``config.json``, ``metrics.json`` and ``force_sine.npz`` written by
-:func:`spikesub.force_sine.run_force_sine` and draws ``force_sine.png``:
+:func:`spikesub.force_sine.run.run` (or by the earlier ``run_force_sine``, whose
+``config.json`` holds the settings at its top level) and draws ``force_sine.png``:
 
 * spike rasters of the recorded neurons over the last second before training and the last
   second of the run (after training);
@@ -15,10 +16,13 @@ Reads ``config.json``, ``metrics.json`` and ``force_sine.npz`` written by
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
-from spikesub.runs import load_npz, read_json, save_figure
+from spikesub.runs import load_npz, read_json, save_figure, saved_job, saved_settings
+
+__all__ = ["FIGURE_NAME", "plot"]
 
 FIGURE_NAME = "force_sine.png"
 ARRAYS_NAME = "force_sine.npz"
@@ -26,6 +30,7 @@ _WINDOW_MS = 1000.0
 
 
 def _load(run_dir: Path) -> tuple[dict, dict, dict]:
+    """The folder's settings (with ``"neuron"``, the neuron parameters), metrics and arrays."""
     missing = [
         name
         for name in ("config.json", "metrics.json", ARRAYS_NAME)
@@ -33,12 +38,21 @@ def _load(run_dir: Path) -> tuple[dict, dict, dict]:
     ]
     if missing:
         raise FileNotFoundError(f"{run_dir} is not a force_sine run folder: missing {missing}")
-    config = read_json(run_dir / "config.json")
-    if config.get("experiment") != "force_sine":
-        raise ValueError(
-            f"{run_dir} holds experiment {config.get('experiment')!r}, not 'force_sine'"
-        )
-    return config, read_json(run_dir / "metrics.json"), load_npz(run_dir / ARRAYS_NAME)
+    saved = read_json(run_dir / "config.json")
+    job = saved_job(saved) if isinstance(saved, dict) else None
+    if job != "force_sine":
+        raise ValueError(f"{run_dir} holds a {job or 'unknown'} run, not a force_sine run")
+    return _settings(saved), read_json(run_dir / "metrics.json"), load_npz(run_dir / ARRAYS_NAME)
+
+
+def _settings(saved: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a ``config.json``, with the neuron parameters under ``"neuron"`` (at
+    the top level of the file, or among the settings of earlier folders)."""
+    settings = saved_settings(saved)
+    neuron = saved.get("neuron", settings.get("neuron"))
+    if not isinstance(neuron, dict):
+        raise ValueError("config.json of a force_sine run lacks its neuron parameters")
+    return {**settings, "neuron": neuron}
 
 
 def _windows(config: dict) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -101,16 +115,21 @@ def _voltage(ax, arrays: dict, window: tuple[float, float], config: dict, title:
     ax.set_title(title, fontsize=9)
 
 
-def plot_force_sine(run_dir: str | Path, *, path: str | Path | None = None) -> list[Path]:
+def plot(run_dir: str | Path, *, path: str | Path | None = None) -> list[Path]:
     """Draw the figure of a FORCE sine run from its saved files.
 
     Args:
-        run_dir: folder written by :func:`spikesub.force_sine.run_force_sine`.
+        run_dir: folder written by :func:`spikesub.force_sine.run.run`.
         path: PNG to write; default ``run_dir / "force_sine.png"``.
 
     Returns:
         the path of the PNG written (atomically), as a one-element list like the other
-        experiments' plotters.
+        jobs' figures.
+
+    Raises:
+        FileNotFoundError: the folder lacks ``config.json``, ``metrics.json`` or
+            ``force_sine.npz``.
+        ValueError: the folder holds another job's run, or a file is damaged.
     """
     run_dir = Path(run_dir)
     config, metrics, arrays = _load(run_dir)

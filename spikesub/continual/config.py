@@ -1,0 +1,258 @@
+"""The configuration of ``spikesub continual``: one method on one benchmark.
+
+Each setting is declared once here, with its default, its range and its help text; the
+command line, ``config.json``, sweeps and searches all read it. Settings left unset take
+their value when the configuration is made, so a saved configuration lists the values used:
+
+* the network and training settings from the benchmark family's defaults
+  (:data:`FAMILY_DEFAULTS`) or, with ``quick``, from :data:`QUICK` (a tiny run);
+* a method's options (``hlop_*``, ``gpm_*``, ``ewc_lambda``) from the strategy's own
+  defaults (``option_defaults`` of :mod:`spikesub.continual.strategies`: the one place they
+  live), or, with ``quick``, from :data:`QUICK_METHOD_OPTIONS`.
+
+Nothing here imports torch, so ``spikesub --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from spikesub.config import JobConfig, setting
+from spikesub.continual.names import ACTIVITIES, LR_SCHEDULES, METHODS, NETWORKS, TRAINING_METHODS
+from spikesub.continual.tasks import BENCHMARKS
+
+__all__ = [
+    "FAMILY_DEFAULTS",
+    "METHOD_OPTIONS",
+    "QUICK",
+    "QUICK_METHOD_OPTIONS",
+    "ContinualConfig",
+]
+
+# MNIST: lr 0.02 was chosen on a validation split of permuted MNIST (10 % of each task's
+# training set held out, seeds 0 and 1): at lr 0.05 every method forgot more and multitask
+# training reached less.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mnist": dict(
+        hidden=(800, 800), steps=20, epochs=2, batch_size=64, lr=0.02, momentum=0.9,
+        lr_schedule="constant",
+    ),
+    "digits": dict(
+        hidden=(256, 256), steps=10, epochs=5, batch_size=32, lr=0.05, momentum=0.9,
+        lr_schedule="constant",
+    ),
+}  # fmt: skip
+"""Network and training defaults of each benchmark family (MNIST and the 8x8 digits)."""
+
+QUICK: dict[str, Any] = dict(
+    hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
+)
+"""A tiny run for tests and smoke checks: it overrides the family defaults."""
+
+METHOD_OPTIONS: dict[str, dict[str, str]] = {
+    "ewc": {"ewc_lambda": "lam"},
+    "gpm": {"gpm_threshold": "threshold", "gpm_activity": "activity"},
+    "hlop": {
+        "hlop_k": "k_per_task",
+        "hlop_threshold": "threshold",
+        "hlop_activity": "activity",
+        "hlop_epochs": "hebbian_epochs",
+        "hlop_record": "record_examples",
+        "hlop_lr": "lr",
+        "hlop_rule": "rule",
+        "hlop_mode": "mode",
+        "hlop_compare_gpm": "compare_with_gpm",
+    },
+}
+"""Each method's settings and the strategy option each one sets (``activity`` is the job's
+own: ``"trace"`` gives the strategy ``trace_decay = beta``)."""
+
+ACTIVITY_DEFAULTS = {"gpm_activity": "spikes", "hlop_activity": "trace"}
+"""GPM keeps the spikes of Saha et al.'s representation matrix; HLOP protects a hidden
+layer's presynaptic traces, whose subspace keeps old inputs' membranes unchanged."""
+
+QUICK_METHOD_OPTIONS: dict[str, Any] = {"hlop_threshold": 0.97, "hlop_epochs": 1}
+"""Method options of a quick run (one threshold for every layer, one Hebbian pass)."""
+
+
+def family(benchmark: str) -> str:
+    """``"mnist"`` for the MNIST benchmarks, else ``"digits"``."""
+    return "mnist" if benchmark in ("pmnist", "splitmnist") else "digits"
+
+
+@dataclass(frozen=True)
+class ContinualConfig(JobConfig):
+    """Everything that determines a continual-learning run (the run folder's config.json)."""
+
+    job: ClassVar[str] = "continual"
+
+    method: str = setting("hlop", choices=METHODS, help="the continual-learning method")
+    benchmark: str = setting("digits", choices=tuple(BENCHMARKS), help="the task sequence")
+    data_dir: str | None = setting(
+        None, help="folder with the four MNIST IDX files (pmnist and splitmnist)"
+    )
+    seed: int = setting(
+        0, low=0, high=2**64 - 1, help="seeds permutations, data split, weights and shuffles"
+    )
+    n_tasks: int | None = setting(None, low=1, help="train on the first N tasks (default all)")
+    quick: bool = setting(
+        False,
+        help="tiny network, few steps, at most 600 samples per task: a smoke test in seconds",
+    )
+    validation: float = setting(
+        0.0,
+        low=0.0,
+        high=1.0,
+        high_open=True,
+        help="hold out this fraction of each task's training set and score on it, not on the "
+        "test set (for tuning)",
+    )
+    training: str = setting(
+        "bptt", choices=TRAINING_METHODS, help="BPTT, or online from presynaptic traces"
+    )
+    epochs: int | None = setting(None, low=1, help="passes over each task's training set")
+    batch_size: int | None = setting(None, low=1, help="samples per SGD step")
+    lr: float | None = setting(None, low=0.0, low_open=True, help="SGD learning rate")
+    momentum: float | None = setting(None, low=0.0, high=1.0, high_open=True, help="SGD momentum")
+    lr_schedule: str | None = setting(
+        None, choices=LR_SCHEDULES, help="within each task: constant, or cosine decay to 0"
+    )
+    input_lr_scale: float = setting(
+        1.0, low=0.0, help="from the second task on, the input layer learns at lr times this"
+    )
+    steps: int | None = setting(None, low=1, help="time steps per sample")
+    hidden: tuple[int, ...] | None = setting(None, low=1, help="hidden layer sizes, e.g. 800,800")
+    beta: float = setting(
+        0.9, low=0.0, high=1.0, low_open=True, help="membrane decay per step of the LIF neurons"
+    )
+    network: str = setting(
+        "spikesub",
+        choices=NETWORKS,
+        help="spikesub layers (fused kernels) or snntorch.Leaky in a loop over time",
+    )
+    max_train: int | None = setting(None, low=1, help="at most N training samples per task")
+    device: str = setting("cpu", choices=("cpu", "cuda", "auto"), help="torch device")
+    ewc_lambda: float | None = setting(None, low=0.0, help="EWC penalty strength")
+    gpm_threshold: float | list[float] | None = setting(
+        None,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+        help="GPM energy threshold, or one per protected layer, e.g. 0.97,0.99,0.99",
+    )
+    gpm_activity: str | None = setting(
+        None, choices=ACTIVITIES, help="what GPM records of a hidden layer's input spikes"
+    )
+    hlop_k: int | None = setting(
+        None, low=1, help="HLOP lateral neurons added per layer and task (unset: by energy)"
+    )
+    hlop_threshold: float | list[float] | None = setting(
+        None,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+        help="HLOP energy threshold, or one per protected layer (default: the strategy's, "
+        "0.98 for the input layer, 0.99 deeper, 0.9 for the readout)",
+    )
+    hlop_activity: str | None = setting(
+        None,
+        choices=ACTIVITIES,
+        help="what HLOP records of a hidden layer's input spikes: presynaptic traces with the "
+        "LIF decay, or single steps' spikes",
+    )
+    hlop_epochs: int | None = setting(
+        None, low=1, help="Hebbian passes per task over its recorded activity"
+    )
+    hlop_record: int | None = setting(
+        None, low=1, help="examples per task whose activity the Hebbian learning replays"
+    )
+    hlop_lr: float | None = setting(None, low=0.0, low_open=True, help="Hebbian learning rate")
+    hlop_rule: str | None = setting(None, choices=("oja", "gha"), help="the Hebbian rule")
+    hlop_mode: str | None = setting(
+        None, choices=("rate", "spiking"), help="rate or spiking lateral neurons"
+    )
+    hlop_compare_gpm: bool | None = setting(
+        None, help="also compute GPM bases and save the principal angles to HLOP's subspaces"
+    )
+    strategy_options: dict = setting(
+        default_factory=dict, help="any other strategy option", metavar="NAME=VALUE"
+    )
+
+    # -- defaults that depend on other settings ------------------------------------------------
+
+    def resolve(self) -> dict[str, Any]:
+        defaults = dict(FAMILY_DEFAULTS[family(self.benchmark)])
+        if self.quick:
+            defaults.update(QUICK)
+        values = {name: v for name, v in defaults.items() if getattr(self, name) is None}
+        hidden = values.get("hidden", self.hidden)
+        values.update(self._method_defaults(len(hidden)))
+        return values
+
+    def _method_defaults(self, n_hidden: int) -> dict[str, Any]:
+        """The chosen method's unset options: the quick preset's, else the strategy's."""
+        options = METHOD_OPTIONS.get(self.method, {})
+        if not options:
+            return {}
+        from spikesub.continual.strategy_defaults import option_default
+
+        values = {}
+        for name, option in options.items():
+            if getattr(self, name) is not None:
+                continue
+            if self.quick and name in QUICK_METHOD_OPTIONS:
+                values[name] = QUICK_METHOD_OPTIONS[name]
+            elif name in ACTIVITY_DEFAULTS:
+                values[name] = ACTIVITY_DEFAULTS[name]
+            else:
+                values[name] = option_default(self.method, option, n_layers=n_hidden + 1)
+        return values
+
+    def check(self) -> None:
+        if self.training == "online" and self.network != "spikesub":
+            raise ValueError("training='online' needs network='spikesub' (SpikingLinear layers)")
+        if self.n_tasks is not None and self.n_tasks > BENCHMARKS[self.benchmark]:
+            raise ValueError(
+                f"n_tasks must be in 1..{BENCHMARKS[self.benchmark]} for {self.benchmark}; "
+                f"got {self.n_tasks}"
+            )
+        for method, options in METHOD_OPTIONS.items():
+            if method == self.method:
+                continue
+            for name in options:
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} is an option of method {method}, not of {self.method}"
+                    )
+        self._check_strategy_options()
+
+    def _check_strategy_options(self) -> None:
+        """The strategy's options (``--option`` included) checked against its declared ones,
+        so that a bad one is refused before any data is read."""
+        from spikesub.continual.strategy_defaults import check_strategy_options
+
+        check_strategy_options(self.method, self.strategy_kwargs())
+
+    # -- what the run reads ---------------------------------------------------------------------
+
+    @property
+    def n_tasks_total(self) -> int:
+        """Number of tasks the run trains on."""
+        return self.n_tasks if self.n_tasks is not None else BENCHMARKS[self.benchmark]
+
+    def strategy_kwargs(self) -> dict[str, Any]:
+        """Keyword options for :func:`~spikesub.continual.strategies.make_strategy`."""
+        opts: dict[str, Any] = {}
+        for name, option in METHOD_OPTIONS.get(self.method, {}).items():
+            value = getattr(self, name)
+            if option == "activity":
+                opts["trace_decay"] = self.beta if value == "trace" else None
+            elif value is not None:
+                opts[option] = value
+        if self.method in ("gpm", "hlop"):
+            opts["seed"] = self.seed
+        opts.update(self.strategy_options)
+        return opts
