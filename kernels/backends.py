@@ -62,21 +62,28 @@ def gpu_present() -> bool:
     return cuda_available() and not cuda_simulator_enabled()
 
 
-def resolve_backend(backend: str) -> str:
-    """Turn a backend name into one of :data:`BACKENDS`.
+def resolve_backend(backend: str, supported: tuple[str, ...] = BACKENDS) -> str:
+    """Turn a backend name into one of ``supported`` (a subset of :data:`BACKENDS`).
+
+    The one resolver of the toolkit: the reservoir takes every backend, the readouts and the
+    FORCE loop ``("numpy", "numba")``. ``"auto"`` is ``"cuda"`` when a real GPU is present and
+    CUDA is supported, else ``"numba"`` (else the first supported backend).
 
     Raises:
         TypeError: ``backend`` is not a string.
-        ValueError: ``backend`` is not one of ``"auto"``, ``"numpy"``, ``"numba"``, ``"cuda"``.
+        ValueError: ``backend`` is not ``"auto"`` nor one of ``supported``.
         BackendUnavailableError: ``"cuda"`` was asked for and no GPU (nor the simulator) is present.
     """
+    choices = ("auto", *supported)
     if not isinstance(backend, str):
-        raise TypeError(f"backend must be a string, one of {BACKEND_CHOICES}; got {backend!r}")
+        raise TypeError(f"backend must be a string, one of {choices}; got {backend!r}")
     name = backend.lower()
-    if name not in BACKEND_CHOICES:
-        raise ValueError(f"backend must be one of {BACKEND_CHOICES}; got {backend!r}")
+    if name not in choices:
+        raise ValueError(f"backend must be one of {choices}; got {backend!r}")
     if name == "auto":
-        return "cuda" if gpu_present() else "numba"
+        if "cuda" in supported and gpu_present():
+            return "cuda"
+        return "numba" if "numba" in supported else supported[0]
     if name == "cuda" and not cuda_available():
         raise BackendUnavailableError(
             "backend='cuda' needs an NVIDIA GPU with a working CUDA driver, and none was found; "

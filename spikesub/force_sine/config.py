@@ -105,5 +105,8 @@ class ForceSineConfig(JobConfig):
 
     @property
     def loop_backend(self) -> str:
-        """The backend the loop runs on: ``"numpy"``, or ``"numba"`` for the others."""
-        return "numpy" if self.backend == "numpy" else "numba"
+        """The backend the loop runs on: ``"numpy"`` or ``"numba"`` (``"auto"``); the FORCE
+        loop has no CUDA version."""
+        from spikesub.kernels.backends import resolve_backend
+
+        return resolve_backend(self.backend, supported=("numpy", "numba"))

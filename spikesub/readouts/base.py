@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from spikesub.kernels.backends import resolve_backend
 from spikesub.models.errors import SpikesubError
 from spikesub.models.memory import check_allocation
 from spikesub.models.validation import (
@@ -62,12 +63,7 @@ class ReadoutDivergedError(SpikesubError, FloatingPointError):
 
 def resolve_readout_backend(backend: str) -> str:
     """``"numpy"`` or ``"numba"`` from a backend name (``"auto"`` gives ``"numba"``)."""
-    if not isinstance(backend, str):
-        raise TypeError(f"backend must be a string, one of {READOUT_BACKENDS}; got {backend!r}")
-    name = backend.lower()
-    if name not in READOUT_BACKENDS:
-        raise ValueError(f"backend must be one of {READOUT_BACKENDS}; got {backend!r}")
-    return "numba" if name == "auto" else name
+    return resolve_backend(backend, supported=("numpy", "numba"))
 
 
 def check_float_dtype(dtype: Any) -> np.dtype:
