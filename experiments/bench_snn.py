@@ -1,33 +1,60 @@
-"""Benchmark: training spiking networks with snnTorch ``Leaky`` and with spikesub layers.
+"""Benchmark: training spiking networks with snnTorch, SpikingJelly and spikesub layers.
 
-Two workloads, each trained in the same run, on the same data, from the same weights:
+Three frameworks: snnTorch (``Leaky``, its per-step tutorial loop), SpikingJelly 2.0
+(multi-step ``LIFNode``, one registered operator per layer for all steps) and spikesub
+(:class:`~spikesub.models.snn.SpikingLinear` on the fused Numba kernels). Two workloads, each
+trained in the same run, on the same data, from the same weights:
 
 1. ``mlp``: the MLP 784-800-800-10 (Linear + LIF per layer) with T = 20 steps of direct
    (static, repeated) input, batch 64, SGD, cross-entropy on the time-averaged membrane of
    the output layer, on MNIST.
    snnTorch runs the usual tutorial loop (Linear then ``Leaky`` at every step, in Python);
-   spikesub computes the first Linear once, the others as one matmul over all steps, and the
+   spikesub computes the first Linear once, the others over all steps at once as
+   event-driven products over the hidden spikes (dense products run on oneDNN), and the
    LIF recursion in one fused kernel per layer forward and backward. Both start from the
    same Linear weights and see the batches in the same order, so their loss curves agree up
    to float rounding until a spike flips (the kernels round once per step in float64,
-   snnTorch once per operation in float32).
+   snnTorch once per operation in float32). SpikingJelly computes the first Linear once too
+   (its output broadcast over the steps) and the others as one matmul over all steps.
 2. ``ob``: the Open Neuromorphic framework benchmark: one Linear(n, n) + LIF layer, n = 4096,
    500 steps, batch 16, random input, forward + backward with the sum of output spikes as
-   the loss.
+   the loss. spikesub and SpikingJelly compute the Linear as one product over all steps,
+   snnTorch step by step.
+
+SpikingJelly's neuron is as close to snnTorch's as its options allow, but not equal:
+``LIFNode(tau=1 / (1 - beta), decay_input=False, v_threshold=threshold, v_reset=None,
+detach_reset=True, surrogate_function=ATan(alpha))`` has the same leak, threshold, soft
+reset and surrogate, but subtracts the threshold right after a spike, before the next leak,
+where snnTorch subtracts it at the next step, after the leak: after each spike its membrane
+sits higher by ``(1 - beta) * threshold`` (decaying with beta), so its neurons fire more
+once they have fired. Its spikes equal snnTorch's up to each neuron's first spike, so its
+loss curve starts near theirs but does not follow it (see ``tests/test_spikingjelly_lif.py``).
+Its output layer is read through ``v_seq`` plus the detached spikes times the threshold, the
+membrane before its reset, as snnTorch's ``mem``.
 
 Every framework and workload runs in a fresh child process, so that its peak memory
 (``ru_maxrss``, or ``torch.cuda.max_memory_allocated`` on a GPU) is its own. With
-``--rounds N`` the frameworks take turns N times (snnTorch, spikesub, snnTorch, ...), so that
-a machine whose speed drifts during the run (other load, frequency changes) slows both alike;
-the timed steps of all rounds are pooled, and the ratio of every round is reported too.
-Warm-up steps (Numba compilation, allocator warm-up) are run apart from the timed steps; the
-table shows the median time per training step over the timed steps, samples per second, peak
-memory and the ratio snnTorch / spikesub, and for each workload the largest difference
-between the two loss curves.
+``--rounds N`` the frameworks take turns N times (snnTorch, SpikingJelly, spikesub, snnTorch,
+...), so that a machine whose speed drifts during the run (other load, frequency changes)
+slows all alike; the timed steps of all rounds are pooled, and the ratios of every round are
+reported too. Warm-up steps (Numba compilation, allocator warm-up) are run apart from the
+timed steps; the table shows the median time per training step over the timed steps, samples
+per second, peak memory and the ratios snnTorch / spikesub and SpikingJelly / spikesub, and
+for each workload the largest difference between each reference's loss curve and spikesub's.
+
+spikesub's process runs with ``OMP_WAIT_POLICY=PASSIVE`` (``--omp-passive``, see
+:func:`child_env`): torch's OpenMP threads then sleep after a parallel product instead of
+spinning on the cores that the Numba kernels' threads need next. The other frameworks keep
+torch's default, which suits their many small operations.
+
+On a GPU (``--device cuda``) SpikingJelly runs the implementation ``--sj-backend`` names
+(``auto``: its own choice, native CUDA first, then Triton; set through its
+``SJ_LIF_CUDA_IMPLEMENTATION`` variable). That path has not been run on a GPU yet.
 
 Usage::
 
-    python experiments/bench_snn.py                       # both workloads, full size
+    python experiments/bench_snn.py                       # both workloads, all frameworks
+    python experiments/bench_snn.py --frameworks snntorch,spikesub   # without SpikingJelly
     python experiments/bench_snn.py --bench mlp --steps 50
     python experiments/bench_snn.py --bench ob --ob-n 1024 --ob-steps 100 --ob-repeats 3
     python experiments/bench_snn.py --bench mlp --rounds 3       # frameworks take turns
@@ -58,12 +85,21 @@ from spikesub.scripting import run_script
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "mnist-10k"
-FRAMEWORKS = ("snntorch", "spikesub")
+FRAMEWORKS = ("snntorch", "spikingjelly", "spikesub")
+REFERENCES = ("snntorch", "spikingjelly")
+"""The frameworks spikesub is compared with, in the table's order."""
+LABELS = {"snntorch": "snnTorch", "spikingjelly": "SpikingJelly", "spikesub": "spikesub"}
+SJ_BACKENDS = ("auto", "cuda", "triton", "torch")
 BENCHES = ("mlp", "ob")
 RESULT_TAG = "BENCH_SNN_RESULT "
 BETA = 0.9
 THRESHOLD = 1.0
 SLOPE = 2.0  # atan surrogate, snnTorch's default alpha
+SJ_TAU = round(1.0 / (1.0 - BETA), 9)  # SpikingJelly's leak v - v / tau is beta * v
+OMP_PASSIVE_CHOICES = ("spikesub", "all", "none")
+"""``--omp-passive``: whose processes run with ``OMP_WAIT_POLICY=PASSIVE``."""
+SJ_ENV = "SJ_LIF_CUDA_IMPLEMENTATION"
+"""SpikingJelly's variable naming its LIF implementation on a GPU (read when it is imported)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,8 +164,35 @@ def _snntorch_atan(dtype_name: str):
     return lambda u: ATanSameDtype.apply(u, SLOPE)
 
 
+def spikingjelly_lif(store_v_seq: bool = False):
+    """SpikingJelly's multi-step ``LIFNode`` closest to ``snntorch.Leaky(beta=BETA,
+    threshold=THRESHOLD, spike_grad=atan(SLOPE))`` with subtractive reset.
+
+    ``tau = 1 / (1 - beta)`` with ``decay_input=False`` makes its leak
+    ``v - v / tau + x = beta * v + x``; ``v_reset=None`` is the soft (subtractive) reset;
+    ``detach_reset=True`` keeps the reset out of the gradient, as snnTorch does; ``ATan(alpha)``
+    is snnTorch's arctan surrogate. The difference that remains: the threshold is subtracted
+    right after a spike, before the next leak (snnTorch: at the next step, after the leak).
+    Input and output ``(T, B, F)``; with ``store_v_seq`` the membranes after every step's
+    reset are kept in ``v_seq`` ``(T, B, F)``.
+    """
+    from spikingjelly.activation_based import neuron, surrogate
+
+    return neuron.LIFNode(
+        tau=SJ_TAU,
+        decay_input=False,
+        v_threshold=THRESHOLD,
+        v_reset=None,
+        surrogate_function=surrogate.ATan(alpha=SLOPE),
+        detach_reset=True,
+        step_mode="m",
+        store_v_seq=store_v_seq,
+    )
+
+
 def _mlp_models(task: dict[str, Any]):
-    """The snnTorch or spikesub MLP and a function ``loss(x_static, y)``."""
+    """The snnTorch, SpikingJelly or spikesub MLP: ``model(x)`` maps a static ``(B, 784)``
+    image batch to ``(B, 10)`` logits, the output membrane averaged over the ``T`` steps."""
     import torch
     from torch import nn
 
@@ -164,6 +227,30 @@ def _mlp_models(task: dict[str, Any]):
                 return mem_sum / n_steps
 
         model = SnnTorchMLP()
+    elif task["framework"] == "spikingjelly":
+        from spikingjelly.activation_based import functional
+
+        class SpikingJellyMLP(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.fcs = nn.ModuleList(linears)
+                last = len(linears) - 1
+                self.lifs = nn.ModuleList(
+                    spikingjelly_lif(store_v_seq=i == last) for i in range(len(linears))
+                )
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                functional.reset_net(self)
+                current = self.fcs[0](x)  # static input: one Linear, broadcast over the steps
+                h = self.lifs[0](current.unsqueeze(0).expand(n_steps, *current.shape))
+                for fc, lif in zip(self.fcs[1:], self.lifs[1:], strict=True):
+                    h = lif(fc(h))  # one matmul over all T * B rows
+                # the output membrane before its reset (snnTorch's mem): v after it plus the
+                # threshold where it fired; the reset is detached, as in snnTorch
+                mem = self.lifs[-1].v_seq + h.detach() * THRESHOLD
+                return mem.mean(0)
+
+        model = SpikingJellyMLP()
     else:
         from spikesub.models.snn import SpikingLinear
 
@@ -279,14 +366,23 @@ def _run_ob(task: dict[str, Any]) -> dict[str, Any]:
                 spk, mem = lif(linear(inp[t]), mem)
                 spks.append(spk.to(inp.dtype))
             return torch.stack(spks)
+    elif task["framework"] == "spikingjelly":
+        from spikingjelly.activation_based import functional
+
+        lif = spikingjelly_lif().to(device=device, dtype=dtype)
+
+        def forward(inp: torch.Tensor) -> torch.Tensor:
+            functional.reset_net(lif)
+            return lif(linear(inp))
     else:
-        from spikesub.models.snn import LIF
+        from spikesub.models.snn import LIF, event_linear
 
         lif = LIF(beta=BETA, threshold=THRESHOLD, surrogate="atan", slope=SLOPE)
         lif = lif.to(device=device, dtype=dtype)
 
         def forward(inp: torch.Tensor) -> torch.Tensor:
-            return lif(linear(inp))
+            # the same weights; spikesub's products (dense here: the input is not sparse)
+            return lif(event_linear(inp, linear))
 
     losses, times = [], []
     if device == "cuda":
@@ -324,12 +420,20 @@ def _profile(step_fn) -> str:
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Run one framework on one workload in this process; returns timings, losses, memory."""
+    if task["framework"] == "spikingjelly" and task.get("sj_backend", "auto") != "auto":
+        os.environ[SJ_ENV] = task["sj_backend"]  # before SpikingJelly is imported
     import torch
 
     if task.get("threads"):
         torch.set_num_threads(task["threads"])
     runner = _run_mlp if task["bench"] == "mlp" else _run_ob
-    result = runner(task)
+    if task["framework"] == "spikesub" and task.get("threads"):
+        from spikesub.kernels.threads import numba_threads
+
+        with numba_threads(task["threads"]):  # the Numba kernels' threads, as torch's
+            result = runner(task)
+    else:
+        result = runner(task)
     times = result["times_s"]
     step_s = statistics.median(times)
     result.update(
@@ -337,6 +441,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         bench=task["bench"],
         device=task["device"],
         torch_threads=torch.get_num_threads(),
+        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", ""),
         step_ms=1e3 * step_s,
         step_ms_min=1e3 * min(times),
         step_ms_max=1e3 * max(times),
@@ -359,10 +464,27 @@ def _child_main(task_json: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def child_env(framework: str, omp_passive: str) -> dict[str, str]:
+    """The environment of a framework's child process: this one's, with
+    ``OMP_WAIT_POLICY=PASSIVE`` (unless set already) where ``omp_passive`` names it.
+
+    torch's OpenMP threads spin for milliseconds after each parallel operation before they
+    sleep. That suits snnTorch and SpikingJelly, whose steps are many small operations in a
+    row (with PASSIVE their MLP steps took twice as long), but it starves spikesub's Numba
+    kernels, whose threads (TBB) need the cores the spinning threads hold: with two cores
+    and two threads each, spikesub's MLP step took 4-6x longer with torch's default.
+    """
+    env = dict(os.environ)
+    if omp_passive in ("all", framework):
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return env
+
+
 def run_in_subprocess(task: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
     """Run :func:`run_task` in a fresh Python process and return its result."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO)
+    env = child_env(task["framework"], task.get("omp_passive", "spikesub"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
             return json.loads(line[len(RESULT_TAG) :])
@@ -394,9 +516,12 @@ def merge_rounds(results: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def compare(results: dict[str, dict[str, Any]], bench: str) -> dict[str, Any]:
-    """Speed ratio and loss-curve agreement between snnTorch and spikesub on one workload."""
-    ref, ours = results.get("snntorch"), results.get("spikesub")
+def compare(
+    results: dict[str, dict[str, Any]], bench: str, reference: str = "snntorch"
+) -> dict[str, Any]:
+    """Speed ratio and loss-curve agreement between ``reference`` and spikesub on one
+    workload; empty when either did not run."""
+    ref, ours = results.get(reference), results.get("spikesub")
     if ref is None or ours is None:
         return {}
     n = min(len(ref["losses"]), len(ours["losses"]))
@@ -407,6 +532,7 @@ def compare(results: dict[str, dict[str, Any]], bench: str) -> dict[str, Any]:
     agree = np.flatnonzero(rel > 1e-3)
     return {
         "bench": bench,
+        "reference": reference,
         "speedup": ref["step_ms"] / ours["step_ms"],
         "speedup_rounds": [
             a / b
@@ -421,7 +547,7 @@ def compare(results: dict[str, dict[str, Any]], bench: str) -> dict[str, Any]:
         "loss_max_abs_diff": float(diff.max()),
         "loss_max_rel_diff": float(rel.max()),
         "loss_steps_within_1e-3": int(agree[0]) if agree.size else int(n),
-        "loss_mean_last10_snntorch": float(a[-min(10, n) :].mean()),
+        f"loss_mean_last10_{reference}": float(a[-min(10, n) :].mean()),
         "loss_mean_last10_spikesub": float(b[-min(10, n) :].mean()),
     }
 
@@ -434,52 +560,74 @@ def _bench_label(bench: str, config: dict[str, Any]) -> str:
 
 
 def render_table(rows: list[dict[str, Any]], comparisons: list[dict], config: dict) -> str:
-    """The Markdown table of ``bench.md``."""
+    """The Markdown table of ``bench.md``: one row per workload and framework, the speed
+    ratios of each reference to spikesub on spikesub's row, then the loss-curve notes."""
     lines = [
         "| workload | framework | device | step ms (median) | samples/s | peak RSS MiB "
-        "| snnTorch / spikesub |",
-        "|---|---|---|---:|---:|---:|---:|",
+        + "".join(f"| {LABELS[r]} / spikesub " for r in REFERENCES)
+        + "|",
+        "|---|---|---|---:|---:|---:" + "|---:" * len(REFERENCES) + "|",
     ]
-    speedups = {c["bench"]: c["speedup"] for c in comparisons if c}
+    speedups = {(c["bench"], c["reference"]): c["speedup"] for c in comparisons if c}
     for row in rows:
-        ratio = ""
-        if row["framework"] == "spikesub" and row["bench"] in speedups:
-            ratio = f"{speedups[row['bench']]:.2f}x"
+        ratios = ""
+        for reference in REFERENCES:
+            ratio = speedups.get((row["bench"], reference))
+            shown = row["framework"] == "spikesub" and ratio is not None
+            ratios += f" {ratio:.2f}x |" if shown else "  |"
         memory = f"{row['peak_rss_mib']:.0f}"
         if "peak_gpu_mib" in row:
             memory += f" (GPU {row['peak_gpu_mib']:.0f})"
         lines.append(
             f"| {_bench_label(row['bench'], config)} | {row['framework']} | {row['device']} "
-            f"| {row['step_ms']:.1f} | {row['samples_per_s']:.1f} | {memory} | {ratio} |"
+            f"| {row['step_ms']:.1f} | {row['samples_per_s']:.1f} | {memory} |{ratios}"
         )
     lines.append("")
+    passive = sorted({r["framework"] for r in rows if r.get("omp_wait_policy")})
+    if passive:
+        lines.append(f"- OMP_WAIT_POLICY=PASSIVE in the processes of: {', '.join(passive)}.")
     for c in comparisons:
-        if not c:
-            continue
-        lines.append(
-            f"- {_bench_label(c['bench'], config)}: loss curves over the first "
-            f"{c['loss_steps_compared']} steps differ by at most {c['loss_max_abs_diff']:.3g} "
-            f"(relative {c['loss_max_rel_diff']:.3g}); they agree to 1e-3 relative for the "
-            f"first {c['loss_steps_within_1e-3']} steps; mean loss of the last 10 steps: "
-            f"snnTorch {c['loss_mean_last10_snntorch']:.4g}, "
-            f"spikesub {c['loss_mean_last10_spikesub']:.4g}."
-        )
-        if len(c.get("speedup_rounds", [])) > 1:
-            per_round = ", ".join(f"{r:.2f}x" for r in c["speedup_rounds"])
-            lines.append(
-                f"- {_bench_label(c['bench'], config)}: snnTorch / spikesub per round "
-                f"(frameworks taking turns): {per_round}."
-            )
+        if c:
+            lines.extend(_comparison_notes(c, config))
     return "\n".join(lines) + "\n"
+
+
+def _comparison_notes(c: dict[str, Any], config: dict) -> list[str]:
+    """Loss-curve agreement and per-round speed ratios of one reference against spikesub."""
+    label, ref = _bench_label(c["bench"], config), c["reference"]
+    notes = [
+        f"- {label}: {LABELS[ref]} and spikesub loss curves over the first "
+        f"{c['loss_steps_compared']} steps differ by at most {c['loss_max_abs_diff']:.3g} "
+        f"(relative {c['loss_max_rel_diff']:.3g}); they agree to 1e-3 relative for the "
+        f"first {c['loss_steps_within_1e-3']} steps; mean loss of the last 10 steps: "
+        f"{LABELS[ref]} {c[f'loss_mean_last10_{ref}']:.4g}, "
+        f"spikesub {c['loss_mean_last10_spikesub']:.4g}."
+    ]
+    if len(c.get("speedup_rounds", [])) > 1:
+        per_round = ", ".join(f"{r:.2f}x" for r in c["speedup_rounds"])
+        notes.append(
+            f"- {label}: {LABELS[ref]} / spikesub per round (frameworks taking turns): {per_round}."
+        )
+    return notes
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        description="Train SNNs with snnTorch Leaky and with spikesub layers; compare speed.",
+        description="Train SNNs with snnTorch, SpikingJelly and spikesub; compare speed.",
     )
     p.add_argument("--bench", default="mlp,ob", help="comma-separated workloads: mlp, ob")
-    p.add_argument("--frameworks", default="snntorch,spikesub", help="comma-separated")
+    p.add_argument(
+        "--frameworks",
+        default=",".join(FRAMEWORKS),
+        help="comma-separated, run in this order each round: snntorch, spikingjelly, spikesub",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument(
+        "--sj-backend",
+        choices=SJ_BACKENDS,
+        default="auto",
+        help="SpikingJelly's LIF implementation on a GPU (auto: native CUDA, else Triton)",
+    )
     p.add_argument(
         "--dtype",
         choices=("float32", "float64"),
@@ -512,6 +660,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="times the frameworks take turns on each workload; timed steps are pooled",
     )
+    p.add_argument(
+        "--omp-passive",
+        choices=OMP_PASSIVE_CHOICES,
+        default="spikesub",
+        help="whose child processes run with OMP_WAIT_POLICY=PASSIVE (see child_env)",
+    )
     p.add_argument("--profile", action="store_true", help="write torch.profiler tables")
     p.add_argument(
         "--in-process", action="store_true", help="no child processes (peak memory then mixes)"
@@ -522,9 +676,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_installed(frameworks: list[str]) -> None:
+    """Exit with one line naming the install command when a reference framework is missing."""
+    import importlib.util
+
+    for name in frameworks:
+        if name in REFERENCES and importlib.util.find_spec(name) is None:
+            raise SystemExit(
+                f"bench_snn: {name} is not installed (the README's SNN benchmark section says "
+                f"how to install it); or leave it out with --frameworks"
+            )
+
+
 def _positive(name: str, value: int, minimum: int = 1) -> None:
     if value < minimum:
         raise SystemExit(f"bench_snn: --{name} must be >= {minimum}; got {value}")
+
+
+def _versions(frameworks: list[str]) -> dict[str, str]:
+    """Installed versions of torch and of the frameworks that run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("torch", *frameworks):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "source"
+    return versions
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -549,6 +728,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     if not args.synthetic and "mlp" in benches and not args.data_dir.exists():
         raise SystemExit(f"bench_snn: --data-dir {args.data_dir} does not exist")
+    _check_installed(frameworks)  # after the options: their errors come first
 
     from spikesub.runs import atomic_write_bytes, write_json
 
@@ -579,6 +759,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "threads": args.threads,
         "seed": args.seed,
         "rounds": args.rounds,
+        "sj_backend": args.sj_backend,
+        "omp_passive": args.omp_passive,
+        "versions": _versions(frameworks),
         "in_process": args.in_process,
         "command": " ".join(["python experiments/bench_snn.py", *cli_args]),
         "python": platform.python_version(),
@@ -614,6 +797,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "ob_warmup": args.ob_warmup,
                     "threads": args.threads,
                     "seed": args.seed,
+                    "sj_backend": args.sj_backend,
+                    "omp_passive": args.omp_passive,
                     "profile": args.profile and round_index == 0,
                 }
                 tag = f"{bench} / {framework}"
@@ -636,7 +821,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 rounds[framework].append(result)
         by_bench[bench] = {f: merge_rounds(results) for f, results in rounds.items()}
         rows.extend(by_bench[bench].values())
-        comparisons.append(compare(by_bench[bench], bench))
+        comparisons.extend(compare(by_bench[bench], bench, ref) for ref in REFERENCES)
 
     table = render_table(rows, comparisons, config)
     metrics = {"rows": rows, "comparisons": [c for c in comparisons if c]}

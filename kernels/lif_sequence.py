@@ -55,8 +55,9 @@ SURROGATE_IDS = {"fast_sigmoid": 0, "atan": 1, "sigmoid": 2, "straight_through":
 """Surrogate-gradient names (as in ``snntorch.surrogate``) and the ids the kernels take."""
 
 _TILE = 512
-"""Features per parallel work item (one batch row, up to this many features) in the Numba CPU
-kernels; fixed, so results are identical for any number of threads."""
+"""Features per parallel work item in the Numba CPU kernels (each item: a block of batch rows,
+:func:`_rows_per_item`, and up to this many features); fixed, so results are identical for
+any number of threads."""
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -347,37 +348,54 @@ def lif_sequence_backward_numpy(
 # ----------------------------------------------------------------------------- Numba CPU
 
 
+@njit(cache=True)
+def _rows_per_item(n_batch, n_features):
+    """Batch rows per parallel work item: about _TILE * 8 neurons, at least one row."""
+    return max(1, min(n_batch, (_TILE * 8) // n_features))
+
+
 @njit(parallel=True, cache=True)
 def _forward_numba(x, beta, threshold, mem0, reset_mode, spk, mem):
+    # One work item per block of batch rows and tile of up to _TILE features, running all the
+    # steps. Written with a loop over the item's rows inside the step loop (a trip count the
+    # compiler cannot fix at one) and unsigned feature indices, the feature loop runs fast:
+    # 0.16-0.22 ms for T = 20 steps of 64 x 800 neurons on one core, against 0.8-0.9 ms when
+    # each item held one row whose index was decoded outside the step loop.
     n_steps, n_neurons = spk.shape
     x_step = 1 if x.shape[0] == n_steps else 0  # 0: a static input, one row for every step
     n_features = beta.shape[0]
+    n_batch = n_neurons // n_features
     zero = x.dtype.type(0)
     one = x.dtype.type(1)
+    n_f = np.uint64(n_features)
+    rows = _rows_per_item(n_batch, n_features)
+    row_blocks = (n_batch + rows - 1) // rows
     f_tiles = (n_features + _TILE - 1) // _TILE
-    for tile in prange((n_neurons // n_features) * f_tiles):
-        f_lo = (tile % f_tiles) * _TILE
-        f_hi = min(f_lo + _TILE, n_features)
-        offset = (tile // f_tiles) * n_features
-        base = np.uint64(offset)
+    for item in prange(row_blocks * f_tiles):
+        row_lo = (item // f_tiles) * rows
+        row_hi = min(row_lo + rows, n_batch)
+        lo = np.uint64((item % f_tiles) * _TILE)
+        hi = min(lo + np.uint64(_TILE), n_f)
         for t in range(n_steps):
             prev_row = mem0 if t == 0 else mem[t - 1]
             x_t = x[t * x_step]
             mem_t = mem[t]
             spk_t = spk[t]
-            # unsigned indices and selects instead of branches: the loop vectorises
-            for f in range(np.uint64(f_lo), np.uint64(f_hi)):
-                m = base + f
-                b = min(max(beta[f], zero), one)
-                th = threshold[f]
-                prev = prev_row[m]
-                fired = prev > th
-                if reset_mode == 0:
-                    cur = (b * prev + x_t[m]) - (th if fired else zero)
-                else:
-                    cur = b * (zero if fired else prev) + x_t[m]
-                mem_t[m] = cur
-                spk_t[m] = one if cur > th else zero
+            for row in range(row_lo, row_hi):
+                base = np.uint64(row) * n_f
+                # selects instead of branches: the loop vectorises
+                for f in range(lo, hi):
+                    m = base + f
+                    b = min(max(beta[f], zero), one)
+                    th = threshold[f]
+                    prev = prev_row[m]
+                    fired = prev > th
+                    if reset_mode == 0:
+                        cur = (b * prev + x_t[m]) - (th if fired else zero)
+                    else:
+                        cur = b * (zero if fired else prev) + x_t[m]
+                    mem_t[m] = cur
+                    spk_t[m] = one if cur > th else zero
 
 
 @njit(inline="always")
@@ -469,41 +487,48 @@ def _backward_numba(
     acc_beta = np.zeros(n_neurons if param_grads else 0)
     acc_thr = np.zeros(n_neurons if param_grads else 0)
     carry = np.zeros(n_neurons)
+    gx_acc = np.zeros(n_neurons if static else 0)  # a static input's gradient, float64 sums
+    n_batch = n_neurons // n_features
+    rows = _rows_per_item(n_batch, n_features)  # work items as in _forward_numba
+    row_blocks = (n_batch + rows - 1) // rows
     f_tiles = (n_features + _TILE - 1) // _TILE
-    for tile in prange((n_neurons // n_features) * f_tiles):
-        f_lo = (tile % f_tiles) * _TILE
+    for item in prange(row_blocks * f_tiles):
+        row_lo = (item // f_tiles) * rows
+        row_hi = min(row_lo + rows, n_batch)
+        f_lo = (item % f_tiles) * _TILE
         f_hi = min(f_lo + _TILE, n_features)
-        offset = (tile // f_tiles) * n_features
-        base = np.uint64(offset)
         lo = np.uint64(f_lo)
         hi = np.uint64(f_hi)
         sg = np.empty(_TILE)
         dm_tile = np.empty(_TILE)
-        gx_sum = np.zeros(_TILE)
         for t in range(n_steps - 1, -1, -1):
             prev_row = mem0 if t == 0 else mem[t - 1]
             gm_t = grad_mem[t * gm_step]
-            _surrogate_row(mem[t], threshold, offset, f_lo, f_hi, surrogate, slope, sg)
+            for row in range(row_lo, row_hi):
+                offset = row * n_features
+                base = np.uint64(offset)
+                _surrogate_row(mem[t], threshold, offset, f_lo, f_hi, surrogate, slope, sg)
+                if static:
+                    _backward_row(
+                        grad_spk[t], gm_t, prev_row, beta, threshold, sg, carry, acc_beta,
+                        acc_thr, base, lo, hi, reset_mode, param_grads, dm_tile,
+                    )  # fmt: skip
+                    for f in range(lo, hi):
+                        gx_acc[base + f] += dm_tile[f - lo]
+                else:
+                    _backward_row(
+                        grad_spk[t], gm_t, prev_row, beta, threshold, sg, carry, acc_beta,
+                        acc_thr, base, lo, hi, reset_mode, param_grads,
+                        grad_x[t, offset + f_lo : offset + f_hi],
+                    )  # fmt: skip
+        for row in range(row_lo, row_hi):
+            base = np.uint64(row * n_features)
+            for f in range(lo, hi):
+                grad_mem0[base + f] = carry[base + f]
             if static:
-                _backward_row(
-                    grad_spk[t], gm_t, prev_row, beta, threshold, sg, carry, acc_beta,
-                    acc_thr, base, lo, hi, reset_mode, param_grads, dm_tile,
-                )  # fmt: skip
-                for j in range(f_hi - f_lo):
-                    gx_sum[j] += dm_tile[j]
-            else:
-                _backward_row(
-                    grad_spk[t], gm_t, prev_row, beta, threshold, sg, carry, acc_beta,
-                    acc_thr, base, lo, hi, reset_mode, param_grads,
-                    grad_x[t, offset + f_lo : offset + f_hi],
-                )  # fmt: skip
-        for f in range(f_lo, f_hi):
-            grad_mem0[offset + f] = carry[offset + f]
-        if static:
-            for f in range(f_lo, f_hi):
-                grad_x[0, offset + f] = gx_sum[f - f_lo]
+                for f in range(lo, hi):
+                    grad_x[0, base + f] = gx_acc[base + f]
     if param_grads:
-        n_batch = n_neurons // n_features
         for f in prange(n_features):
             sb = 0.0
             st = 0.0

@@ -38,6 +38,7 @@ TINY = [
     "1",
     "--quiet",
 ]
+TWO = ["--frameworks", "snntorch,spikesub"]
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +51,24 @@ def bench():
     sys.modules.pop("bench_snn", None)
 
 
-def _check_run_folder(out: Path, metrics: dict) -> None:
+def _check_run_folder(out: Path, metrics: dict, frameworks=("snntorch", "spikesub")) -> None:
     config = json.loads((out / "config.json").read_text())
     assert config["hidden"] == [24, 16]
     assert config["synthetic"] is True
+    assert set(config["versions"]) == {"torch", *frameworks}
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
     table = (out / "bench.md").read_text()
-    assert table.count("| snntorch |") == 2
-    assert table.count("| spikesub |") == 2
+    assert "| snnTorch / spikesub | SpikingJelly / spikesub |" in table
+    for framework in frameworks:
+        assert table.count(f"| {framework} |") == 2
     assert "MLP 784-24-16-10, T=4, B=8" in table
     assert "Linear+LIF n=24, T=6, B=3" in table
 
 
 def test_in_process_run_matches_snntorch_losses(bench, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    metrics = bench.main([*TINY, "--in-process", "--out", str(out)])
+    metrics = bench.main([*TINY, *TWO, "--in-process", "--out", str(out)])
     rows = metrics["rows"]
     assert [(r["bench"], r["framework"]) for r in rows] == [
         ("mlp", "snntorch"),
@@ -89,6 +92,7 @@ def test_in_process_run_matches_snntorch_losses(bench, tmp_path: Path) -> None:
     assert rows[2]["losses"][0] > 0
     comparisons = {c["bench"]: c for c in metrics["comparisons"]}
     assert set(comparisons) == {"mlp", "ob"}
+    assert {c["reference"] for c in metrics["comparisons"]} == {"snntorch"}
     for c in comparisons.values():
         assert c["speedup"] == pytest.approx(
             rows[0 if c["bench"] == "mlp" else 2]["step_ms"]
@@ -107,11 +111,20 @@ def test_compare_reports_divergence(bench) -> None:
         "spikesub": {"losses": [2.0, 1.5, 1.1], "step_ms": 10.0, "peak_rss_mib": 200.0},
     }
     c = bench.compare(results, "mlp")
+    assert c["reference"] == "snntorch"
+    assert c["loss_mean_last10_snntorch"] == pytest.approx(1.5)
     assert c["speedup"] == pytest.approx(3.0)
     assert c["memory_ratio"] == pytest.approx(2.0)
     assert c["loss_max_abs_diff"] == pytest.approx(0.1)
     assert c["loss_steps_within_1e-3"] == 2
     assert bench.compare({"spikesub": results["spikesub"]}, "mlp") == {}
+    assert bench.compare(results, "mlp", "spikingjelly") == {}
+    results["spikingjelly"] = {"losses": [2.0, 1.0, 1.0], "step_ms": 20.0, "peak_rss_mib": 1.0}
+    sj = bench.compare(results, "mlp", "spikingjelly")
+    assert sj["reference"] == "spikingjelly"
+    assert sj["speedup"] == pytest.approx(2.0)
+    assert sj["loss_steps_within_1e-3"] == 1
+    assert "loss_mean_last10_spikingjelly" in sj
 
 
 def test_synthetic_data_is_seeded_and_labelled(bench) -> None:
@@ -131,20 +144,48 @@ def test_bad_options_exit_with_message(bench, tmp_path: Path) -> None:
         bench.main(["--bench", "mlp", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path)])
 
 
+def test_bad_options_exit_with_message_for_missing_frameworks(bench, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "spikingjelly" else real(name)
+    )
+    with pytest.raises(SystemExit, match="spikingjelly is not installed.*--frameworks"):
+        bench.main(["--synthetic", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--frameworks must list"):
+        bench.main(["--synthetic", "--frameworks", "norse", "--out", str(tmp_path)])
+
+
+def test_child_env_makes_only_the_named_processes_passive(bench, monkeypatch):
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert bench.child_env("spikesub", "spikesub")["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in bench.child_env("snntorch", "spikesub")
+    assert bench.child_env("spikingjelly", "all")["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in bench.child_env("spikesub", "none")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # a user's own choice is kept
+    assert bench.child_env("spikesub", "spikesub")["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
 @pytest.mark.slow
-def test_subprocess_run_writes_run_folder(bench, tmp_path: Path) -> None:
+def test_subprocess_run_writes_run_folder(bench, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     out = tmp_path / "bench"
-    metrics = bench.main([*TINY, "--out", str(out)])
+    metrics = bench.main([*TINY, *TWO, "--out", str(out)])
     assert len(metrics["rows"]) == 4
     # each child reports its own peak memory
     assert all(r["peak_rss_mib"] >= r["base_rss_mib"] > 0 for r in metrics["rows"])
+    assert {r["framework"]: r["omp_wait_policy"] for r in metrics["rows"]} == {
+        "snntorch": "",
+        "spikesub": "PASSIVE",
+    }
     _check_run_folder(out, metrics)
 
 
 def test_rounds_take_turns_and_pool_the_timed_steps(bench, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     metrics = bench.main(
-        [*TINY, "--bench", "ob", "--rounds", "2", "--in-process", "--out", str(out)]
+        [*TINY, *TWO, "--bench", "ob", "--rounds", "2", "--in-process", "--out", str(out)]
     )
     ref, ours = metrics["rows"]
     for row in (ref, ours):
@@ -174,3 +215,31 @@ def test_merge_rounds_keeps_first_losses_and_largest_memory(bench) -> None:
     assert merged["samples_per_s"] == pytest.approx(200.0)
     assert merged["peak_rss_mib"] == 120.0
     assert merged["round_step_ms"] == [20.0, 20.0]
+
+
+def test_quick_run_with_spikingjelly(bench, tmp_path: Path) -> None:
+    """All three frameworks in the quick mode: rows in turn order, both ratios in the table,
+    SpikingJelly's loss curve compared with spikesub's."""
+    pytest.importorskip("spikingjelly", reason="SpikingJelly is in the bench extra")
+    out = tmp_path / "bench"
+    metrics = bench.main([*TINY, "--in-process", "--out", str(out)])
+    rows = metrics["rows"]
+    assert [(r["bench"], r["framework"]) for r in rows] == [
+        (bench, framework)
+        for bench in ("mlp", "ob")
+        for framework in ("snntorch", "spikingjelly", "spikesub")
+    ]
+    for row in rows:
+        assert all(np.isfinite(row["losses"]))
+        assert row["step_ms"] > 0
+    by = {(r["bench"], r["framework"]): r for r in rows}
+    # before any update the MLP's loss agrees where the dynamics agree: no hidden neuron of
+    # this tiny net fires twice within T = 4 steps of the first batch
+    first = [by["mlp", f]["losses"][0] for f in ("snntorch", "spikingjelly", "spikesub")]
+    assert first[1] == pytest.approx(first[0], rel=1e-4)
+    assert first[2] == pytest.approx(first[0], rel=1e-5)
+    pairs = {(c["bench"], c["reference"]) for c in metrics["comparisons"]}
+    assert pairs == {(b, r) for b in ("mlp", "ob") for r in ("snntorch", "spikingjelly")}
+    table = (out / "bench.md").read_text()
+    assert "SpikingJelly and spikesub loss curves" in table
+    _check_run_folder(out, metrics, ("snntorch", "spikingjelly", "spikesub"))

@@ -20,7 +20,7 @@ import torch
 
 pytest.importorskip("snntorch")
 pytest.importorskip(
-    "spikingjelly", reason="SpikingJelly is in the bench extra: pip install -e '.[bench]'"
+    "spikingjelly", reason="SpikingJelly is in the bench extra (README, SNN benchmark)"
 )
 
 import snntorch as snn  # noqa: E402

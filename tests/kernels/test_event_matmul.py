@@ -103,3 +103,37 @@ def test_weight_gradient_into_a_transposed_view():
     gw = np.full((9, 50), np.nan, np.float32)
     em.event_outer_csr_numba(*em.nonzeros_by_row_numba(x), delta, gw.T)
     assert np.array_equal(gw.T, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_of_every_nonzero_count_modulo_four(dtype):
+    """The Numba products add four rows at a time and the rest one by one: rows (forward) and
+    columns (weight gradient) with 0 to 9 nonzeros give the reference's values bit for bit."""
+    rng = np.random.default_rng(6)
+    x = np.zeros((10, 12), dtype)
+    for r in range(10):
+        x[r, rng.choice(12, size=r, replace=False)] = rng.choice([1.0, 0.5, -2.0], size=r)
+    assert len(set(np.count_nonzero(x, axis=0) % 4)) == 4  # the columns' counts vary too
+    wt = rng.standard_normal((12, 33)).astype(dtype)
+    delta = rng.standard_normal((10, 33)).astype(dtype)
+    for numpy_fn, numba_fn, b, shape in (
+        (em.event_matmul_numpy, em.event_matmul_numba, wt, (10, 33)),
+        (em.event_outer_numpy, em.event_outer_numba, delta, (12, 33)),
+    ):
+        ref, got = np.empty(shape, dtype), np.full(shape, np.nan, dtype)
+        numpy_fn(x, b, ref)
+        numba_fn(x, b, got)
+        assert np.array_equal(got, ref)
+
+
+def test_nonzeros_by_row_stops_at_a_limit():
+    """With max_nonzeros, an input of more nonzeros is counted and None returned; at or under
+    the limit the CSR is the same as without it."""
+    rng = np.random.default_rng(7)
+    x = _spikes(rng, (20, 30), 0.2, np.float32)
+    nnz = int(np.count_nonzero(x))
+    assert em.nonzeros_by_row_numba(x, max_nonzeros=nnz - 1) is None
+    for limit in (nnz, None):
+        got = em.nonzeros_by_row_numba(x, max_nonzeros=limit)
+        for a, b in zip(got, em.nonzeros_by_row_numpy(x), strict=True):
+            assert np.array_equal(a, b)

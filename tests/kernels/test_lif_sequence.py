@@ -453,3 +453,54 @@ def test_required_arrays_cannot_be_left_out():
         with pytest.raises(ValueError, match=r"grad_x must have shape \(3, 8\) or \(1, 8\)"):
             bad = [np.zeros((2, 8), np.float32), *grads[1:]]
             fn(p["grad_spk"], None, mem, p["mem0"], p["beta"], p["threshold"], 0, 1, 2.0, *bad)
+
+
+@pytest.mark.parametrize("reset_mode", RESETS)
+@pytest.mark.parametrize(
+    ("n_batch", "n_features"),
+    [(7, 1300), (1500, 3), (2, 9000)],
+    ids=["blocks-of-3-rows-3-tiles", "2-blocks-of-many-rows", "one-row-per-block-18-tiles"],
+)
+def test_numba_work_items_cover_every_neuron_once(reset_mode, n_batch, n_features):
+    """The Numba kernels split the neurons into blocks of batch rows and tiles of features,
+    with partial blocks and tiles at the ends: every neuron is computed, once, as the NumPy
+    reference computes it, for a per-step and a static input, with and without beta and
+    threshold gradients."""
+    p = _problem(4, n_batch, n_features, np.float32, seed=21)
+    spk, mem = _forward(lif_sequence_forward_numpy, p, reset_mode)
+    spk_nb, mem_nb = _forward(lif_sequence_forward_numba, p, reset_mode)
+    np.testing.assert_array_equal(spk_nb, spk)
+    np.testing.assert_array_equal(mem_nb, mem)
+    want = _backward(lif_sequence_backward_numpy, p, mem, reset_mode, 1, 2.0)
+    got = _backward(lif_sequence_backward_numba, p, mem, reset_mode, 1, 2.0)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    grad_x = np.full_like(p["x"], -7.0)
+    grad_mem0 = np.full_like(p["mem0"], -7.0)
+    lif_sequence_backward_numba(
+        p["grad_spk"], None, mem, p["mem0"], p["beta"], p["threshold"], reset_mode, 1, 2.0,
+        grad_x, grad_mem0, None, None,
+    )  # fmt: skip
+    no_gm = _backward(
+        lif_sequence_backward_numpy, {**p, "grad_mem": np.zeros_like(p["grad_mem"])}, mem,
+        reset_mode, 1, 2.0,
+    )  # fmt: skip
+    np.testing.assert_allclose(grad_x, no_gm[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(grad_mem0, no_gm[1], rtol=1e-6, atol=1e-6)
+    static = _static_problem(4, n_batch, n_features, np.float32, seed=22)
+    row = static["x"][:1].copy()
+    spk_s, mem_s = _forward(lif_sequence_forward_numpy, static, reset_mode)
+    spk_r, mem_r = np.full_like(spk_s, -7.0), np.full_like(mem_s, -7.0)
+    lif_sequence_forward_numba(
+        row, static["beta"], static["threshold"], static["mem0"], reset_mode, spk_r, mem_r
+    )
+    np.testing.assert_array_equal(spk_r, spk_s)
+    np.testing.assert_array_equal(mem_r, mem_s)
+    full = _backward(lif_sequence_backward_numpy, static, mem_s, reset_mode, 1, 2.0)
+    grad_row = np.full_like(row, -7.0)
+    lif_sequence_backward_numba(
+        static["grad_spk"], static["grad_mem"], mem_s, static["mem0"], static["beta"],
+        static["threshold"], reset_mode, 1, 2.0, grad_row, np.empty_like(static["mem0"]),
+        None, None,
+    )  # fmt: skip
+    np.testing.assert_allclose(grad_row[0], full[0].astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spikesub.models.snn import EventLinear, EventLinearFunction, SpikingLinear, event_linear
+from spikesub.models.snn import (
+    DenseLinearFunction,
+    EventLinear,
+    EventLinearFunction,
+    SpikingLinear,
+    dense_linear,
+    event_linear,
+)
 
 
 def _grads(x, linear, mode, weights):
@@ -84,3 +91,70 @@ def test_spiking_linear_same_output_either_way():
 def test_bad_event_input():
     with pytest.raises(ValueError, match="event_input"):
         SpikingLinear(4, 2, event_input="sometimes")
+
+
+def _linear_grads(fn, x, weight, bias, upstream):
+    x, weight, bias = (t.detach().clone().requires_grad_(True) for t in (x, weight, bias))
+    out = fn(x, weight, bias)
+    (out * upstream).sum().backward()
+    return out.detach(), x.grad, weight.grad, bias.grad
+
+
+def test_dense_linear_equals_f_linear_with_gradients():
+    torch.manual_seed(3)
+    x = torch.randn(5, 7, 96)
+    weight, bias = torch.randn(40, 96), torch.randn(40)
+    upstream = torch.randn(5, 7, 40)
+    got = _linear_grads(dense_linear, x, weight, bias, upstream)
+    want = _linear_grads(torch.nn.functional.linear, x, weight, bias, upstream)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN:UserWarning")
+def test_dense_linear_takes_onednn_for_float32_cpu_only(monkeypatch):
+    calls = []
+    original = DenseLinearFunction.apply
+    monkeypatch.setattr(DenseLinearFunction, "apply", lambda *a: calls.append(1) or original(*a))
+    x, weight = torch.randn(3, 8), torch.randn(4, 8)
+    dense_linear(x, weight)
+    assert calls == [1] or not torch.backends.mkldnn.is_available()
+    calls.clear()
+    # float64: torch's own product, the same values bit for bit
+    out = dense_linear(x.double(), weight.double())
+    assert calls == [] and torch.equal(out, torch.nn.functional.linear(x.double(), weight.double()))
+    with torch.backends.mkldnn.flags(enabled=False):  # switched off by the user: F.linear
+        out = dense_linear(x, weight)
+    assert calls == [] and torch.equal(out, torch.nn.functional.linear(x, weight))
+
+
+def test_static_input_through_a_plain_linear_runs_its_hooks():
+    """A plain nn.Linear put in a SpikingLinear: a static input goes through the layer's
+    products too, and the Linear's hooks still run."""
+    layer = SpikingLinear(30, 12, output="membrane")
+    reference = SpikingLinear(30, 12, output="membrane", event_input="never")
+    plain = torch.nn.Linear(30, 12)
+    layer.linear = plain
+    reference.linear.load_state_dict(plain.state_dict())
+    seen = []
+    plain.register_forward_hook(lambda mod, args, out: seen.append(out.shape))
+    x = torch.rand(6, 30)
+    torch.testing.assert_close(layer(x, steps=4), reference(x, steps=4), rtol=1e-5, atol=1e-6)
+    assert seen == [torch.Size([6, 12])]
+
+
+def test_dense_linear_second_derivatives_as_f_linear():
+    """create_graph=True: the backward products are differentiable again (torch's operators)."""
+    torch.manual_seed(4)
+    x0 = torch.randn(6, 20)
+    weight0 = torch.randn(5, 20)
+    results = []
+    for fn in (dense_linear, torch.nn.functional.linear):
+        x = x0.clone().requires_grad_(True)
+        weight = weight0.clone().requires_grad_(True)
+        out = torch.tanh(fn(x, weight))
+        (gx,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+        (gx.pow(2).sum()).backward()
+        results.append((gx.detach(), weight.grad))
+    for a, b in zip(*results, strict=True):  # float32 rounding of sums of ~40
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
