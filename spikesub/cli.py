@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from spikesub.scripting import EXIT_USAGE, ArgumentParser, run_command
+from spikesub.scripting import EXIT_USAGE, ArgumentParser, prefer_passive_openmp, run_command
 
 _DESCRIPTION = """\
 spikesub: spiking neural networks on Numba CPU and CUDA kernels.
@@ -134,6 +134,7 @@ def _run_info(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spikesub`` console command; returns the exit status."""
+    prefer_passive_openmp()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -131,3 +131,20 @@ def test_bad_memory_budget_is_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         _job_parser().parse_args(["--memory-budget", "lots"])
     assert "--memory-budget" in capsys.readouterr().err
+
+
+def test_commands_let_torchs_idle_threads_sleep_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from spikesub.scripting import prefer_passive_openmp; "
+        "prefer_passive_openmp(); print(os.environ.get('OMP_WAIT_POLICY'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stdout.strip() == "ACTIVE"
