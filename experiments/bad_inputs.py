@@ -36,8 +36,7 @@ import spikesub as ss
 from spikesub.cli import main as spikesub_main
 from spikesub.continual import HebbianSubspace, make_strategy
 from spikesub.continual.networks import spiking_mlp
-from spikesub.models import encoders
-from spikesub.models.snn import LIF, SpikingConv2d, SpikingLinear
+from spikesub.models.snn import LIF, SpikingConv2d, SpikingLinear, encoders
 from spikesub.runs import make_run_dir, write_json
 from spikesub.scripting import run_script
 

@@ -8,7 +8,7 @@ raises :class:`ValueError`; an array's message names its first bad element
 (``"traces[3, 17] is nan"``).
 
 This module depends on NumPy only; the checks of torch tensors that the spiking layers use
-live in :mod:`spikesub.models.torch_validation`.
+live in :mod:`spikesub.models.snn.validation`.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ _SUBMODULES: dict[str, str] = {
     "config": "spikesub.config",
     "datasets": "spikesub.datasets",
     "jobs": "spikesub.jobs",
-    "encoders": "spikesub.models.encoders",
+    "encoders": "spikesub.models.snn.encoders",
     "kernels": "spikesub.kernels",
     "models": "spikesub.models",
     "plot": "spikesub.plot",

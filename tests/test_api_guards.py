@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from spikesub.models.encoders import direct, latency, poisson
 from spikesub.models.errors import MemoryBudgetError
 from spikesub.models.memory import memory_budget
 from spikesub.models.neurons import IzhikevichPopulation
 from spikesub.models.reservoir import IzhikevichReservoir
 from spikesub.models.snn import LIF, EventLinear, SpikingConv2d, SpikingLinear
+from spikesub.models.snn.encoders import direct, latency, poisson
 from spikesub.readouts import FORCEReadout, ReadoutDivergedError, RidgeReadout, ThreeFactorReadout
 
 READOUTS = {

@@ -56,7 +56,7 @@ from spikesub.continual.strategy_defaults import (
 )
 from spikesub.continual.subspace import HebbianSubspace
 from spikesub.continual.taps import ActivityTap
-from spikesub.models.torch_validation import check_finite_tensor
+from spikesub.models.snn.validation import check_finite_tensor
 from spikesub.models.validation import check_int, check_real
 
 __all__ = [

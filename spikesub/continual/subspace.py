@@ -53,7 +53,7 @@ from spikesub.continual.projection import (
 )
 from spikesub.models.errors import SpikesubError
 from spikesub.models.memory import check_allocation
-from spikesub.models.torch_validation import check_finite_tensor
+from spikesub.models.snn.validation import check_finite_tensor
 from spikesub.models.validation import check_choice, check_int, check_real, size_in_bytes
 
 __all__ = ["HEBBIAN_MODES", "HEBBIAN_RULES", "HebbianSubspace", "SubspaceDivergedError"]

@@ -1,4 +1,5 @@
-"""Event-driven Linear for spike inputs: same values and gradients as nn.Linear."""
+"""The layers' products: the event-driven Linear for spike inputs and the oneDNN dense product,
+with the values and gradients of nn.Linear."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikesub.models.encoders import direct, latency, poisson
+from spikesub.models.snn.encoders import direct, latency, poisson
 
 
 def test_direct_repeats_and_backpropagates():

@@ -1,23 +1,59 @@
-"""Checks of torch tensors: the inputs of the spiking layers and the activity the
-continual-learning circuits learn from.
+"""Argument checks of the spiking layers: torch tensors (the layers' inputs and the activity the
+continual-learning circuits learn from), neuron parameters, step counts and layer sizes.
 
-Same conventions as :mod:`spikesub.models.validation`: arguments ``(name, value, ...)``, a
-wrong type raises :class:`TypeError`, a wrong value :class:`ValueError`, and every message
-names the argument and says what was expected and what was given, in one line.
+Same conventions as :mod:`spikesub.models.validation`: arguments ``(name, value, ...)`` (a
+check of one fixed argument, such as :func:`check_slope`, takes the value alone), a wrong
+type raises :class:`TypeError`, a wrong value :class:`ValueError`, and every message names
+the argument and says what was expected and what was given, in one line.
 
-:func:`check_layer_input` runs on every forward pass of the layers, so it looks only at the
-tensor's type, dtype, device and shape (no pass over the elements).
+:func:`check_layer_input`, :func:`check_float_tensor` and :func:`check_linear_input` run on
+every forward pass of the layers, so they look only at the tensor's type, dtype, device and
+shape (no pass over the elements).
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import torch
 
-from spikesub.models.validation import format_index
+from spikesub.models.memory import check_allocation
+from spikesub.models.validation import (
+    check_bool,
+    check_int,
+    check_real,
+    format_index,
+    size_in_bytes,
+)
 
-__all__ = ["check_finite_tensor", "check_layer_input", "check_tensor", "first_nonfinite_tensor"]
+__all__ = [
+    "MAX_STEPS",
+    "as_float",
+    "broadcast_param",
+    "check_beta_values",
+    "check_finite_tensor",
+    "check_float_tensor",
+    "check_layer_input",
+    "check_linear_input",
+    "check_linear_sizes",
+    "check_slope",
+    "check_steps",
+    "check_tensor",
+    "check_threshold_values",
+    "check_weight_bytes",
+    "first_nonfinite_tensor",
+]
 
 FLOAT_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float64)
+
+MAX_STEPS = 2**62
+"""More time steps than a sequence can count (its sizes multiply in 64-bit integers)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensors
+# ---------------------------------------------------------------------------------------------
 
 
 def check_tensor(name: str, value: object) -> torch.Tensor:
@@ -168,3 +204,97 @@ def check_finite_tensor(name: str, x: object, *, where: str = "") -> torch.Tenso
             f"{value!r}{context}; every value must be finite (no NaN or inf)"
         )
     return x
+
+
+def check_float_tensor(name: str, value: object) -> None:
+    """``value`` must be a float32 or float64 tensor (the dtypes the kernels take); TypeError
+    naming ``name`` otherwise."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    if value.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be float32 or float64; got {value.dtype}")
+
+
+def check_linear_input(x: torch.Tensor, weight: torch.Tensor) -> None:
+    """``x`` ``(..., in_features)`` of ``weight``'s dtype and device (names ``x`` otherwise).
+
+    Shape, dtype and device only: it runs on every forward pass. The event-driven kernels
+    index the weights by the input's columns, so a wrong feature count must never reach them.
+    """
+    check_layer_input("x", x, features=weight.shape[1], dtype=weight.dtype, device=weight.device)
+
+
+# ---------------------------------------------------------------------------------------------
+# Neuron parameters
+# ---------------------------------------------------------------------------------------------
+
+
+def as_float(value: int | float) -> float:
+    """``float(value)``, infinite for an integer beyond the float range (then refused)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def check_slope(slope: float) -> float:
+    """The surrogate's ``slope`` as a float > 0."""
+    return check_real("slope", slope, low=0.0, low_open=True)
+
+
+def check_beta_values(beta: torch.Tensor) -> None:
+    """Every membrane decay in ``beta`` must lie in (0, 1]."""
+    if bool(((beta <= 0) | (beta > 1) | ~torch.isfinite(beta)).any()):
+        raise ValueError(
+            f"beta must lie in (0, 1]; got values in [{float(beta.min())}, {float(beta.max())}]"
+        )
+
+
+def check_threshold_values(threshold: torch.Tensor) -> None:
+    """Every firing threshold in ``threshold`` must be finite and > 0."""
+    if bool(((threshold <= 0) | ~torch.isfinite(threshold)).any()):
+        raise ValueError(f"threshold must be finite and > 0; got minimum {float(threshold.min())}")
+
+
+def broadcast_param(name: str, value: torch.Tensor, tail: torch.Size) -> torch.Tensor:
+    """Broadcast a neuron parameter to the per-step shape ``tail`` and flatten it to ``(F,)``."""
+    try:
+        return value.expand(tail).reshape(-1)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} of shape {tuple(value.shape)} does not broadcast to the neuron shape "
+            f"{tuple(tail)} (use a scalar, one value per feature, or (C, 1, 1) for images)"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes
+# ---------------------------------------------------------------------------------------------
+
+
+def check_steps(steps: int | None) -> int:
+    """The number of steps of a static input: an int in ``[1, MAX_STEPS]``."""
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an int >= 1 for a static input; got {steps!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1; got {steps}")
+    if steps > MAX_STEPS:
+        raise ValueError(f"steps must be <= 2**62 (a sequence's length); got {steps}")
+    return steps
+
+
+def check_weight_bytes(what: str, n_elements: int, itemsize: int = 4) -> None:
+    """Refuse weights over the memory budget before torch allocates them (sizes from a typo
+    end in one line, not in torch's allocator error)."""
+    check_allocation(f"the weights of {what}", size_in_bytes(n_elements, itemsize))
+
+
+def check_linear_sizes(layer: str, in_features: Any, out_features: Any, bias: Any) -> None:
+    """Sizes of a Linear: integers >= 1 whose weights fit the memory budget; ``bias`` a bool."""
+    in_features = check_int("in_features", in_features, minimum=1)
+    out_features = check_int("out_features", out_features, minimum=1)
+    check_bool("bias", bias)
+    check_weight_bytes(
+        f"{layer}(in_features={in_features}, out_features={out_features})",
+        in_features * out_features,
+    )

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from spikesub.models.memory import check_allocation
-from spikesub.models.torch_validation import check_finite_tensor, check_tensor
+from spikesub.models.snn.validation import check_finite_tensor, check_tensor
 from spikesub.models.validation import check_bool, check_int, check_real
 
 __all__ = ["direct", "latency", "poisson"]

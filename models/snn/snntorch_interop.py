@@ -1,0 +1,195 @@
+"""snnTorch interop: run ``snntorch.Leaky`` layers on the fused LIF kernels.
+
+* :func:`from_snntorch_leaky`: a multi-step :class:`~spikesub.models.snn.layers.LIF` with a
+  ``Leaky``'s parameters, for whole ``(T, B, ...)`` sequences;
+* :class:`LeakyStep`: a single-step drop-in for ``Leaky`` (snnTorch's call convention), and
+  :func:`swap_snntorch_leaky`, which puts one in place of every ``Leaky`` of a model, so that
+  a user's own time loop runs unchanged.
+
+snnTorch is imported only when a conversion needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikesub.models.snn.functional import RESET_MODES, lif_sequence
+from spikesub.models.snn.layers import LIF, LIFParameters
+from spikesub.models.snn.validation import broadcast_param, check_float_tensor
+
+_SNNTORCH_SURROGATES = {
+    "atan": ("atan", "alpha"),
+    "fast_sigmoid": ("fast_sigmoid", "slope"),
+    "sigmoid": ("sigmoid", "slope"),
+    "straight_through_estimator": ("straight_through", None),
+}
+
+
+def _snntorch_surrogate(leaky: nn.Module) -> tuple[str, float]:
+    """Name and slope of an snnTorch ``spike_grad`` built by ``snntorch.surrogate``."""
+    fn = leaky.spike_grad
+    if getattr(leaky, "surrogate_disable", False):
+        raise ValueError("leaky uses surrogate_disable=True, which has no surrogate to reproduce")
+    qualname = getattr(fn, "__qualname__", "")
+    module = getattr(fn, "__module__", "")
+    factory = qualname.split(".<locals>")[0]
+    if module != "snntorch.surrogate" or factory not in _SNNTORCH_SURROGATES:
+        raise ValueError(
+            f"leaky.spike_grad {qualname or fn!r} is not supported; supported snntorch.surrogate "
+            f"factories: {tuple(_SNNTORCH_SURROGATES)}"
+        )
+    name, slope_var = _SNNTORCH_SURROGATES[factory]
+    if slope_var is None:
+        return name, 1.0
+    cells = [c.cell_contents for c in fn.__closure__ or ()]
+    closure = dict(zip(fn.__code__.co_freevars, cells, strict=True))
+    return name, float(closure[slope_var])
+
+
+def _leaky_options(leaky: nn.Module) -> dict[str, Any]:
+    try:
+        import snntorch
+    except ImportError as exc:  # pragma: no cover - snntorch is an optional dependency
+        raise ImportError("snntorch is needed to convert snntorch.Leaky layers") from exc
+    if not isinstance(leaky, snntorch.Leaky):
+        raise TypeError(f"leaky must be a snntorch.Leaky; got {type(leaky).__name__}")
+    reset = leaky.reset_mechanism
+    if reset not in RESET_MODES:
+        raise ValueError(f"leaky.reset_mechanism must be one of {RESET_MODES}; got {reset!r}")
+    if not getattr(leaky, "reset_delay", True):
+        raise ValueError("leaky.reset_delay=False is not supported (only snnTorch's default True)")
+    if leaky.inhibition:
+        raise ValueError("leaky.inhibition=True is not supported")
+    if leaky.state_quant:
+        raise ValueError("leaky.state_quant is not supported")
+    gsf = leaky.graded_spikes_factor
+    if isinstance(gsf, nn.Parameter) or bool((torch.as_tensor(gsf) != 1).any()):
+        raise ValueError("leaky.graded_spikes_factor must be 1 (not learnable) to convert")
+    surrogate, slope = _snntorch_surrogate(leaky)
+    return {
+        "beta": leaky.beta.detach().clone(),
+        "threshold": leaky.threshold.detach().clone(),
+        "learn_beta": isinstance(leaky.beta, nn.Parameter),
+        "learn_threshold": isinstance(leaky.threshold, nn.Parameter),
+        "reset": reset,
+        "surrogate": surrogate,
+        "slope": slope,
+        "init_hidden": bool(leaky.init_hidden),
+        "output": bool(leaky.output),
+    }
+
+
+def from_snntorch_leaky(leaky: nn.Module, *, backend: str = "auto") -> LIF:
+    """A multi-step :class:`LIF` with the parameters of a ``snntorch.Leaky``.
+
+    ``beta``, ``threshold`` (values, and whether they are learnable), reset mechanism and
+    surrogate (atan, fast_sigmoid, sigmoid, straight-through estimator, with their slope)
+    are copied. The result runs over whole ``(T, B, ...)`` sequences.
+
+    Raises:
+        TypeError: ``leaky`` is not a ``snntorch.Leaky``.
+        ValueError: it uses an option without an equivalent (reset "none", inhibition,
+            graded spikes, ``reset_delay=False``, state quantisation, other surrogates).
+    """
+    opts = _leaky_options(leaky)
+    opts.pop("init_hidden")
+    opts.pop("output")
+    return LIF(**opts, backend=backend)
+
+
+class LeakyStep(LIFParameters):
+    """Single-step drop-in for ``snntorch.Leaky`` on the fused kernels.
+
+    Follows snnTorch's call convention: ``spk, mem = layer(x_t, mem)`` (or, with
+    ``init_hidden=True``, ``spk = layer(x_t)`` keeping the membrane in ``self.mem``, and
+    ``spk, mem`` when ``output=True``). ``x_t`` has any shape; ``beta``/``threshold``
+    broadcast against it as in snnTorch. Without ``mem`` the stored membrane is used
+    (zeros when its shape does not match), as in snnTorch. Build it with
+    :func:`swap_snntorch_leaky` or :meth:`from_leaky`.
+    """
+
+    def __init__(
+        self,
+        beta: torch.Tensor | float = 0.9,
+        threshold: torch.Tensor | float = 1.0,
+        *,
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        reset: str = "subtract",
+        surrogate: str = "atan",
+        slope: float = 2.0,
+        init_hidden: bool = False,
+        output: bool = False,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__(
+            beta, threshold, learn_beta, learn_threshold, reset, surrogate, slope, backend
+        )
+        self.init_hidden = bool(init_hidden)
+        self.output = bool(output)
+        self.register_buffer("mem", torch.zeros(0), persistent=False)
+
+    @classmethod
+    def from_leaky(cls, leaky: nn.Module, *, backend: str = "auto") -> LeakyStep:
+        """Build from a ``snntorch.Leaky`` (same checks as :func:`from_snntorch_leaky`)."""
+        layer = cls(**_leaky_options(leaky), backend=backend)
+        return layer.to(leaky.beta.device)
+
+    def reset_mem(self) -> torch.Tensor:
+        """Zero the stored membrane (snnTorch's ``reset_mem``)."""
+        self.mem = torch.zeros_like(self.mem)
+        return self.mem
+
+    def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
+        """One step: returns ``spk, mem`` (or ``spk`` with ``init_hidden`` and not ``output``)."""
+        if self.init_hidden and mem is not None:
+            raise TypeError("`mem` should not be passed as an argument while `init_hidden=True`")
+        check_float_tensor("input_", input_)
+        if mem is not None:
+            self.mem = mem
+        if self.mem.shape != input_.shape:
+            self.mem = torch.zeros_like(input_)
+        shape = input_.shape
+        beta = broadcast_param("beta", self.beta, shape)
+        threshold = broadcast_param("threshold", self.threshold, shape)
+        spk, new_mem = lif_sequence(
+            input_.reshape(1, 1, -1),
+            beta,
+            threshold,
+            self.mem.reshape(1, -1).to(input_.dtype),
+            reset=self.reset,
+            surrogate=self.surrogate,
+            slope=self.slope,
+            backend=self.backend,
+            clamp_beta=True,
+        )
+        spk = spk.view(shape)
+        self.mem = new_mem.view(shape)
+        if self.init_hidden and not self.output:
+            return spk
+        return spk, self.mem
+
+
+def swap_snntorch_leaky(model: nn.Module, *, backend: str = "auto") -> nn.Module:
+    """Replace every ``snntorch.Leaky`` in ``model`` by an equivalent :class:`LeakyStep`.
+
+    The replacement keeps snnTorch's single-step call convention, so a user's time loop
+    (``spk, mem = lif(x_t, mem)``, or ``nn.Sequential`` with ``init_hidden=True``) runs
+    unchanged. Modules are replaced in place; returns ``model`` (or the replacement when
+    ``model`` itself is a ``Leaky``). Reset stored membranes with ``LeakyStep.reset_mem``.
+    """
+    import snntorch
+
+    if isinstance(model, snntorch.Leaky):
+        return LeakyStep.from_leaky(model, backend=backend)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    for name, child in list(model.named_children()):
+        if isinstance(child, snntorch.Leaky):
+            setattr(model, name, LeakyStep.from_leaky(child, backend=backend))
+        else:
+            swap_snntorch_leaky(child, backend=backend)
+    return model
