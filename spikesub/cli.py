@@ -25,6 +25,7 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
                                  rule against FORCE)
   spikesub continual --help      continual learning of a spiking MLP: HLOP, GPM, EWC, ...
   spikesub force-sine --help     a spiking network learns a sine by FORCE (Nicola & Clopath 2017)
+  spikesub sweep FILE            many runs of a job (grid, seeds, an Optuna search) on Ray
   spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
   spikesub data verify DIR       check the dataset files in DIR (sizes, headers, checksums)
   spikesub info                  versions, threads and which backends can run here
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     from spikesub.continual import cli as continual_cli
     from spikesub.force_sine import cli as force_sine_cli
     from spikesub.simulate import cli as simulate_cli
+    from spikesub.sweep import cli as sweep_cli
     from spikesub.whatwhen import cli as whatwhen_cli
 
     demo = sub.add_parser(
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     whatwhen_cli.register(sub)
     continual_cli.register(sub)
     force_sine_cli.register(sub)
+    sweep_cli.register(sub)
     data_cli.register(sub)
     return parser
 
@@ -144,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spikesub.continual import cli as continual_cli
     from spikesub.force_sine import cli as force_sine_cli
     from spikesub.simulate import cli as simulate_cli
+    from spikesub.sweep import cli as sweep_cli
     from spikesub.whatwhen import cli as whatwhen_cli
 
     handlers = {
@@ -154,9 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "whatwhen": whatwhen_cli.run_cli,
         "continual": continual_cli.run_cli,
         "force-sine": force_sine_cli.run_cli,
+        "sweep": sweep_cli.run_cli,
         "data": data_cli.run_cli,
     }
-    return run_command(handlers[args.command], args, prog=f"spikesub {args.command}")
+    hint = sweep_cli.INTERRUPTED_HINT if args.command == "sweep" else ""
+    return run_command(
+        handlers[args.command], args, prog=f"spikesub {args.command}", interrupted_hint=hint
+    )
 
 
 if __name__ == "__main__":

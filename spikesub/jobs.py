@@ -85,6 +85,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.force_sine.cli",
         description="FORCE learning of a sine by a spiking network (Nicola & Clopath 2017)",
     ),
+    "sweep": Job(
+        config=None,
+        run=None,
+        figures="spikesub.sweep.figures:plot",
+        cli="spikesub.sweep.cli",
+        description="the summary of a sweep's or a search's trials (spikesub sweep)",
+    ),
 }
 
 
