@@ -167,9 +167,9 @@ def plot_comparison(summary_dir: str | Path) -> list[Path]:
     """Bar chart of ACC and BWT per method (mean ± std over seeds, each seed a dot).
 
     Args:
-        summary_dir: folder holding ``summary.json`` (written by
-            ``experiments/continual_compare.py`` from
-            :func:`spikesub.continual.run.summarize_runs`).
+        summary_dir: folder holding a ``summary.json`` written from
+            :func:`spikesub.continual.run.summarize_runs` (comparisons made before sweeps;
+            a sweep's folder is drawn by :mod:`spikesub.sweep.figures`).
 
     Returns:
         ``[summary_dir / "comparison.png"]``.
