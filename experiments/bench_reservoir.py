@@ -4,21 +4,36 @@ The network of Izhikevich (2003) scaled to ``N`` neurons (80 % excitatory): conn
 probability 0.1 up to 10 000 neurons, a fixed in-degree of 1000 above, weights scaled by
 ``1000 / K`` so every size gets the mean input of the original network; thalamic noise of
 standard deviation 5 (excitatory) / 2 (inhibitory) held for 1 ms; delta synapses; dt = 0.1 ms.
-spikesub (Numba CPU, and CUDA when asked for) and Brian2 (Cython, runtime mode) simulate the
-same neurons and the same weights; only the noise samples differ (each simulator draws its own).
+spikesub (Numba CPU, and CUDA when asked for; float64 arithmetic, and float32 with
+``--precisions float64,float32``) and Brian2 (Cython in runtime mode, one thread; C++ standalone
+with OpenMP on spikesub's thread count) simulate the same neurons and the same weights; only
+the noise samples differ (each simulator draws its own). With ``--nest``, NEST 3 (model
+``izhikevich``, spikesub's thread count) runs it too (``spikesub.nest_reference``; it delivers
+a spike one step later, so its rates differ a little).
 
 Compilation is timed apart: spikesub compiles during a 10 ms warm-up run (then the state is
-reset), Brian2 during a zero-length run. ``wall s`` is the simulation alone; ``CPU s`` is the
-process's CPU time during it (all threads), a check on machines shared with other work.
+reset), Brian2's runtime mode during a zero-length run, Brian2's standalone mode with ``make``
+(``compile s``; its ``build s`` is the Python side: objects, code generation, arrays written).
+``wall s`` is the simulation alone (standalone: timed inside the C++ program around the
+network's run); ``CPU s`` is the CPU time during it (all threads), a check on machines shared
+with other work. ``Brian2 / spikesub`` divides the fastest Brian2 row with the same thread
+count (named in ``vs``) by the spikesub row's wall time; ``rate diff %`` is against that row.
+
+The machine's limit (``experiments/machine_limit.py``, measured here on each thread count
+unless ``--no-machine-limit``): ``bound s`` is the lower bound on the wall time of the row's
+work (neuron updates, synaptic events, the CSR walk's memory traffic) from the rates this
+machine reaches for each kind of work alone; ``of bound`` is ``bound s / wall s``.
 
 Usage::
 
     python experiments/bench_reservoir.py --sizes 1000,10000 --durations 1,10
     python experiments/bench_reservoir.py --sizes 100000 --durations 1 --resume
+    python experiments/bench_reservoir.py --sizes 10000 --durations 10 --threads 2 --resume
 
-Writes ``config.json``, ``metrics.json`` (one row per size, duration and simulator) and
-``bench.md`` (the table) into ``--out``. With ``--resume``, rows already in ``metrics.json`` are
-kept and their runs skipped, so several invocations add up to one table.
+Writes ``config.json``, ``metrics.json`` (one row per size, duration, simulator and thread
+count, and the machine's limits) and ``bench.md`` (the table) into ``--out``. With ``--resume``,
+rows already in ``metrics.json`` are kept and their runs skipped, so several invocations (other
+sizes, other thread counts) add up to one table.
 """
 
 from __future__ import annotations
@@ -37,8 +52,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import spikesub
-from spikesub.brian2_reference import brian2_available, import_brian2, run_brian2
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.brian2_reference import (
+    STANDALONE,
+    TARGETS,
+    brian2_available,
+    import_brian2,
+    run_brian2,
+)
+from spikesub.kernels import automatic_threads
+from spikesub.models.reservoir import PARALLEL_MIN_NEURONS, PRECISIONS, IzhikevichReservoir
+from spikesub.nest_reference import nest_available, run_nest
+from spikesub.roofline import MachineLimits, measure_machine, reservoir_bound
 from spikesub.runs import atomic_write_bytes, make_run_dir, read_json, write_json
 from spikesub.scripting import run_script
 
@@ -48,6 +72,12 @@ IN_DEGREE = 1000
 CONNECTION_P = 0.1
 WARMUP_MS = 10.0
 DT_MS = 0.1
+# Bytes the CSR walk reads per synaptic event: an int32 post index and a float32 weight.
+BYTES_PER_EVENT = 8
+# Bytes of neuron state and parameters per neuron update: v and u (float32) read and written,
+# and a, b and the held input read in the arithmetic's dtype.
+STATE_BYTES = {"float64": 16 + 3 * 8, "float32": 16 + 3 * 4}
+PRECISION_SUFFIX = {"float64": "", "float32": "-f32"}
 
 COLUMNS = (
     ("n_neurons", "N", "{:d}"),
@@ -61,15 +91,19 @@ COLUMNS = (
     ("realtime_factor", "wall / T", "{:.3g}"),
     ("spikes", "spikes", "{:d}"),
     ("rate_hz", "rate Hz", "{:.2f}"),
+    ("neuron_updates_per_s", "updates / s", "{:.3g}"),
     ("syn_events_per_s", "syn. events / s", "{:.3g}"),
+    ("bound_s", "bound s", "{:.3g}"),
+    ("bound_fraction", "of bound", "{:.0%}"),
     ("brian2_over_spikesub", "Brian2 / spikesub", "{:.2f}"),
+    ("brian2_reference", "vs", "{}"),
     ("rate_diff_pct", "rate diff %", "{:+.1f}"),
 )
 
 
 def _csv(text: str, kind: type, name: str) -> list[Any]:
     try:
-        values = [kind(item) for item in text.split(",") if item.strip()]
+        values = [kind(item.strip()) for item in text.split(",") if item.strip()]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{name}: comma-separated {kind.__name__}s") from exc
     if not values:
@@ -79,7 +113,8 @@ def _csv(text: str, kind: type, name: str) -> list[Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Izhikevich 2003 reservoir: spikesub (Numba / CUDA) against Brian2 (Cython).",
+        description="Izhikevich 2003 reservoir: spikesub (Numba / CUDA) against Brian2 "
+        "(Cython runtime, C++ standalone).",
     )
     parser.add_argument(
         "--sizes",
@@ -96,23 +131,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="numba",
         help="spikesub backends, comma-separated, from numba,cuda,numpy (default: %(default)s)",
     )
+    parser.add_argument(
+        "--precisions",
+        default="float64",
+        help="spikesub arithmetic, comma-separated, from float64,float32; float32 rows are "
+        "named '-f32' (default: %(default)s)",
+    )
     parser.add_argument("--no-brian2", action="store_true", help="skip the Brian2 runs")
     parser.add_argument(
-        "--brian2-target", default="cython", choices=("cython", "numpy"), help="Brian2 codegen"
+        "--brian2-targets",
+        "--brian2-target",
+        dest="brian2_targets",
+        default=f"cython,{STANDALONE}",
+        help=f"Brian2 targets, comma-separated, from {','.join(TARGETS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--nest",
+        action="store_true",
+        help="add NEST (model izhikevich, spikesub's thread count; pip install nest-simulator)",
     )
     parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="threads of the spikesub Numba backend (0 or absent: automatic, for N >= 2048)",
+        help="threads of the spikesub Numba backend and of Brian2's C++ standalone program "
+        "(0 or absent: automatic, all available cores for N >= 2048)",
     )
     parser.add_argument(
         "--repeat",
         type=int,
         default=1,
-        help="runs per size, duration and simulator; the fastest is reported (default: 1)",
+        help="runs per size, duration and simulator; the fastest is reported (standalone: "
+        "the compiled program runs again) (default: 1)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of network and noise")
+    parser.add_argument(
+        "--no-machine-limit",
+        action="store_true",
+        help="do not measure the machine's limit (saves a few seconds per thread count)",
+    )
     parser.add_argument(
         "--out", default="runs/bench-reservoir", help="output folder (default: %(default)s)"
     )
@@ -125,6 +182,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = _csv(args.sizes, int, "--sizes")
         args.durations = _csv(args.durations, float, "--durations")
         args.backends = _csv(args.backends, str, "--backends")
+        args.precisions = _csv(args.precisions, str, "--precisions")
+        args.brian2_targets = _csv(args.brian2_targets, str, "--brian2-targets")
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
     if any(n < 10 for n in args.sizes):
@@ -134,6 +193,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for backend in args.backends:
         if backend not in ("numba", "cuda", "numpy"):
             parser.error(f"--backends must be from numba, cuda, numpy; got {backend!r}")
+    for precision in args.precisions:
+        if precision not in PRECISIONS:
+            parser.error(f"--precisions must be from {', '.join(PRECISIONS)}; got {precision!r}")
+    for target in args.brian2_targets:
+        if target not in TARGETS:
+            parser.error(f"--brian2-targets must be from {', '.join(TARGETS)}; got {target!r}")
     if args.threads is not None and args.threads < 0:
         parser.error(f"--threads must be >= 0 (0: automatic); got {args.threads}")
     if args.threads == 0:
@@ -145,16 +210,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def expected_threads(n: int, threads: int | None) -> int:
+    """The threads spikesub's Numba backend runs a network of ``n`` neurons on."""
+    if threads is not None:
+        return int(threads)
+    return automatic_threads() if n >= PARALLEL_MIN_NEURONS else 1
+
+
 def build_reservoir(
-    n: int, backend: str, seed: int, threads: int | None = None
+    n: int,
+    backend: str,
+    seed: int,
+    threads: int | None = None,
+    precision: str = "float64",
 ) -> tuple[IzhikevichReservoir, float]:
     """The scaled Izhikevich 2003 network of ``n`` neurons and its build time in s."""
     n_exc = int(round(EXCITATORY_FRACTION * n))
     connect = {"p": CONNECTION_P} if n <= P_MAX_N else {"p": None, "in_degree": IN_DEGREE}
     t0 = time.perf_counter()
     res = IzhikevichReservoir.izhikevich_2003(
-        n_exc, n - n_exc, dt_ms=DT_MS, backend=backend, seed=seed, n_threads=threads, **connect
-    )
+        n_exc, n - n_exc, dt_ms=DT_MS, backend=backend, seed=seed, n_threads=threads,
+        precision=precision, **connect,
+    )  # fmt: skip
     return res, time.perf_counter() - t0
 
 
@@ -173,6 +250,7 @@ def _row(
     fan_out = n_syn / n
     spikes = int(counts.sum())
     exc = np.asarray(res.population.excitatory, dtype=bool)
+    n_steps = int(round(duration_s * 1000.0 / DT_MS))
     return {
         "n_neurons": n,
         "n_exc": int(exc.sum()),
@@ -188,13 +266,21 @@ def _row(
         "rate_hz": spikes / n / duration_s,
         "rate_exc_hz": float(counts[exc].sum()) / max(1, exc.sum()) / duration_s,
         "rate_inh_hz": float(counts[~exc].sum()) / max(1, (~exc).sum()) / duration_s,
+        "neuron_updates": n * n_steps,
+        "syn_events": spikes * fan_out,
+        "neuron_updates_per_s": n * n_steps / wall_s if wall_s > 0 else float("nan"),
         "syn_events_per_s": spikes * fan_out / wall_s if wall_s > 0 else float("nan"),
         **extra,
     }
 
 
 def bench_spikesub(
-    res: IzhikevichReservoir, build_s: float, durations: list[float], repeat: int, show: bool
+    res: IzhikevichReservoir,
+    build_s: float,
+    durations: list[float],
+    repeat: int,
+    show: bool,
+    precision: str,
 ) -> list[dict[str, Any]]:
     """Warm up (compile), then run every duration from the initial state ``repeat`` times;
     the fastest run is kept (every run gives the same spikes)."""
@@ -218,13 +304,14 @@ def bench_spikesub(
         rows.append(
             _row(
                 res,
-                f"spikesub-{res.backend}",
+                f"spikesub-{res.backend}{PRECISION_SUFFIX[precision]}",
                 duration_s,
                 build_s,
                 compile_s,
                 wall_s,
                 counts,
                 backend=res.backend,
+                precision=precision,
                 threads=int(res.n_threads),
                 kernel_wall_s=float(kernel_s),
                 cpu_s=cpu_s,
@@ -235,15 +322,25 @@ def bench_spikesub(
 
 
 def bench_brian2(
-    res: IzhikevichReservoir, durations: list[float], target: str, repeat: int, show: bool
+    res: IzhikevichReservoir,
+    durations: list[float],
+    target: str,
+    threads: int,
+    repeat: int,
+    show: bool,
 ) -> list[dict[str, Any]]:
-    """A Brian2 network per duration and repeat (built, compiled, run), same neurons and
-    weights; the repeat with the fastest run is kept."""
+    """A Brian2 network per duration (built, compiled, run), same neurons and weights; the
+    fastest of ``repeat`` runs is kept (runtime mode: a new network each time; standalone: the
+    compiled program runs again)."""
     rows = []
+    standalone = target == STANDALONE
     for duration_s in durations:
         best = None
-        for _ in range(repeat):
-            run = run_brian2(res, duration_s * 1000.0, target=target, progress=show)
+        for _ in range(1 if standalone else repeat):
+            run = run_brian2(
+                res, duration_s * 1000.0, target=target, threads=threads if standalone else 1,
+                runs=repeat if standalone else 1, progress=show and not standalone,
+            )  # fmt: skip
             if best is None or run.run_s < best.run_s:
                 best = run
             del run
@@ -258,8 +355,9 @@ def bench_brian2(
                 best.run_s,
                 best.spikes.counts(),
                 backend=target,
-                threads=1,
+                threads=best.threads,
                 prepare_s=best.prepare_s,
+                binary_s=best.binary_s,
                 cpu_s=best.run_cpu_s,
                 repeats=repeat,
             )
@@ -269,31 +367,108 @@ def bench_brian2(
     return rows
 
 
-def add_comparisons(rows: list[dict[str, Any]]) -> None:
-    """Brian2 wall time / spikesub wall time and the rate difference, on the spikesub rows."""
-    brian = {
-        (r["n_neurons"], r["duration_s"]): r for r in rows if r["simulator"].startswith("brian2")
-    }
+def bench_nest(
+    res: IzhikevichReservoir, durations: list[float], threads: int, repeat: int
+) -> list[dict[str, Any]]:
+    """A NEST network per duration and repeat (built, run), same neurons and weights; the
+    repeat with the fastest run is kept."""
+    rows = []
+    for duration_s in durations:
+        best = None
+        for _ in range(repeat):
+            run = run_nest(res, duration_s * 1000.0, threads=threads)
+            if best is None or run.run_s < best.run_s:
+                best = run
+        rows.append(
+            _row(
+                res,
+                "nest",
+                duration_s,
+                best.build_s,
+                0.0,
+                best.run_s,
+                best.spikes.counts(),
+                backend="nest",
+                threads=best.threads,
+                cpu_s=best.run_cpu_s,
+                repeats=repeat,
+            )
+        )
+        del best
+        gc.collect()
+    return rows
+
+
+def add_bounds(rows: list[dict[str, Any]], limits: dict[int, dict[str, Any]]) -> None:
+    """``bound_s`` (the machine's lower bound on the row's wall time, from the limits measured
+    on its thread count) and ``bound_fraction = bound_s / wall_s`` on every row."""
     for r in rows:
-        ref = brian.get((r["n_neurons"], r["duration_s"]))
-        if r["simulator"].startswith("brian2") or ref is None:
-            r["brian2_over_spikesub"] = None
-            r["rate_diff_pct"] = None
+        measured = limits.get(int(r["threads"]))
+        if measured is None or "neuron_updates" not in r:
+            r.setdefault("bound_s", None)
+            r.setdefault("bound_fraction", None)
             continue
+        precision = r.get("precision", "float64")
+        bound = reservoir_bound(
+            MachineLimits(**measured),
+            neuron_updates=r["neuron_updates"],
+            synaptic_events=r["syn_events"],
+            bytes_per_event=BYTES_PER_EVENT,
+            csr_bytes=BYTES_PER_EVENT * r["n_synapses"],
+            state_bytes_per_update=STATE_BYTES[precision],
+            precision=precision,
+        )
+        r["bound"] = bound
+        r["bound_s"] = bound["bound_s"]
+        r["bound_fraction"] = bound["bound_s"] / r["wall_s"] if r["wall_s"] > 0 else None
+
+
+def add_comparisons(rows: list[dict[str, Any]]) -> None:
+    """On the spikesub rows: the fastest Brian2 row with the same size, duration and thread
+    count (``brian2_reference``), its wall time / the row's, and the rate difference."""
+    for r in rows:
+        r["brian2_over_spikesub"] = None
+        r["brian2_reference"] = None
+        r["rate_diff_pct"] = None
+        if not r["simulator"].startswith("spikesub"):
+            continue
+        same = [
+            b
+            for b in rows
+            if b["simulator"].startswith("brian2")
+            and (b["n_neurons"], b["duration_s"], b.get("threads", 1))
+            == (r["n_neurons"], r["duration_s"], r.get("threads", 1))
+        ]
+        if not same:
+            continue
+        ref = min(same, key=lambda b: b["wall_s"])
+        r["brian2_reference"] = ref["simulator"]
         r["brian2_over_spikesub"] = ref["wall_s"] / r["wall_s"] if r["wall_s"] > 0 else None
         r["rate_diff_pct"] = 100.0 * (r["rate_hz"] - ref["rate_hz"]) / ref["rate_hz"]
 
 
 def _sort_key(r: dict[str, Any]) -> tuple:
-    return (r["n_neurons"], r["duration_s"], r["simulator"].startswith("brian2"), r["simulator"])
+    return (
+        r["n_neurons"],
+        r["duration_s"],
+        r.get("threads", 1),
+        not r["simulator"].startswith("spikesub"),
+        r["simulator"],
+    )
+
+
+def _key(r: dict[str, Any]) -> tuple:
+    """What identifies a row: size, duration, simulator, threads."""
+    return (r["n_neurons"], r["duration_s"], r["simulator"], r.get("threads", 1))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table (missing values as a dash)."""
     lines = [
         "| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
-        "|" + "|".join("---:" if key != "simulator" else ":---" for key, _, _ in COLUMNS) + "|",
-    ]
+        "|" + "|".join(":---" if key in ("simulator", "brian2_reference") else "---:"
+                       for key, _, _ in COLUMNS) + "|",
+    ]  # fmt: skip
     for r in sorted(rows, key=_sort_key):
         cells = []
         for key, _, fmt in COLUMNS:
@@ -319,13 +494,54 @@ def environment() -> dict[str, Any]:
     return info
 
 
-def write_outputs(out: Path, rows: list[dict[str, Any]]) -> str:
+def write_outputs(out: Path, rows: list[dict[str, Any]], limits: dict[int, dict]) -> str:
+    add_bounds(rows, limits)
     add_comparisons(rows)
     rows.sort(key=_sort_key)
     table = markdown_table(rows)
-    write_json(out / "metrics.json", {"rows": rows})
+    write_json(
+        out / "metrics.json",
+        {"rows": rows, "machine_limits": {str(t): m for t, m in sorted(limits.items())}},
+    )
     atomic_write_bytes(out / "bench.md", table.encode("utf-8"))
     return table
+
+
+def plan_jobs(args: argparse.Namespace) -> list[tuple[int, str, int]]:
+    """``(size, simulator, threads)`` of every job, in the order they run."""
+    jobs = []
+    for n in args.sizes:
+        threads = expected_threads(n, args.threads)
+        for backend in args.backends:
+            for precision in args.precisions:
+                jobs.append((n, f"spikesub-{backend}{PRECISION_SUFFIX[precision]}", threads))
+        if not args.no_brian2:
+            for target in args.brian2_targets:
+                jobs.append((n, f"brian2-{target}", threads if target == STANDALONE else 1))
+        if args.nest:
+            jobs.append((n, "nest", threads))
+    return jobs
+
+
+def run_job(
+    n: int, simulator: str, threads: int, durations: list[float], args, show: bool
+) -> list[dict[str, Any]]:
+    """Build the network and run one simulator on it for every duration."""
+    if simulator.startswith("spikesub"):
+        backend = simulator.split("-")[1]
+        precision = "float32" if simulator.endswith("-f32") else "float64"
+        res, build_s = build_reservoir(n, backend, args.seed, args.threads, precision)
+        rows = bench_spikesub(res, build_s, durations, args.repeat, show, precision)
+    elif simulator == "nest":
+        res, _ = build_reservoir(n, "numba", args.seed, args.threads)
+        rows = bench_nest(res, durations, threads, args.repeat)
+    else:
+        res, _ = build_reservoir(n, "numba", args.seed, args.threads)
+        target = simulator.split("-", 1)[1]
+        rows = bench_brian2(res, durations, target, threads, args.repeat, show)
+    del res
+    gc.collect()
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.nest and not nest_available():
+        print("NEST is not installed (pip install nest-simulator); drop --nest", file=sys.stderr)
+        return 2
     out = make_run_dir(args.out)
     show = not args.quiet and sys.stderr.isatty()
     config = {
@@ -344,8 +563,10 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": args.sizes,
         "durations_s": args.durations,
         "backends": args.backends,
+        "precisions": args.precisions,
         "brian2": use_brian2,
-        "brian2_target": args.brian2_target,
+        "brian2_targets": args.brian2_targets,
+        "nest": args.nest,
         "seed": args.seed,
         "threads": args.threads,
         "repeat": args.repeat,
@@ -357,42 +578,38 @@ def main(argv: list[str] | None = None) -> int:
         "environment": environment(),
     }
     rows: list[dict[str, Any]] = []
+    limits: dict[int, dict[str, Any]] = {}
     if args.resume and (out / "metrics.json").exists():
-        rows = list(read_json(out / "metrics.json").get("rows", []))
+        previous = read_json(out / "metrics.json")
+        rows = list(previous.get("rows", []))
+        limits = {int(t): m for t, m in previous.get("machine_limits", {}).items()}
     write_json(out / "config.json", config)
-    done = {(r["n_neurons"], r["duration_s"], r["simulator"]) for r in rows}
+    done = {_key(r) for r in rows}
 
-    simulators = [f"spikesub-{b}" for b in args.backends]
-    if use_brian2:
-        simulators.append(f"brian2-{args.brian2_target}")
-    jobs = [(n, s) for n in args.sizes for s in simulators]
-    with tqdm(total=len(jobs), disable=not show, desc="benchmark", unit="job") as bar:
-        for n, simulator in jobs:
-            todo = [t for t in args.durations if (n, t, simulator) not in done]
-            bar.set_postfix_str(f"N={n} {simulator}")
-            if not todo:
-                bar.update(1)
-                continue
-            backend = simulator.split("-", 1)[1] if simulator.startswith("spikesub") else "numba"
-            res, build_s = build_reservoir(n, backend, args.seed, args.threads)
-            if simulator.startswith("spikesub"):
-                new = bench_spikesub(res, build_s, todo, args.repeat, show)
-            else:
-                new = bench_brian2(res, todo, args.brian2_target, args.repeat, show)
-            del res
-            gc.collect()
-            rows.extend(new)
-            write_outputs(out, rows)
+    jobs = plan_jobs(args)
+    if not args.no_machine_limit:
+        for threads in sorted({t for _, _, t in jobs} - set(limits)):
             if not args.quiet:
-                for r in new:
-                    tqdm.write(
-                        f"N={r['n_neurons']} T={r['duration_s']:g} s {r['simulator']}: "
-                        f"wall {r['wall_s']:.2f} s, compile {r['compile_s']:.2f} s, "
-                        f"{r['rate_hz']:.2f} Hz",
-                        file=sys.stderr,
-                    )
+                print(f"measuring the machine's limit on {threads} thread(s)", file=sys.stderr)
+            limits[threads] = measure_machine(threads).to_dict()
+    with tqdm(total=len(jobs), disable=not show, desc="benchmark", unit="job") as bar:
+        for n, simulator, threads in jobs:
+            todo = [t for t in args.durations if (n, t, simulator, threads) not in done]
+            bar.set_postfix_str(f"N={n} {simulator} x{threads}")
+            if todo:
+                new = run_job(n, simulator, threads, todo, args, show)
+                rows.extend(new)
+                write_outputs(out, rows, limits)
+                if not args.quiet:
+                    for r in new:
+                        tqdm.write(
+                            f"N={r['n_neurons']} T={r['duration_s']:g} s {r['simulator']} "
+                            f"x{r['threads']}: wall {r['wall_s']:.3f} s, compile "
+                            f"{r['compile_s']:.2f} s, {r['rate_hz']:.2f} Hz",
+                            file=sys.stderr,
+                        )
             bar.update(1)
-    table = write_outputs(out, rows)
+    table = write_outputs(out, rows, limits)
     print(table, end="")
     if not args.quiet:
         print(f"wrote {out / 'config.json'}, {out / 'metrics.json'}, {out / 'bench.md'}")

@@ -105,6 +105,63 @@ def normal_from_key_numba(key, index):
     return _central_numba(p - 0.5)
 
 
+# A superset of the tails (|p - 0.5| > 0.5 - _P_LOW = 0.47575), whatever the rounding of p - 0.5.
+_TAIL_CANDIDATE = 0.47
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def normal_fill_numba(key, lo, hi, scale, out, p_buf, tail_buf):
+    """``out[i] = scale[i] * normal(key, i)`` for ``i`` in ``[lo, hi)``, bit for bit as
+    :func:`normal_from_key_numba`, in three passes that keep the branches out of the bulk.
+
+    1. Straight-line loop that the compiler vectorises: the counter-based bits, the uniform
+       ``p`` (kept in ``p_buf``) and the central-region value for every index.
+    2. The indices whose ``p`` may lie in a tail (a superset, about 5 %) into ``tail_buf``,
+       without branches.
+    3. The tail value (a logarithm and a square root) for those indices in the tails.
+
+    Args:
+        key: numpy.uint64 key from :func:`key_numba`.
+        lo, hi: index range (``0 <= lo <= hi <= len(out)``).
+        scale: ``(>= hi,)`` float64 factor per index (the noise's standard deviation).
+        out: ``(>= hi,)`` float64 output.
+        p_buf: ``(>= hi,)`` float64 scratch; only ``[lo, hi)`` is written.
+        tail_buf: ``(>= hi,)`` uint64 scratch; only ``[lo, hi)`` is written.
+
+    Inlined into the caller; the caller should compile with ``error_model="numpy"`` (Numba's
+    default error model checks every division for zero, which keeps the loop scalar).
+    """
+    for i in range(np.uint64(lo), np.uint64(hi)):
+        bits = _mix_numba(key + (i + _ONE) * _GOLDEN) >> _S11
+        p = (float(bits) + 0.5) * _TWO_M53
+        p_buf[i] = p
+        out[i] = scale[i] * _central_numba(p - 0.5)
+    n_tail = np.uint64(lo)
+    for i in range(np.uint64(lo), np.uint64(hi)):
+        tail_buf[n_tail] = i
+        n_tail += np.uint64(abs(p_buf[i] - 0.5) > _TAIL_CANDIDATE)
+    for t in range(np.uint64(lo), n_tail):
+        i = tail_buf[t]
+        p = p_buf[i]
+        if p < _P_LOW:
+            out[i] = scale[i] * _tail_numba(math.sqrt(-2.0 * math.log(p)))
+        elif p > 1.0 - _P_LOW:
+            out[i] = scale[i] * -_tail_numba(math.sqrt(-2.0 * math.log(1.0 - p)))
+
+
+@njit(cache=True, error_model="numpy")
+def normal_fill(seed, stream, counter, lo, hi, scale, out):
+    """``out[i] = scale[i] * normal(seed, stream, counter, i)`` for ``i`` in ``[lo, hi)``
+    (:func:`normal_fill_numba` with its own scratch; integer arguments numpy.uint64 or int).
+
+    Args:
+        scale: ``(>= hi,)`` float64. out: ``(>= hi,)`` float64, written in ``[lo, hi)``.
+    """
+    n = out.shape[0]
+    key = key_numba(np.uint64(seed), np.uint64(stream), np.uint64(counter))
+    normal_fill_numba(key, lo, hi, scale, out, np.empty(n), np.empty(n, np.uint64))
+
+
 @njit(cache=True)
 def uniform_numba(seed, stream, counter, index):
     """Uniform float64 in [0, 1)."""

@@ -37,6 +37,7 @@ SYNAPSES: dict[str, int] = {
     "double_exponential": net.SYNAPSE_DOUBLE_EXPONENTIAL,
 }
 STATE_VARIABLES: tuple[str, ...] = ("v", "u")
+PRECISIONS: tuple[str, ...] = ("float64", "float32")
 # Below this size one thread is faster than splitting every step across threads.
 PARALLEL_MIN_NEURONS = 2048
 
@@ -153,6 +154,12 @@ class IzhikevichReservoir:
         dt_ms: time step in ms.
         backend: ``"auto"``, ``"numpy"``, ``"numba"`` or ``"cuda"``.
         dtype: storage dtype of the state and the weights (float32 or float64).
+        precision: arithmetic of the neuron update on the CPU backends. ``"float64"`` (default):
+            every backend computes in float64 and the ``"numpy"`` and ``"numba"`` backends
+            agree bit for bit. ``"float32"`` (needs ``dtype=float32``): the one-sub-step update
+            runs in float32 with float32 parameters, faster and statistically the same (spike
+            counts and rates; the NumPy and Numba backends still agree bit for bit, both in
+            float32); the CUDA backend ignores it and computes in float64.
         seed: seed of the noise and Poisson draws (counter-based: identical on all backends).
         n_threads: threads of the Numba backend. ``None`` (default): automatic, the cores this
             process may use (:func:`spikesub.kernels.threads.automatic_threads`) from
@@ -180,6 +187,7 @@ class IzhikevichReservoir:
         dt_ms: float = 0.1,
         backend: str = "auto",
         dtype: Any = np.float32,
+        precision: str = "float64",
         seed: int = 0,
         n_threads: int | None = None,
     ) -> None:
@@ -213,6 +221,13 @@ class IzhikevichReservoir:
         self.dtype = as_dtype("dtype", dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64; got {self.dtype}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+        if precision == "float32" and self.dtype != np.float32:
+            raise ValueError(
+                f"precision='float32' needs dtype=float32 (the state); got dtype={self.dtype}"
+            )
+        self.precision = precision
         self.seed = _check_seed(seed)
         self.backend = resolve_backend(backend)
         self.weights = self._check_weights(weights, n)
@@ -268,6 +283,7 @@ class IzhikevichReservoir:
         noise_std_inh: float = 2.0,
         backend: str = "auto",
         dtype: Any = np.float32,
+        precision: str = "float64",
         seed: int = 0,
         n_threads: int | None = None,
     ) -> IzhikevichReservoir:
@@ -295,6 +311,7 @@ class IzhikevichReservoir:
             dt_ms=dt_ms,
             backend=backend,
             dtype=dtype,
+            precision=precision,
             seed=seed,
             n_threads=n_threads,
         )
@@ -378,6 +395,7 @@ class IzhikevichReservoir:
             "dt_ms": self.dt_ms,
             "backend": self.backend,
             "dtype": self.dtype.name,
+            "precision": self.precision,
             "seed": self.seed,
             "n_threads": self.n_threads,
             "threads_automatic": self.threads_automatic,
@@ -442,16 +460,7 @@ class IzhikevichReservoir:
         run_step0 = self.step
 
         p = self.population
-        dummy = _readonly(np.zeros(n))
-        params = (
-            0 if p.form == "2003" else 1,
-            p.a, p.b, p.c, p.d,
-            p.C if p.C is not None else dummy,
-            p.k if p.k is not None else dummy,
-            p.v_r if p.v_r is not None else dummy,
-            p.v_t if p.v_t is not None else dummy,
-            float(p.v_peak), int(p.n_substeps), self.dt_ms,
-        )  # fmt: skip
+        params = self._neuron_params()
         decay_a = math.exp(
             -self.dt_ms / (self.tau_syn_ms if self.synapse == "exponential" else self.tau_decay_ms)
         )
@@ -483,10 +492,12 @@ class IzhikevichReservoir:
         if record_spikes:
             steps = spike_steps[:n_recorded]
             idx = spike_idx[:n_recorded]
-            order = np.lexsort((idx, steps))  # CUDA records in arbitrary order
+            if self.backend == "cuda":  # the CPU loops record in (step, index) order already
+                order = np.lexsort((idx, steps))
+                steps, idx = steps[order], idx[order]
             spikes = SpikeTrains(
-                times_ms=steps[order] * self.dt_ms,
-                indices=idx[order].astype(np.int32),
+                times_ms=steps * self.dt_ms,
+                indices=idx.astype(np.int32),
                 n_neurons=n,
                 t_start_ms=run_step0 * self.dt_ms,
                 duration_ms=n_steps * self.dt_ms,
@@ -510,6 +521,23 @@ class IzhikevichReservoir:
         )
 
     # ------------------------------------------------------------------------------------------
+    def _neuron_params(self) -> tuple:
+        """The kernels' ``params`` tuple. Its per-neuron arrays set the arithmetic's dtype:
+        float32 for ``precision="float32"`` on the CPU backends, else float64."""
+        p = self.population
+        n = self.n_neurons
+        work = np.float32 if self.precision == "float32" and self.backend != "cuda" else np.float64
+
+        def per_neuron(x: np.ndarray | None) -> np.ndarray:
+            x = np.zeros(n) if x is None else x
+            return x if x.dtype == work and not x.flags.writeable else _readonly(x.astype(work))
+
+        return (
+            0 if p.form == "2003" else 1,
+            *(per_neuron(x) for x in (p.a, p.b, p.c, p.d, p.C, p.k, p.v_r, p.v_t)),
+            float(p.v_peak), int(p.n_substeps), self.dt_ms,
+        )  # fmt: skip
+
     def _run_cpu(
         self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
         record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,

@@ -1,6 +1,7 @@
 """spikesub's Izhikevich reservoir against Brian2 on the same networks and the same input.
 
-Brian2 (Cython target, compiled code cached in ``~/.cython``) runs the network that
+Brian2 (Cython target, compiled code cached in ``~/.cython``; and the C++ standalone device,
+which compiles a program for each run) runs the network that
 :func:`spikesub.brian2_reference.run_brian2` builds from the reservoir: same neurons, initial
 state, weights, bias and external current, noise switched off so both see identical input.
 """
@@ -48,7 +49,7 @@ def thalamic_current(seed: int = 2003) -> np.ndarray:
     return np.repeat(per_ms, int(round(1.0 / DT_MS)), axis=0)
 
 
-def big_network(dtype) -> IzhikevichReservoir:
+def big_network(dtype, precision: str = "float64") -> IzhikevichReservoir:
     """Izhikevich (2003): 800 + 200 neurons, all to all, his weights, no built-in noise."""
     return IzhikevichReservoir.izhikevich_2003(
         N_EXC,
@@ -58,6 +59,7 @@ def big_network(dtype) -> IzhikevichReservoir:
         noise_std_exc=0.0,
         noise_std_inh=0.0,
         dtype=dtype,
+        precision=precision,
         backend="numba",
         seed=7,
     )
@@ -147,6 +149,23 @@ def test_izhikevich_2003_network_counts_match_brian2_float32(brian2_big, current
     assert_counts_close(ours.spikes.counts(), brian2_big.spikes.counts())
     # excitatory and inhibitory counts separately: within 3 % and 10 % (the 200 inhibitory
     # neurons fire about 1800 spikes; measured deviations up to 7.5 %)
+    ref = brian2_big.spikes.counts()
+    got = ours.spikes.counts()
+    for part, tol in ((slice(0, N_EXC), 0.03), (slice(N_EXC, None), 0.10)):
+        assert abs(got[part].sum() - ref[part].sum()) <= tol * ref[part].sum()
+
+
+@pytest.mark.slow
+def test_izhikevich_2003_network_counts_match_brian2_float32_precision(brian2_big, current):
+    """float32 arithmetic (``precision="float32"``) keeps the statistics of Brian2's float64
+    run within the same tolerance as float32 state. Measured on input seeds 2003 (this test),
+    1 and 2: total -2.5 %, -0.4 %, -1.8 %; correlation 0.94-0.96; mean absolute difference
+    0.70-0.84 spikes; the default (float64 arithmetic, float32 state): -2.6 %, +0.4 %,
+    -1.2 %; 0.94-0.96; 0.67-0.83."""
+    ours = big_network(np.float32, "float32").run(
+        BIG_STEPS * DT_MS, current=current, record_state=()
+    )
+    assert_counts_close(ours.spikes.counts(), brian2_big.spikes.counts())
     ref = brian2_big.spikes.counts()
     got = ours.spikes.counts()
     for part, tol in ((slice(0, N_EXC), 0.03), (slice(N_EXC, None), 0.10)):
@@ -270,6 +289,38 @@ def test_small_network_constant_current_and_current_input():
 
 
 @pytest.mark.slow
+def test_cpp_standalone_matches_spikesub_and_cython_on_one_and_two_threads(tmp_path):
+    """Brian2's C++ standalone device (a program compiled for each run, about 5 s) on the
+    20-neuron network with a (steps, N) current array: every neuron fires as often as in
+    spikesub, each spike within one step, and exactly as in Brian2's Cython runtime, on one
+    thread (no OpenMP) and on two (OpenMP); the run is timed inside the program, and Brian2's
+    runtime device is active again afterwards."""
+    res = small_2003()
+    rng = np.random.default_rng(51)
+    current = np.repeat(rng.normal(0.0, 4.0, (100, 20)), 10, axis=0)  # 100 ms, held 1 ms
+    rec = np.arange(20)
+    ours = res.run(100.0, current=current, record_state=("v",), record_indices=rec)
+    one = run_brian2(res, 100.0, current=current, target="cpp_standalone", record_v=rec)
+    assert one.target == "cpp_standalone" and one.threads == 1
+    assert one.build_s > 0 and one.compile_s > 0 and 0 < one.run_s <= one.binary_s
+    assert one.run_cpu_s > 0 and one.n_synapses == res.weights.nnz
+    assert len(one.spikes) > 20
+    assert_spike_times_within_one_step(ours, one)
+    cython = run_brian2(res, 100.0, current=current, record_v=rec)
+    np.testing.assert_array_equal(one.spikes.times_ms, cython.spikes.times_ms)
+    np.testing.assert_array_equal(one.spikes.indices, cython.spikes.indices)
+    np.testing.assert_allclose(one.v, cython.v, rtol=0, atol=1e-6)
+    project = tmp_path / "project"
+    two = run_brian2(
+        res, 100.0, current=current, target="cpp_standalone", threads=2, runs=2, directory=project
+    )
+    assert two.threads == 2 and (project / "main").exists()  # a given folder is kept
+    np.testing.assert_array_equal(two.spikes.times_ms, one.spikes.times_ms)
+    np.testing.assert_array_equal(two.spikes.indices, one.spikes.indices)
+    assert type(brian2.get_device()).__name__ == "RuntimeDevice"
+
+
+@pytest.mark.slow
 def test_noise_is_held_for_the_interval_and_has_the_reservoir_std():
     """Brian2's noise current is redrawn every noise_interval_ms with the reservoir's std.
 
@@ -320,9 +371,17 @@ def test_rejects_substeps_target_duration_and_current_shape():
     with pytest.raises(ValueError, match="n_substeps"):
         run_brian2(IzhikevichReservoir(population.with_substeps(2), None, backend="numba"), 10.0)
     with pytest.raises(ValueError, match="target"):
-        run_brian2(res, 10.0, target="cpp_standalone")
+        run_brian2(res, 10.0, target="cpp")
     with pytest.raises(TypeError, match="target"):
         run_brian2(res, 10.0, target=3)
+    with pytest.raises(ValueError, match="threads must be 1 for the runtime target"):
+        run_brian2(res, 10.0, threads=2)
+    with pytest.raises(ValueError, match="runs must be 1"):
+        run_brian2(res, 10.0, runs=3)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        run_brian2(res, 10.0, target="cpp_standalone", threads=0)
+    with pytest.raises(TypeError, match="runs must be an integer"):
+        run_brian2(res, 10.0, target="cpp_standalone", runs=1.5)
     with pytest.raises(ValueError, match="duration_ms"):
         run_brian2(res, -1.0)
     with pytest.raises(ValueError, match="duration_ms"):
@@ -342,27 +401,32 @@ def test_rejects_substeps_target_duration_and_current_shape():
 
 @pytest.mark.slow
 def test_bench_reservoir_script_writes_its_run_folder(tmp_path, experiment_script):
-    """experiments/bench_reservoir.py on a tiny network: one row per size, duration and
-    simulator, the comparison columns on the spikesub rows, and a Markdown table."""
+    """experiments/bench_reservoir.py on tiny networks: one row per size, duration, simulator
+    and thread count, the comparison columns on the spikesub rows (against the fastest Brian2
+    with the same threads), a Markdown table; --resume keeps rows and adds other thread counts."""
     import json
 
     bench = experiment_script("bench_reservoir")
     out = tmp_path / "bench"
     args = ["--sizes", "100,200", "--durations", "0.02", "--out", str(out), "--quiet"]
-    assert bench.main(args) == 0
+    args += ["--threads", "1", "--no-machine-limit"]
+    assert bench.main([*args, "--brian2-targets", "cython"]) == 0
     rows = json.loads((out / "metrics.json").read_text())["rows"]
-    assert [(r["n_neurons"], r["simulator"]) for r in rows] == [
-        (100, "spikesub-numba"),
-        (100, "brian2-cython"),
-        (200, "spikesub-numba"),
-        (200, "brian2-cython"),
+    assert [(r["n_neurons"], r["simulator"], r["threads"]) for r in rows] == [
+        (100, "spikesub-numba", 1),
+        (100, "brian2-cython", 1),
+        (200, "spikesub-numba", 1),
+        (200, "brian2-cython", 1),
     ]
     for r in rows:
         assert r["duration_s"] == 0.02 and r["wall_s"] > 0 and r["spikes"] > 0
         assert r["rate_hz"] == pytest.approx(r["spikes"] / r["n_neurons"] / 0.02)
         assert r["mean_fan_out"] == pytest.approx(r["n_synapses"] / r["n_neurons"])
+        assert r["neuron_updates"] == r["n_neurons"] * 200
+        assert r["bound_s"] is None  # --no-machine-limit
     ours, ref = rows[0], rows[1]
     assert ours["brian2_over_spikesub"] == pytest.approx(ref["wall_s"] / ours["wall_s"])
+    assert ours["brian2_reference"] == "brian2-cython"
     expected = 100 * (ours["rate_hz"] - ref["rate_hz"]) / ref["rate_hz"]
     assert ours["rate_diff_pct"] == pytest.approx(expected)
     assert ref["brian2_over_spikesub"] is None
@@ -373,3 +437,24 @@ def test_bench_reservoir_script_writes_its_run_folder(tmp_path, experiment_scrip
     # a second call with --resume keeps the rows and runs nothing new
     assert bench.main([*args, "--resume", "--no-brian2"]) == 0
     assert json.loads((out / "metrics.json").read_text())["rows"] == rows
+    # the standalone program and the float32 arithmetic, on two threads, add their rows; the
+    # spikesub rows on two threads compare with the standalone row on two threads
+    two = ["--sizes", "100", "--durations", "0.02", "--out", str(out), "--quiet", "--resume"]
+    two += ["--threads", "2", "--no-machine-limit", "--precisions", "float64,float32"]
+    assert bench.main([*two, "--brian2-targets", "cpp_standalone,cython"]) == 0
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    keys = [(r["n_neurons"], r["simulator"], r["threads"]) for r in rows]
+    assert keys[:6] == [
+        (100, "spikesub-numba", 1),
+        (100, "brian2-cython", 1),
+        (100, "spikesub-numba", 2),
+        (100, "spikesub-numba-f32", 2),
+        (100, "brian2-cpp_standalone", 2),
+        (200, "spikesub-numba", 1),
+    ]
+    standalone = rows[4]
+    assert standalone["compile_s"] > 0 and standalone["binary_s"] >= standalone["wall_s"] > 0
+    for r in rows[2:4]:
+        assert r["brian2_reference"] == "brian2-cpp_standalone"
+        assert r["brian2_over_spikesub"] == pytest.approx(standalone["wall_s"] / r["wall_s"])
+    assert rows[3]["precision"] == "float32"
