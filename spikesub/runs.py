@@ -483,12 +483,14 @@ def _check_existing(
     )
 
 
-_META_KEYS = ("job", "experiment", "fingerprint")
+_META_KEYS = ("job", "experiment", "fingerprint", "world_size")
+"""What a ``config.json`` says about the run rather than its settings: ``world_size`` is the
+number of data-parallel processes it was started with, on which its results do not depend."""
 
 
 def saved_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of a ``config.json``: its ``"config"`` entry, or (in the continual
-    runs' flat layout) everything but the job's name and the fingerprint."""
+    runs' flat layout) everything but the job's name, the fingerprint and the world size."""
     inner = saved.get("config")
     if isinstance(inner, Mapping):
         return dict(inner)

@@ -8,7 +8,8 @@
   subspace algebra of GPM;
 * :mod:`~spikesub.continual.strategies`: :class:`Strategy` and :class:`FineTune`,
   :class:`EWC`, :class:`GPM`, :class:`HLOP`, built by name with :func:`make_strategy`;
-* :mod:`~spikesub.continual.online`: online training with presynaptic traces (OTTT).
+* :mod:`~spikesub.continual.online`: online training with presynaptic traces (OTTT);
+* :mod:`~spikesub.continual.distributed`: data-parallel runs under ``torchrun``.
 """
 
 from __future__ import annotations

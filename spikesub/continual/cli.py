@@ -33,6 +33,11 @@ memory), ewc (elastic weight consolidation), finetune (no protection), multitask
 training on all tasks, the upper reference). Unset options take the benchmark's defaults
 (and --quick's); config.json lists the values used. An interrupted run continues with
 --resume --out DIR.
+
+Data-parallel training on N processes (gradients summed over them, each batch split between
+them; rank 0 writes the run folder, which every rank must be able to read on --resume):
+
+  torchrun --nproc_per_node N -m spikesub.cli continual --method hlop ... --out DIR
 """
 
 
@@ -131,19 +136,26 @@ def _pct(value: float | None) -> str:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    """Run ``spikesub continual`` with parsed ``args``; returns the exit status (0)."""
+    """Run ``spikesub continual`` with parsed ``args``; returns the exit status (0). Under
+    ``torchrun`` every rank trains and rank 0 alone draws the figures and prints."""
+    from spikesub.continual import distributed
     from spikesub.continual.run import run as run_continual
 
     config = _config_from_args(args)
     apply_job_arguments(args)  # after the runner's import: torch's threads are set too
-    result = run_continual(
-        config,
-        args.out,
-        resume=args.resume,
-        progress=False if args.quiet else None,
-        download=args.download,
-        stop_after=args.stop_after,
-    )
+    try:
+        result = run_continual(
+            config,
+            args.out,
+            resume=args.resume,
+            progress=False if args.quiet else None,
+            download=args.download,
+            stop_after=args.stop_after,
+        )
+    finally:
+        distributed.shutdown()
+    if not distributed.is_main_process():
+        return 0
     run_dir = Path(result["run_dir"])
     figures = []
     if not args.no_plots:

@@ -19,7 +19,15 @@ import torch
 
 from spikesub.continual.tasks import Task
 
-__all__ = ["acc", "accuracy_matrix", "bwt", "class_mask", "evaluate", "masked_logits"]
+__all__ = [
+    "acc",
+    "accuracy_matrix",
+    "bwt",
+    "class_mask",
+    "correct_counts",
+    "evaluate",
+    "masked_logits",
+]
 
 #: Value given to the logits of classes outside a task (finite, so no NaN in the loss).
 MASK_VALUE = -1e9
@@ -76,7 +84,6 @@ def masked_logits(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return logits.masked_fill(~mask.to(logits.device), MASK_VALUE)
 
 
-@torch.no_grad()
 def evaluate(
     model: Callable[[torch.Tensor], torch.Tensor],
     tasks: Sequence[Task],
@@ -96,26 +103,52 @@ def evaluate(
     Returns:
         ``(len(tasks),)`` float64 accuracies in [0, 1] (NaN for an empty test set).
     """
+    correct = correct_counts(model, tasks, batch_size=batch_size, device=device)
+    out = np.full(len(tasks), np.nan)
+    for k, task in enumerate(tasks):
+        n = len(task.y_test)
+        if n:
+            out[k] = int(correct[k]) / n
+    return out
+
+
+@torch.no_grad()
+def correct_counts(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    tasks: Sequence[Task],
+    *,
+    batch_size: int = 1000,
+    device: str | torch.device = "cpu",
+    part: Callable[[int], tuple[int, int]] | None = None,
+) -> np.ndarray:
+    """Test samples of every task that ``model`` classifies right (as :func:`evaluate`).
+
+    Args:
+        part: ``part(n) -> (start, stop)``: score only these samples of a test set of ``n``
+            (a data-parallel rank's share); None: all of them.
+
+    Returns:
+        ``(len(tasks),)`` int64 counts.
+    """
     was_training = getattr(model, "training", None)
     if was_training is not None:
         model.eval()
     try:
-        out = np.full(len(tasks), np.nan)
+        out = np.zeros(len(tasks), dtype=np.int64)
         for k, task in enumerate(tasks):
-            n = len(task.y_test)
-            if n == 0:
-                continue
+            first, last = (0, len(task.y_test)) if part is None else part(len(task.y_test))
             correct = 0
             mask = None
-            for start in range(0, n, batch_size):
-                x = torch.from_numpy(task.x_test[start : start + batch_size]).to(device)
-                y = torch.from_numpy(task.y_test[start : start + batch_size]).to(device)
+            for start in range(first, last, batch_size):
+                stop = min(start + batch_size, last)
+                x = torch.from_numpy(task.x_test[start:stop]).to(device)
+                y = torch.from_numpy(task.y_test[start:stop]).to(device)
                 logits = model(x)
                 if mask is None:
                     mask = class_mask(task.classes, logits.shape[1])
                 pred = masked_logits(logits, mask).argmax(1)
                 correct += int((pred == y).sum())
-            out[k] = correct / n
+            out[k] = correct
         return out
     finally:
         if was_training:

@@ -36,6 +36,17 @@ The run folder, rewritten atomically after every task:
     ``subspace_angles_<layer>`` (degrees) when the strategy compared its subspaces with GPM;
 ``metrics.json``
     ACC and BWT of the tasks so far, the times, the strategy's summary, ``finished``.
+
+Data-parallel training: started by ``torchrun`` (see :mod:`spikesub.continual.distributed`),
+every rank draws the same global batches, trains on its shard of each (its mean loss
+weighted by its share of the batch) and the gradients are summed over the ranks before the
+strategy projects them, so every rank takes the same step that a single process takes on
+the whole batch. The strategies combine their statistics over the ranks (see
+:mod:`spikesub.continual.strategies`); evaluation is split over the ranks and its counts
+summed. Rank 0 alone writes the run folder while the others wait; every rank reads the
+checkpoint on ``resume``, whatever the number of ranks that wrote it. ``config.json`` records
+the number of processes the run was started with (``world_size``), which is not part of the
+configuration's fingerprint: the results do not depend on it beyond float rounding.
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ from torch import nn
 
 from spikesub.continual import metrics as metrics_mod
 from spikesub.continual.config import ContinualConfig
+from spikesub.continual.distributed import DistributedContext, from_environment
 from spikesub.continual.names import (
     ACTIVITIES,
     METHODS,
@@ -479,19 +491,22 @@ def run(
         raise ValueError(f"stop_after must be an int >= 1 or None; got {stop_after!r}")
     from spikesub.continual.strategies import make_strategy
 
-    show = _show_progress(progress)
     device = _resolve_device(config.device)
+    ranks = from_environment(device)
+    device = ranks.device(device)
+    show = _show_progress(progress) and ranks.is_main
     tasks = benchmark_tasks(config, download=download)
     # refused before the run folder exists: an oversized network or batch leaves nothing behind
     stage_sizes = [len(task.y_train) for task in tasks]
     n_train = sum(stage_sizes) if config.method == "multitask" else max(stage_sizes)
     check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=N_OUTPUTS)
-    run_dir = _prepare_folder(config, out, resume)
+    run_dir = ranks.main_only(lambda: _prepare_folder(config, out, resume))
 
     n_tasks = len(tasks)
     n_outputs = N_OUTPUTS
     torch.manual_seed(_derived_seed(config.seed, 0x5EED))
     model = build_model(config, tasks[0].n_features).to(device)
+    ranks.broadcast_(model.state_dict().values())  # the same start on every rank, as DDP's
     online_step = _online_trainer(model) if config.training == "online" else None
 
     R = metrics_mod.accuracy_matrix(n_tasks)
@@ -515,13 +530,23 @@ def run(
         # every option the strategy ran with, its defaults included, so that a resumed run
         # repeats the interrupted one even if the strategy's defaults have changed since
         options = dict(state["strategy"]["options"])
-    strategy = make_strategy(config.method, model, progress=show, **options)
+    strategy = make_strategy(
+        config.method,
+        model,
+        progress=show,
+        distributed=ranks if ranks.is_distributed else None,
+        **options,
+    )
     if not resume:
         # written once the options are known to be valid: a refused start leaves no run
-        write_json(
-            run_dir / "config.json",
-            {"experiment": JOB, "job": JOB, "fingerprint": fingerprint, **config.to_dict()},
-        )
+        document = {
+            "experiment": JOB,
+            "job": JOB,
+            "fingerprint": fingerprint,
+            "world_size": ranks.world_size,
+            **config.to_dict(),
+        }
+        ranks.main_only(lambda: write_json(run_dir / "config.json", document))
     if state is not None:
         _restore_model(model, state["model"], checkpoint_path)
         strategy.load_state_dict(state["strategy"])
@@ -533,7 +558,9 @@ def run(
 
     stages_now = stages if stop_after is None else min(stages, stop_after)
     if start >= stages_now:
-        result = _write_results(run_dir, config, R, times, start, strategy, n_train, device)
+        result = ranks.main_only(
+            lambda: _write_results(run_dir, config, R, times, start, strategy, n_train, device)
+        )
         return {**result, "run_dir": str(run_dir)}
 
     result: dict[str, Any] | None = None
@@ -577,7 +604,11 @@ def run(
                 penalty = strategy.penalty()
                 pen_s += time.perf_counter() - tp
                 try:
-                    if online_step is not None:
+                    if ranks.is_distributed:
+                        loss_value = _backward_shard(
+                            model, online_step, strategy, ranks, (x, y, mask), penalty
+                        )
+                    elif online_step is not None:
                         loss_value = online_step(x, y, mask, penalty, _loss_fn)
                     else:
                         logits = metrics_mod.masked_logits(model(x), mask)
@@ -598,6 +629,7 @@ def run(
                 optimizer.step()
                 done_steps += 1
         train_s = time.perf_counter() - t0
+        strategy.set_shard(None)
         # the strategy's recording hooks ran inside the training steps: its cost, not plain
         # training's
         proj_s += strategy.pop_hook_seconds()
@@ -615,32 +647,92 @@ def run(
         end_s = time.perf_counter() - t0 - strategy.diagnostic_seconds
 
         t0 = time.perf_counter()
-        row = metrics_mod.evaluate(model, tasks, device=device)
+        row = _evaluate(model, tasks, device, ranks)
         eval_s = time.perf_counter() - t0
         R[n_tasks - 1 if multitask else t] = row
         for key, value in zip(_TIME_KEYS, (train_s, proj_s, pen_s, end_s, eval_s), strict=True):
             times[key].append(value)
 
-        _save_checkpoint(
-            run_dir,
-            {
-                "format": _CHECKPOINT_FORMAT,
-                "fingerprint": fingerprint,
-                "task": t,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "strategy": strategy.state_dict(),
-                "R": torch.from_numpy(R.copy()),
-                "times": {k: list(v) for k, v in times.items()},
-                "n_train": list(n_train),
-                "rng": _rng_states(),
-            },
+        checkpoint = {
+            "format": _CHECKPOINT_FORMAT,
+            "fingerprint": fingerprint,
+            "task": t,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "strategy": strategy.state_dict(),
+            "R": torch.from_numpy(R.copy()),
+            "times": {k: list(v) for k, v in times.items()},
+            "n_train": list(n_train),
+            "rng": _rng_states(),
+        }
+        result = ranks.main_only(
+            _write_task, run_dir, checkpoint, config, R, times, t + 1, strategy, n_train, device
         )
-        result = _write_results(run_dir, config, R, times, t + 1, strategy, n_train, device)
         if show:
             task_bar.set_postfix(acc=f"{np.nanmean(row[: t + 1]):.3f}")
     assert result is not None
     return {**result, "run_dir": str(run_dir)}
+
+
+def _write_task(run_dir: Path, checkpoint: dict[str, Any], *args: Any) -> dict[str, Any]:
+    """Write a finished task's checkpoint, then its results (``args`` of :func:`_write_results`)."""
+    _save_checkpoint(run_dir, checkpoint)
+    return _write_results(run_dir, *args)
+
+
+def _backward_shard(
+    model: nn.Module,
+    online_step,
+    strategy,
+    ranks: DistributedContext,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    penalty: torch.Tensor,
+) -> float:
+    """One data-parallel step's gradients: this rank's shard of the global ``batch``, its
+    mean loss weighted by its share of the batch and ``1 / world_size`` of the penalty, the
+    gradients summed over the ranks. Returns the batch's loss (the same on every rank)."""
+    shard = ranks.shard(len(batch[1]))
+    strategy.set_shard(shard)
+    x, y, mask = shard.take(*batch)
+    penalty = penalty / ranks.world_size
+
+    def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _loss_fn(logits, target) * shard.share
+
+    if shard.size == 0:
+        if online_step is None:
+            with torch.no_grad():  # the strategy's taps draw their samples, as on the others
+                model(batch[0][:1])
+        if penalty.requires_grad:
+            penalty.backward()
+        loss_value = float(penalty.detach())
+    elif online_step is not None:
+        loss_value = online_step(x, y, mask, penalty, loss_fn)
+    else:
+        loss = loss_fn(metrics_mod.masked_logits(model(x), mask), y) + penalty
+        loss.backward()
+        loss_value = float(loss.detach())
+    total = torch.tensor([loss_value], dtype=torch.float64)
+    ranks.sum_gradients(model.parameters(), values=total)
+    return float(total[0])
+
+
+def _evaluate(
+    model: nn.Module, tasks: list[Task], device: torch.device, ranks: DistributedContext
+) -> np.ndarray:
+    """Accuracy on every task's test set; with several ranks, each scores its share of every
+    test set and the counts are summed."""
+    if not ranks.is_distributed:
+        return metrics_mod.evaluate(model, tasks, device=device)
+
+    def part(n: int) -> tuple[int, int]:
+        shard = ranks.shard(n)
+        return shard.start, shard.stop
+
+    counts = metrics_mod.correct_counts(model, tasks, device=device, part=part)
+    correct = ranks.all_reduce_sum(torch.from_numpy(counts.astype(np.float64))).numpy()
+    sizes = np.array([len(task.y_test) for task in tasks], dtype=np.float64)
+    return np.where(sizes > 0, correct / np.maximum(sizes, 1), np.nan)
 
 
 def _param_groups(model: nn.Module, input_scale: float) -> list[dict[str, Any]]:

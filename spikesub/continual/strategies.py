@@ -29,6 +29,19 @@ protected layers after the first task (their gradients are zeroed in :meth:`befo
 for tasks > 0), because a bias shift changes the layer's output on old inputs whatever the
 projection does; networks built for continual learning use ``bias=False`` on the protected
 layers, which makes the question moot.
+
+Data-parallel runs (``torchrun``; a strategy built with ``distributed=``, a
+:class:`~spikesub.continual.distributed.DistributedContext`): every rank gets the same global
+batches and works on its :class:`~spikesub.continual.distributed.Shard` of each; the loop
+sums the gradients over the ranks before :meth:`Strategy.before_step` (which then projects
+the summed gradient on every rank) and tells the strategy each training step's shard with
+:meth:`Strategy.set_shard`. :meth:`Strategy.end_task` combines what it measures so that every
+rank ends with what a single process would compute from the whole batches: GPM's and HLOP's
+Gram matrices are summed over the ranks; EWC sums each batch's gradient over the ranks
+before squaring it (the Fisher of a batch is not the sum of its parts'); HLOP's Hebbian rows
+are the sample a single process would keep, assembled from every rank's rows (see
+:mod:`spikesub.continual.taps`), so every rank runs the same Hebbian learning on the same
+rows.
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikesub.continual.distributed import SINGLE_PROCESS, DistributedContext, Shard
 from spikesub.continual.projection import (
     GradientProjector,
     ProjectedLinearFunction,
@@ -116,6 +130,7 @@ class Strategy:
         layers: the layers to protect (``nn.Linear`` / ``nn.Conv2d`` submodules of
             ``model``); default: all of them, in module order.
         progress: show a tqdm bar in :meth:`end_task` (only when stderr is a terminal).
+        distributed: the data-parallel context of the run (default: a single process).
         **opts: options of the subclass; unknown names raise ``TypeError``.
 
     Attributes:
@@ -142,10 +157,12 @@ class Strategy:
         *,
         layers: Sequence[nn.Module] | None = None,
         progress: bool = False,
+        distributed: DistributedContext | None = None,
         **opts: Any,
     ) -> None:
         self.check_options(opts)
         self.model = model
+        self.distributed = SINGLE_PROCESS if distributed is None else distributed
         named = _resolve_layers(model, layers)
         self.layer_names = [name for name, _ in named]
         self.layers = [module for _, module in named]
@@ -202,6 +219,10 @@ class Strategy:
 
     def before_step(self) -> None:
         """Edit the gradients (after ``loss.backward()``, before ``optimizer.step()``)."""
+
+    def set_shard(self, shard: Shard | None) -> None:
+        """The coming forward calls see this rank's ``shard`` of a global batch (None: the
+        whole batch); a data-parallel loop calls it before each training step."""
 
     def end_task(
         self,
@@ -436,12 +457,19 @@ class _TappedStrategy(Strategy, abc.ABC):
         ):
             projected, unprojected = self._calls[i]
             self._calls[i] = [0, 0]
-            if projected and not unprojected:
-                continue  # every call of this step was projected on its input side
+            if projected and not unprojected and not self.distributed.is_distributed:
+                # every call of this step was projected on its input side; with several
+                # ranks, the summed gradient is projected again (idempotent) on every rank,
+                # whose own calls may have been projected otherwise
+                continue
             g = grad_matrix(module)
             if g is not None:
                 projector.apply_(g)  # idempotent: also right after a partial projection
         self._freeze_biases()
+
+    def set_shard(self, shard: Shard | None) -> None:
+        for tap in self.taps:
+            tap.shard = shard
 
     def pop_hook_seconds(self) -> float:
         seconds = self._hook_seconds[0] + sum(tap.seconds for tap in self.taps)
@@ -509,8 +537,7 @@ class _TappedStrategy(Strategy, abc.ABC):
                 for part in parts:
                     for tap, gram in zip(self.taps, grams, strict=True):
                         tap.gram = gram if seen < gram_examples else None
-                    with torch.no_grad():
-                        forward(part)
+                    self._recorded_forward(forward, part, probe=keep_rows)
                     seen += part.shape[0]
                     if keep_rows:
                         recorded.append([tap.pop().detach().cpu() for tap in self.taps])
@@ -520,11 +547,31 @@ class _TappedStrategy(Strategy, abc.ABC):
                 tap.pop()
                 tap.gram = None
                 tap.keep_rows = True
+            self.set_shard(None)
             self.model.train(was_training)
         if seen == 0:
             raise _no_batches(task_id)
+        self.distributed.all_reduce_sum_([*grams, *(rows for call in recorded for rows in call)])
         self._check_activity(task_id, grams, recorded)
         return grams, recorded
+
+    def _recorded_forward(self, forward: Callable, x: torch.Tensor, *, probe: bool) -> None:
+        """``forward`` (no grad) over this rank's shard of the batch ``x``; a rank whose shard
+        is empty runs one example of it when ``probe`` (the taps draw their row samples of
+        the whole batch, as the other ranks' taps do) and nothing otherwise."""
+        if not self.distributed.is_distributed:
+            with torch.no_grad():
+                forward(x)
+            return
+        shard = self.distributed.shard(x.shape[0])
+        self.set_shard(shard)
+        (part,) = shard.take(x)
+        if shard.size == 0:
+            if not probe:
+                return
+            part = x[:1]
+        with torch.no_grad():
+            forward(part)
 
     def _grams(self, batches, forward, max_examples: int, task_id: int = 0) -> list[torch.Tensor]:
         """Gram matrices ``X^T X`` (float64, ``(n, n)``) of each layer's activity rows (all
@@ -818,6 +865,8 @@ class HLOP(_TappedStrategy):
         for tap in self.taps:
             tap.stop()
             calls.append([rows.detach().cpu() for rows in tap.pop_calls()])
+        # each rank's rows are its share of the sampled rows, the others' left zero
+        self.distributed.all_reduce_sum_([rows for layer in calls for rows in layer])
         return calls
 
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
@@ -1017,15 +1066,29 @@ class EWC(Strategy):
             x, y = _batch_pair(task_id, index, batch)
             if limit is not None:
                 x, y = x[: limit - seen], y[: limit - seen]
-            for p in self.params.values():
-                p.grad = None
-            loss = loss_fn(forward(x), y)
-            loss.backward()
+            self._batch_gradient(x, y, forward, loss_fn)
             for n, p in self.params.items():
                 if p.grad is not None:
                     fisher[n] += p.grad.detach().pow(2) * x.shape[0]
             seen += x.shape[0]
         return fisher, seen
+
+    def _batch_gradient(self, x, y, forward, loss_fn) -> None:
+        """The gradient of the batch's mean loss in the parameters' ``.grad``; with several
+        ranks, each computes its shard's part (its mean loss weighted by its share of the
+        batch) and the parts are summed."""
+        for p in self.params.values():
+            p.grad = None
+        if not self.distributed.is_distributed:
+            loss = loss_fn(forward(x), y)
+            loss.backward()
+            return
+        shard = self.distributed.shard(x.shape[0])
+        if shard.size:
+            x_part, y_part = shard.take(x, y)
+            loss = loss_fn(forward(x_part), y_part) * shard.share
+            loss.backward()
+        self.distributed.sum_gradients(self.params.values())
 
     def state_dict(self) -> dict:
         state = super().state_dict()

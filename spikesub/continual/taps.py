@@ -16,10 +16,17 @@ started:
 Training code that computes a layer's output without calling the module (the online
 trace-based training of :mod:`spikesub.continual.online`) feeds the activity it wants
 protected with :func:`record_activity`.
+
+Data-parallel runs: when a tap's :attr:`~ActivityTap.shard` says which part of a global batch
+this process holds (:mod:`spikesub.continual.distributed`), the tap draws its row sample from
+the global batch's rows, as a single process would, and keeps a zero-filled block of the
+sampled rows with only its own rows filled in; the ranks' blocks summed give every rank the
+rows a single process would have kept.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 
@@ -27,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikesub.continual.distributed import Shard
 from spikesub.models.memory import check_allocation
 
 __all__ = ["ActivityTap", "activity_dim", "activity_rows", "presynaptic_trace", "record_activity"]
@@ -108,6 +116,22 @@ def _check_unfold_memory(module: nn.Conv2d, x: torch.Tensor, padding: tuple[int,
     )
 
 
+def _row_layout(module: nn.Module, x: torch.Tensor, n_rows: int) -> tuple[int, int]:
+    """``(outer, inner)`` of the ``n_rows`` rows of ``module``'s input ``x``, a batch of ``B``
+    examples: row ``(o * B + b) * inner + i`` is position ``i`` (a convolution's patch) of
+    example ``b`` at outer index ``o`` (a time step). The batch axis is the second of an
+    ``nn.Linear``'s 3-D input ``(T, B, in)``, else the first."""
+    if x.dim() < 2 or (isinstance(module, nn.Conv2d) and x.dim() != 4):
+        raise ValueError(
+            f"a tap given a shard needs a batched input; got shape {tuple(x.shape)} for a "
+            f"{type(module).__name__}"
+        )
+    axis = 1 if isinstance(module, nn.Linear) and x.dim() == 3 else 0
+    outer = math.prod(x.shape[:axis])
+    inner = n_rows // max(outer * int(x.shape[axis]), 1)
+    return outer, inner
+
+
 def presynaptic_trace(x: torch.Tensor, decay: float) -> torch.Tensor:
     """``tr_t = decay * tr_{t-1} + x_t`` along the first axis of ``x`` ``(T, ...)``.
 
@@ -146,6 +170,13 @@ class ActivityTap:
         gram: when set to a float64 ``(dim, dim)`` tensor, every recorded call adds
             ``X^T X`` of ALL its rows to it (before the ``max_rows`` subsampling).
         keep_rows: keep the (subsampled) rows for :meth:`pop` (default True).
+        shard: None (default): a call's input is the whole batch. A
+            :class:`~spikesub.continual.distributed.Shard`: it is this process's part of a
+            global batch of ``shard.total`` examples (the batch axis is the second of an
+            ``nn.Linear``'s 3-D input ``(T, B, in)``, else the first); the Gram matrix takes
+            this part's rows, and the kept rows are the global batch's sample with the other
+            parts' rows left zero (see the module's docstring). With an empty part, the call's
+            input is one example of the batch, which only tells the rows per example.
         seconds: time spent recording so far (the hook's own cost, in seconds).
 
     Use::
@@ -185,6 +216,7 @@ class ActivityTap:
         self._handle = None
         self.gram: torch.Tensor | None = None
         self.keep_rows = True
+        self.shard: Shard | None = None
         self.seconds = 0.0
 
     @property
@@ -222,7 +254,11 @@ class ActivityTap:
         x = x.detach()
         if self.trace_decay is not None and isinstance(self.module, nn.Linear) and x.dim() == 3:
             x = presynaptic_trace(x, self.trace_decay)
-        self._record_rows(activity_rows(self.module, x))
+        rows = activity_rows(self.module, x)
+        if self.shard is None:
+            self._record_rows(rows)
+        else:
+            self._record_shard_rows(rows, _row_layout(self.module, x, rows.shape[0]))
         self.seconds += time.perf_counter() - start
 
     def _record_rows(self, rows: torch.Tensor) -> None:
@@ -232,6 +268,32 @@ class ActivityTap:
             self.gram += (r.T @ r).to(self.gram.device, torch.float64)
         if self.keep_rows:
             self._rows.append(self.subsample(rows))
+
+    def _record_shard_rows(self, rows: torch.Tensor, layout: tuple[int, int]) -> None:
+        """Record this process's ``rows`` of a global batch (see :attr:`shard`); ``layout``
+        is their ``(outer, inner)`` (see ``_row_layout``), the same for the global batch."""
+        shard = self.shard
+        outer, inner = layout
+        own = rows if shard.size else rows[:0]
+        if self.gram is not None and shard.size:
+            r = own if own.dtype == torch.float64 else own.float()
+            self.gram += (r.T @ r).to(self.gram.device, torch.float64)
+        if not self.keep_rows:
+            return
+        keep = self._sample_indices(outer * shard.total * inner)
+        per_step = shard.total * inner
+        step, example, position = keep // per_step, keep % per_step // inner, keep % inner
+        mine = (example >= shard.start) & (example < shard.stop)
+        local = (step[mine] * shard.size + example[mine] - shard.start) * inner + position[mine]
+        block = rows.new_zeros((keep.shape[0], rows.shape[1]))
+        block[mine.to(rows.device)] = own[local.to(rows.device)]
+        self._rows.append(block)
+
+    def _sample_indices(self, n: int) -> torch.Tensor:
+        """The indices of the rows :meth:`subsample` keeps of ``n`` rows, in its order."""
+        if self.max_rows is None or n <= self.max_rows:
+            return torch.arange(n)
+        return torch.randperm(n, generator=self.generator)[: self.max_rows]
 
     def subsample(self, rows: torch.Tensor, max_rows: int | None = None) -> torch.Tensor:
         """At most ``max_rows`` (default: the tap's ``max_rows``) of ``rows`` ``(n, dim)``,
