@@ -55,10 +55,15 @@ class LoopChooser:
         fresh_s: a measurement of the other loop older than this (seconds of running) is not
             compared with a new one of the current loop; the other loop is probed first, at
             most once per ``fresh_s``.
+        n_threads: threads of the threaded loop (for the contention check).
+        core_share: a threaded chunk whose CPU seconds fall below ``core_share * n_threads``
+            times its wall seconds ran contended.
+        contended_margin: the margin by which a contended threaded measurement must beat the
+            serial loop to count as faster.
         clock: seconds, monotonic (``time.perf_counter``; the caller times chunks with it).
 
     Use: ``mode, steps = chooser.next_chunk(remaining)``, run ``steps`` steps on that loop,
-    then ``chooser.record(mode, steps, seconds)``.
+    then ``chooser.record(mode, steps, seconds, cpu_seconds)``.
     """
 
     def __init__(
@@ -72,6 +77,9 @@ class LoopChooser:
         probe_fraction: float = 0.01,
         margin: float = 0.05,
         fresh_s: float = 0.25,
+        n_threads: int = 2,
+        core_share: float = 0.75,
+        contended_margin: float = 0.25,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.max_steps = max(1, int(max_steps))
@@ -82,10 +90,14 @@ class LoopChooser:
         self.probe_fraction = float(probe_fraction)
         self.margin = float(margin)
         self.fresh_s = float(fresh_s)
+        self.n_threads = max(1, int(n_threads))
+        self.core_share = float(core_share)
+        self.contended_margin = float(contended_margin)
         self.clock = clock
         self.mode = THREADED
         self.seconds_per_step: dict[str, float | None] = {THREADED: None, SERIAL: None}
         self._measured_at = {THREADED: -math.inf, SERIAL: -math.inf}
+        self._threaded_contended = False
         self._running_s = 0.0
         self._last_probe_at = 0.0
         self._interval = self.first_reprobe_s
@@ -99,6 +111,7 @@ class LoopChooser:
         self.steps = {THREADED: 0, SERIAL: 0}
         self.switches = 0
         self.probes = 0
+        self.contended_chunks = 0
 
     # ------------------------------------------------------------------------------------------
     def next_chunk(self, remaining: int) -> tuple[str, int]:
@@ -115,9 +128,12 @@ class LoopChooser:
             return other, min(self._probe_length(other), remaining)
         return self.mode, min(self._chunk, remaining)
 
-    def record(self, mode: str, steps: int, seconds: float | None) -> None:
-        """What the chunk just run took; ``seconds=None`` when it is no fair measure (Numba
-        compiled the loop during it): then only the steps are counted."""
+    def record(
+        self, mode: str, steps: int, seconds: float | None, cpu_seconds: float | None = None
+    ) -> None:
+        """What the chunk just run took: wall ``seconds`` (``None`` when it is no fair measure,
+        as when Numba compiled the loop during it: then only the steps are counted) and the
+        process's ``cpu_seconds`` over the chunk (``None``: not measured, not contended)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
         self.steps[mode] += int(steps)
@@ -133,6 +149,9 @@ class LoopChooser:
             self._interval = min(2.0 * self._interval, self.reprobe_s)
         self.seconds_per_step[mode] = max(seconds, 0.0) / steps
         self._measured_at[mode] = self._running_s
+        if mode == THREADED:
+            self._threaded_contended = self._contended(seconds, cpu_seconds)
+            self.contended_chunks += self._threaded_contended
         self._decide(probe)
 
     # ------------------------------------------------------------------------------------------
@@ -153,12 +172,23 @@ class LoopChooser:
             self._probe_early = True
 
     def _faster(self, candidate: str) -> bool:
-        """Whether ``candidate`` measured faster per step than the current loop, by the margin."""
+        """Whether ``candidate`` measured faster per step than the current loop, by the margin
+        (by ``contended_margin`` where the threaded loop's last chunk ran contended)."""
         mine = self.seconds_per_step[self.mode]
         theirs = self.seconds_per_step[candidate]
         if mine is None or theirs is None:
             return False
-        return theirs < mine * (1.0 - self.margin)
+        if not self._threaded_contended:
+            return theirs < mine * (1.0 - self.margin)
+        threaded, serial = (theirs, mine) if candidate == THREADED else (mine, theirs)
+        ahead = threaded < serial * (1.0 - self.contended_margin)
+        return ahead if candidate == THREADED else not ahead
+
+    def _contended(self, seconds: float, cpu_seconds: float | None) -> bool:
+        """Whether a threaded chunk's threads held less than ``core_share`` of their cores."""
+        if cpu_seconds is None or seconds <= 0.0 or self.n_threads < 2:
+            return False
+        return cpu_seconds < self.core_share * self.n_threads * seconds
 
     def _probe_interval(self, mode: str) -> float:
         """Seconds of running before the next probe of ``mode``: the current interval, or
@@ -188,6 +218,7 @@ class LoopChooser:
             "threaded_fraction": self.steps[THREADED] / total if total else math.nan,
             "switches": self.switches,
             "probes": self.probes,
+            "contended_chunks": self.contended_chunks,
             "seconds_per_step": dict(self.seconds_per_step),
             "final_mode": self.mode,
         }

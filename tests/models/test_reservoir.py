@@ -269,7 +269,7 @@ def test_threaded_numba_matches_numpy_bit_for_bit(name):
     ref, ref_res = simulate(factory, "numpy", duration_ms=60.0)
     out, out_res = simulate(factory, "numba", n_threads=2, duration_ms=60.0)
     assert out_res.n_threads == 2
-    assert out_res._splits.shape == (out_res.n_neurons, 3)
+    assert out_res._splits["threaded"].shape == (out_res.n_neurons, 3)
     assert len(ref.spikes) > 20
     assert_same_result(ref, out)
     assert_same_state(final_state(ref_res), final_state(out_res))

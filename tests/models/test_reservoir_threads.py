@@ -136,6 +136,43 @@ def test_a_chunk_that_compiled_is_not_a_measure():
         chooser.record("gpu", 1, 1.0)
 
 
+def drive_with_cpu(chooser, seconds_per_step, cores_held, steps):
+    """Like :func:`drive`, with the process's CPU seconds: the threaded loop's threads hold
+    ``cores_held`` cores between them, the serial loop one."""
+    done = 0
+    while done < steps:
+        mode, count = chooser.next_chunk(steps - done)
+        seconds = count * seconds_per_step[mode]
+        chooser.record(mode, count, seconds, seconds * (cores_held if mode == THREADED else 1.0))
+        done += count
+
+
+def test_a_contended_threaded_loop_must_be_far_ahead_to_be_chosen():
+    # 10 % ahead with its threads on one core between them (two busy processes beside it):
+    # a lucky moment on a busy machine, not a reason to leave the serial loop
+    chooser = LoopChooser(1000, n_threads=2, first_reprobe_s=1e9, reprobe_s=1e9)
+    drive_with_cpu(chooser, {THREADED: 1.8e-5, SERIAL: 2e-5}, 1.0, 10_000)
+    assert chooser.mode == SERIAL
+    assert chooser.summary()["contended_chunks"] >= 1
+    # the same 10 % with both cores held is chosen
+    chooser = LoopChooser(1000, n_threads=2, first_reprobe_s=1e9, reprobe_s=1e9)
+    drive_with_cpu(chooser, {THREADED: 1.8e-5, SERIAL: 2e-5}, 2.0, 10_000)
+    assert chooser.mode == THREADED and chooser.summary()["contended_chunks"] == 0
+    # far ahead despite sharing its cores (many cores, some busy): still chosen
+    chooser = LoopChooser(1000, n_threads=16, first_reprobe_s=1e9, reprobe_s=1e9)
+    drive_with_cpu(chooser, {THREADED: 0.5e-5, SERIAL: 2e-5}, 8.0, 10_000)
+    assert chooser.mode == THREADED
+
+
+def test_a_threaded_loop_that_becomes_contended_falls_back():
+    chooser = LoopChooser(1000, n_threads=2, reprobe_s=0.05)
+    drive_with_cpu(chooser, {THREADED: 1.2e-5, SERIAL: 2e-5}, 2.0, 10_000)
+    assert chooser.mode == THREADED
+    # the same speed ratio, but now the threads hold one core between them
+    drive_with_cpu(chooser, {THREADED: 1.8e-5, SERIAL: 2e-5}, 1.0, 20_000)
+    assert chooser.mode == SERIAL
+
+
 def test_summary_counts_the_run():
     chooser = LoopChooser(1000, first_reprobe_s=1e9, reprobe_s=1e9)
     drive(chooser, {THREADED: 3e-5, SERIAL: 2e-5}, 5000)
@@ -163,7 +200,7 @@ class ScriptedChooser(LoopChooser):
         self.turn = turn
         self.recorded = 0
 
-    def record(self, mode, steps, seconds):
+    def record(self, mode, steps, seconds, cpu_seconds=None):
         slow_threads = (self.recorded // self.turn) % 2 == 0
         self.recorded += 1
         cost = {THREADED: 5e-5 if slow_threads else 1e-5, SERIAL: 2e-5}[mode]
@@ -212,7 +249,11 @@ def test_automatic_mode_reports_its_choice(automatic_two_threads):
     assert stats["threads"] == 2 and stats["automatic"] is True
     assert stats["steps_threaded"] + stats["steps_serial"] == 500
     assert set(stats["seconds_per_step"]) == {THREADED, SERIAL}
+    assert stats["contended_chunks"] >= 0
     assert res.config()["threads_automatic"] is True
+    # the threaded loop's rows are split for its two threads; the serial loop walks them whole
+    assert res._splits[THREADED].shape == (res.n_neurons, 3)
+    assert res._splits[SERIAL].shape == (res.n_neurons, 2)
 
 
 def test_default_threads_follow_the_affinity_from_2048_neurons(monkeypatch):
