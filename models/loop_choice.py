@@ -15,6 +15,18 @@ loop costs. Only measurements taken close together are compared (the load of a m
 both loops): when the loop in use slows down, the other is probed again before the chooser
 switches to it. After a switch, chunks start short and double, so a probe that measured a
 lucky moment costs little.
+
+Short timings on a busy machine are noisy: a threaded chunk that happened to run while the
+other processes were off the cores measures fast, and the run then switches to a loop that is
+slow most of the time. So the chooser also looks at the process's CPU time. A threaded chunk
+whose threads held less than ``core_share`` of their cores (CPU seconds over wall seconds
+below ``core_share * n_threads``) ran contended, and a contended measurement counts as faster
+than the serial loop only by the wider ``contended_margin``: on two cores a contended threaded
+loop cannot be much faster than one thread, while on many cores a loop that is far ahead
+despite sharing them is still chosen. A serial chunk that held less than ``core_share`` of its
+core (averaged over about ``share_tau_s`` of running) shows the machine oversubscribed: the
+threaded loop is not probed while that lasts (its threads would only share the same cores),
+and once the serial loop holds its core again the threaded loop is probed on the next chunk.
 """
 
 from __future__ import annotations
@@ -43,7 +55,8 @@ class LoopChooser:
         max_steps: the longest chunk, in steps (the caller's chunk).
         probe_steps: steps of the first chunk of each loop and of the first chunk after a
             switch (chunks then double up to ``max_steps``).
-        min_probe_steps: the least a later probe runs.
+        min_probe_steps: the least a later probe runs (a probe of a few steps measures the
+            threads' wake-up more than the loop).
         first_reprobe_s: seconds of running before the first probe after the first
             measurements or a switch; the interval then doubles up to ``reprobe_s``.
         reprobe_s: the longest interval between probes, in seconds of running.
@@ -60,6 +73,8 @@ class LoopChooser:
             times its wall seconds ran contended.
         contended_margin: the margin by which a contended threaded measurement must beat the
             serial loop to count as faster.
+        share_tau_s: seconds of running over which the serial loop's share of its core is
+            averaged.
         clock: seconds, monotonic (``time.perf_counter``; the caller times chunks with it).
 
     Use: ``mode, steps = chooser.next_chunk(remaining)``, run ``steps`` steps on that loop,
@@ -70,8 +85,8 @@ class LoopChooser:
         self,
         max_steps: int,
         *,
-        probe_steps: int = 100,
-        min_probe_steps: int = 20,
+        probe_steps: int = 200,
+        min_probe_steps: int = 100,
         first_reprobe_s: float = 0.05,
         reprobe_s: float = 1.0,
         probe_fraction: float = 0.01,
@@ -80,6 +95,7 @@ class LoopChooser:
         n_threads: int = 2,
         core_share: float = 0.75,
         contended_margin: float = 0.25,
+        share_tau_s: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.max_steps = max(1, int(max_steps))
@@ -93,11 +109,14 @@ class LoopChooser:
         self.n_threads = max(1, int(n_threads))
         self.core_share = float(core_share)
         self.contended_margin = float(contended_margin)
+        self.share_tau_s = float(share_tau_s)
         self.clock = clock
         self.mode = THREADED
         self.seconds_per_step: dict[str, float | None] = {THREADED: None, SERIAL: None}
         self._measured_at = {THREADED: -math.inf, SERIAL: -math.inf}
         self._threaded_contended = False
+        self._serial_contended = False
+        self._serial_share: float | None = None
         self._running_s = 0.0
         self._last_probe_at = 0.0
         self._interval = self.first_reprobe_s
@@ -124,16 +143,36 @@ class LoopChooser:
             or since_probe >= self._probe_interval(other)
             or (self._probe_early and since_probe >= self.fresh_s)
         )
+        if self._probing and self._oversubscribed(other):
+            self._probing = False
+            self._last_probe_at = self._running_s  # ask again after another interval
         if self._probing:
             return other, min(self._probe_length(other), remaining)
         return self.mode, min(self._chunk, remaining)
 
+    def _oversubscribed(self, probed: str) -> bool:
+        """Whether a probe of the threaded loop would be wasted: its last measurement exists
+        and the serial loop's last chunk did not hold its core."""
+        return (
+            probed == THREADED
+            and self.seconds_per_step[THREADED] is not None
+            and self._serial_contended
+        )
+
     def record(
-        self, mode: str, steps: int, seconds: float | None, cpu_seconds: float | None = None
+        self,
+        mode: str,
+        steps: int,
+        seconds: float | None,
+        cpu_seconds: float | None = None,
+        work: float | None = None,
     ) -> None:
         """What the chunk just run took: wall ``seconds`` (``None`` when it is no fair measure,
-        as when Numba compiled the loop during it: then only the steps are counted) and the
-        process's ``cpu_seconds`` over the chunk (``None``: not measured, not contended)."""
+        as when Numba compiled the loop during it: then only the steps are counted), the
+        process's ``cpu_seconds`` over the chunk (``None``: not measured, not contended), and
+        its ``work`` in steps of average cost (``None``: ``steps``). A network's steps cost
+        more while it bursts; giving the work compares the loops on what they did, not on
+        which phase of the rhythm each chunk fell on."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
         self.steps[mode] += int(steps)
@@ -147,12 +186,30 @@ class LoopChooser:
         if probe:
             self._last_probe_at = self._running_s
             self._interval = min(2.0 * self._interval, self.reprobe_s)
-        self.seconds_per_step[mode] = max(seconds, 0.0) / steps
+        units = steps if work is None or work <= 0.0 else work
+        self.seconds_per_step[mode] = max(seconds, 0.0) / units
         self._measured_at[mode] = self._running_s
         if mode == THREADED:
             self._threaded_contended = self._contended(seconds, cpu_seconds)
             self.contended_chunks += self._threaded_contended
+        elif cpu_seconds is not None and seconds > 0.0:
+            self._note_serial_share(seconds, cpu_seconds)
         self._decide(probe)
+
+    def _note_serial_share(self, seconds: float, cpu_seconds: float) -> None:
+        """Follow the share of its core that the serial loop holds, averaged over about
+        ``share_tau_s`` seconds of running (one lucky chunk is no sign that the load is
+        gone); when it comes back above ``core_share``, probe the threads on the next chunk."""
+        share = cpu_seconds / seconds
+        if self._serial_share is None:
+            self._serial_share = share
+        else:
+            weight = 1.0 - math.exp(-seconds / self.share_tau_s)
+            self._serial_share += weight * (share - self._serial_share)
+        was_contended = self._serial_contended
+        self._serial_contended = self._serial_share < self.core_share
+        if was_contended and not self._serial_contended:
+            self._last_probe_at = -math.inf
 
     # ------------------------------------------------------------------------------------------
     def _decide(self, after_probe: bool) -> None:
@@ -186,7 +243,7 @@ class LoopChooser:
 
     def _contended(self, seconds: float, cpu_seconds: float | None) -> bool:
         """Whether a threaded chunk's threads held less than ``core_share`` of their cores."""
-        if cpu_seconds is None or seconds <= 0.0 or self.n_threads < 2:
+        if cpu_seconds is None or seconds <= 0.0:
             return False
         return cpu_seconds < self.core_share * self.n_threads * seconds
 

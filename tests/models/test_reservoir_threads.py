@@ -59,7 +59,7 @@ def test_a_slower_threaded_loop_falls_back_to_one_thread():
     assert chooser.switches == 1
     assert modes[:3] == [SERIAL, THREADED, SERIAL]
     assert set(modes[2:]) == {SERIAL}
-    assert chooser.steps[THREADED] == 100
+    assert chooser.steps[THREADED] == chooser.probe_steps
 
 
 def test_within_the_margin_the_loop_in_use_is_kept():
@@ -74,7 +74,9 @@ def test_a_load_that_comes_and_goes_is_followed():
     assert chooser.mode == THREADED
     drive(chooser, {THREADED: 2e-4, SERIAL: 3e-5}, 20_000)  # loaded: one thread wins
     assert chooser.mode == SERIAL
-    drive(chooser, {THREADED: 1e-5, SERIAL: 2e-5}, 20_000)  # quiet again: a probe finds it
+    # quiet again: a probe finds it, within the interval that keeps the (now 7x slower)
+    # threaded loop's probes at 1 % of the running time
+    drive(chooser, {THREADED: 1e-5, SERIAL: 2e-5}, 200_000)
     assert chooser.mode == THREADED
     assert chooser.switches == 2
 
@@ -119,7 +121,7 @@ def test_probes_cost_a_bounded_share_of_the_running_time():
     costs = {THREADED: 1e-3, SERIAL: 2e-5}
     drive(chooser, costs, 2000)  # settle on the serial loop
     chooser.begin_run()
-    drive(chooser, costs, 300_000)
+    drive(chooser, costs, 1_500_000)
     probe_s = chooser.steps[THREADED] * costs[THREADED]
     total_s = probe_s + chooser.steps[SERIAL] * costs[SERIAL]
     assert chooser.probes >= 2
@@ -173,6 +175,28 @@ def test_a_threaded_loop_that_becomes_contended_falls_back():
     assert chooser.mode == SERIAL
 
 
+def test_no_threaded_probes_while_one_thread_lacks_its_core():
+    chooser = LoopChooser(1000, n_threads=2, reprobe_s=0.05)
+    costs = {THREADED: 3e-5, SERIAL: 2e-5}
+    drive(chooser, costs, 5000)  # both loops measured, the serial one kept
+    assert chooser.mode == SERIAL
+    chooser.begin_run()
+    # two busy processes beside one thread: it holds 2/3 of a core, all of it now and then
+    done = 0
+    for chunk in range(200):
+        mode, count = chooser.next_chunk(10**9)
+        share = 1.0 if chunk % 5 == 4 else 0.6
+        chooser.record(mode, count, count * costs[mode], share * count * costs[mode])
+        done += count
+    assert chooser.steps[THREADED] == 0 and chooser.probes == 0
+    # the core comes back: the threaded loop, faster now, is probed at once and chosen
+    costs = {THREADED: 1e-5, SERIAL: 2e-5}
+    for _ in range(3):
+        mode, count = chooser.next_chunk(10_000)
+        chooser.record(mode, count, count * costs[mode], count * costs[mode] * 2)
+    assert chooser.probes == 1 and chooser.mode == THREADED
+
+
 def test_summary_counts_the_run():
     chooser = LoopChooser(1000, first_reprobe_s=1e9, reprobe_s=1e9)
     drive(chooser, {THREADED: 3e-5, SERIAL: 2e-5}, 5000)
@@ -200,7 +224,7 @@ class ScriptedChooser(LoopChooser):
         self.turn = turn
         self.recorded = 0
 
-    def record(self, mode, steps, seconds, cpu_seconds=None):
+    def record(self, mode, steps, seconds, cpu_seconds=None, work=None):
         slow_threads = (self.recorded // self.turn) % 2 == 0
         self.recorded += 1
         cost = {THREADED: 5e-5 if slow_threads else 1e-5, SERIAL: 2e-5}[mode]
