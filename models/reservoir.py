@@ -629,7 +629,9 @@ class IzhikevichReservoir:
     def _note_thread_use(self, steps_by_mode: dict[str, int], chooser) -> None:
         """Set :attr:`thread_stats` for the run just finished: ``threads``, ``automatic``,
         ``steps_threaded``, ``steps_serial``, ``threaded_fraction``, ``switches`` and
-        ``probes`` of the fallback, ``contended_chunks`` (threaded chunks whose threads lacked cores), and (automatic mode) each loop's last ``seconds_per_step``."""
+        ``probes`` of the fallback, ``contended_chunks`` (threaded chunks whose threads lacked
+        their cores) and (automatic mode) each loop's last ``seconds_per_step`` (seconds per
+        step of average work)."""
         total = steps_by_mode[THREADED] + steps_by_mode[SERIAL]
         stats: dict[str, Any] = {
             "threads": self.n_threads,
