@@ -46,35 +46,11 @@ version runs a whole chunk of steps in one cooperative launch, the phases of a
 step (update and threshold, delivery with atomic additions, reset and filters)
 separated by grid-wide barriers.
 
-Argument groups (tuples, so every backend takes the same arguments):
-
-``params = (form, a, b, c, d, C, k, v_r, v_t, v_peak, n_substeps, dt_ms)``
-    form 0 = Izhikevich 2003, 1 = Izhikevich 2007; a..v_t ``(N,)`` float64, or
-    all float32 for float32 arithmetic (C, k, v_r, v_t unused for the 2003 form).
-``state = (v, u, syn_a, syn_b, syn_in, noise)``
-    ``(N,)`` arrays in the state dtype (``noise`` float64), updated in place.
-    ``syn_a`` is the exponential current or the double-exponential ``r``,
-    ``syn_b`` its ``h``, ``syn_in`` the per-step input buffer (kept at zero
-    between steps), ``noise`` the held noise of the current interval.
-``drive = (bias, noise_std, noise_interval_steps, seed, ext_mode, ext, encoder)``
-    ``bias``, ``noise_std`` ``(N,)`` float64; ``seed`` numpy.uint64;
-    ``ext_mode`` 0 = none, 1 = ``ext`` is ``(n_steps, N)``, 2 = ``ext`` is
-    ``(n_steps, K)`` and the current is ``ext[n] @ encoder`` with ``encoder``
-    ``(K, N)``, summed over K in ascending order.
-``recurrent = (indptr, indices, weights, splits)``
-    CSR by presynaptic row (weights in the state dtype); ``splits``
-    ``(N, n_parts + 1)`` from :func:`spikesub.kernels.propagation.csr_partition`.
-``synapse = (mode, decay_a, decay_b, dt_ms, tau_rise_ms, tau_decay_ms)``
-    mode 0 = delta, 1 = exponential (``decay_a = exp(-dt/tau)``), 2 =
-    double-exponential (``decay_a = exp(-dt/tau_decay)``, ``decay_b =
-    exp(-dt/tau_rise)``).
-``poisson = (rates_hz, indptr, indices, weights, splits)``
-    ``rates_hz`` ``(n_steps or 1, P)`` float64; CSR from channels to neurons.
-``record = (record_spikes, spike_steps, spike_idx, n_recorded, pop_counts,
-rec_idx, record_every, run_step0, rec_v, rec_u)``
-    spike buffers (grown as needed and returned), ``pop_counts``
-    ``(n_steps,)`` int32 spikes per step, ``rec_idx`` ``(R,)`` int64 sampled
-    neurons, ``rec_v``/``rec_u`` ``(samples, R)`` for the whole run.
+Argument groups: the named tuples of :mod:`spikesub.kernels.network_args`, the same for
+every backend (``params`` :class:`NeuronParams`, ``state`` :class:`NetworkState`, ``drive``
+:class:`Drive`, ``recurrent`` :class:`Recurrent`, ``synapse`` :class:`Synapse`, ``poisson``
+:class:`PoissonDrive`, and ``record`` :class:`Record` on the CPU or :class:`CudaRecord` on
+CUDA), where their fields, shapes and units are documented.
 
 Every loop returns ``(status, err_step, err_neuron, n_recorded, spike_steps,
 spike_idx)``: status 0 when all steps ran, :data:`STATUS_NONFINITE` when the
@@ -104,6 +80,7 @@ from spikesub.kernels.izhikevich import (
     izhikevich2007_scalar_numba,
 )
 from spikesub.kernels.lazy_cuda import cuda
+from spikesub.kernels.network_args import Record
 from spikesub.kernels.propagation import (
     CACHE_LINE_BYTES,
     csr_prefetch_range_numba,
@@ -164,8 +141,8 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
     The synapses of spikes found by other parts are prefetched first, all at once (this part's
     own spikes had theirs prefetched during the update, see :func:`_prefetch_ahead`).
     """
-    c = params[3]
-    d = params[4]
+    c = params.c
+    d = params.d
     v, u, syn_a, syn_b, syn_in, noise = state
     rec_indptr, rec_indices, rec_weights, rec_splits = recurrent
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
@@ -217,10 +194,10 @@ def _input_current(lo, hi, step, held, drive, state, syn_mode, cur):
     """The step's input current of neurons lo:hi: ``held`` itself when there is nothing to add,
     else ``cur`` filled with ``held + external + synaptic`` (added in that order, each sum
     rounded to ``cur``'s dtype)."""
-    ext_mode = drive[4]
-    ext = drive[5]
-    encoder = drive[6]
-    syn_a = state[2]
+    ext_mode = drive.ext_mode
+    ext = drive.ext
+    encoder = drive.encoder
+    syn_a = state.syn_a
     if ext_mode == 0 and syn_mode == 0:
         return held
     for i in range(lo, hi):
@@ -259,12 +236,12 @@ def _euler_2003(lo, hi, params, state, current, v_peak):
     Returns the alarm: nonzero when a neuron reached ``v_peak`` (given in the state dtype, see
     :func:`_threshold_in_state_dtype`) or became non-finite; :func:`_scan_block` then says which.
     """
-    a = params[1]
-    b = params[2]
-    v = state[0]
-    u = state[1]
+    a = params.a
+    b = params.b
+    v = state.v
+    u = state.u
     f = a.dtype.type
-    dt_ms = f(params[11])
+    dt_ms = f(params.dt_ms)
     c1 = f(0.04)
     c2 = f(5.0)
     c3 = f(140.0)
@@ -286,8 +263,8 @@ def _euler_2003(lo, hi, params, state, current, v_peak):
 def _euler_2007(lo, hi, params, state, current, v_peak):
     """:func:`_euler_2003` for the 2007 form."""
     form, a, b, c, d, C, k, v_r, v_t, v_peak64, n_substeps, dt_ms = params
-    v = state[0]
-    u = state[1]
+    v = state.v
+    u = state.u
     f = a.dtype.type
     dt = f(dt_ms)
     zero = v.dtype.type(0.0)
@@ -308,8 +285,8 @@ def _euler_substeps(lo, hi, params, state, current, v_peak):
     """:func:`_euler_2003` for either form with several sub-steps (the scalar functions, in
     float64 whatever the parameters' dtype)."""
     form, a, b, c, d, C, k, v_r, v_t, v_peak64, n_substeps, dt_ms = params
-    v = state[0]
-    u = state[1]
+    v = state.v
+    u = state.u
     zero = v.dtype.type(0.0)
     alarm = 0
     for i in range(lo, hi):
@@ -334,8 +311,8 @@ def _euler_substeps(lo, hi, params, state, current, v_peak):
 def _scan_block(lo, hi, state, v_peak, spikes, slot):
     """After an alarm in lo:hi: append the neurons with ``v >= v_peak`` to ``spikes[slot:]``
     (ascending) and count the non-finite ones. Returns ``(next free slot, non-finite count)``."""
-    v = state[0]
-    u = state[1]
+    v = state.v
+    u = state.u
     zero = v.dtype.type(0.0)
     bad = 0
     for i in range(lo, hi):
@@ -353,9 +330,9 @@ def _prefetch_ahead(spikes, slot, next_spike, next_synapse, recurrent, part):
     """Prefetch up to :data:`_PREFETCH_LINES_PER_BLOCK` cache lines of the synapses (into this
     part's range) of the spikes found so far, ``spikes[next_spike:slot]``, continuing from
     synapse ``next_synapse`` (-1: the row's first); returns where to continue."""
-    indices = recurrent[1]
-    weights = recurrent[2]
-    splits = recurrent[3]
+    indices = recurrent.indices
+    weights = recurrent.weights
+    splits = recurrent.splits
     stride = CACHE_LINE_BYTES // weights.itemsize
     budget = _PREFETCH_LINES_PER_BLOCK
     while budget > 0 and next_spike < slot:
@@ -389,9 +366,9 @@ def _update_range(lo, hi, step, params, state, drive, held, syn_mode, cur, spike
     choice inside the loop, or its tail moved into an inlined function, kept the compiler from
     vectorising the update as well (measured 1.2x and 1.6x slower).
     """
-    form = params[0]
-    n_substeps = params[10]
-    v_peak = _threshold_in_state_dtype(state[0], params[9])
+    form = params.form
+    n_substeps = params.n_substeps
+    v_peak = _threshold_in_state_dtype(state.v, params.v_peak)
     # unsigned loop indices: Numba then emits no negative-index wraparound, and loops vectorise
     lo = np.uint64(lo)
     hi = np.uint64(hi)
@@ -458,7 +435,11 @@ def _step_part(t, first, p, step0, params, state, drive, recurrent, synapse, poi
     the noise, update and threshold them."""
     v, u, syn_a, syn_b, syn_in, noise = state
     bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
-    rec_idx, record_every, run_step0, rec_v, rec_u = record[5:]
+    rec_idx = record.rec_idx
+    record_every = record.record_every
+    run_step0 = record.run_step0
+    rec_v = record.rec_v
+    rec_u = record.rec_u
     bounds, part_count, part_bad, cur, held, p_buf, tail_buf, spikes, prev, in_spikes = scratch
     g = step0 + t
     lo = bounds[p]
@@ -483,7 +464,7 @@ def _step_part(t, first, p, step0, params, state, drive, recurrent, synapse, poi
         key = key_numba(np.uint64(seed), np.uint64(STREAM_NOISE), np.uint64(g // noise_every))
         _hold_input(lo, hi, key, refresh, bias, noise_std, noise, held, p_buf, tail_buf)
     part_bad[p], part_count[p] = _update_range(
-        lo, hi, t, params, state, drive, held, synapse[0], cur, spikes, recurrent, p
+        lo, hi, t, params, state, drive, held, synapse.mode, cur, spikes, recurrent, p
     )
 
 
@@ -493,12 +474,15 @@ def _serial_phase(t, step0, params, state, drive, poisson, record, scratch, shar
     neuron; gather the step's spikes into ``prev`` (ascending); count and record them; draw
     the Poisson input spikes. Ends the sub-run after this step when the spike buffers have no
     room left for another step of spikes."""
-    v = state[0]
-    u = state[1]
-    seed = drive[3]
-    rates = poisson[0]
-    dt_ms = params[11]
-    record_spikes, spike_steps, spike_idx, n_recorded, pop_counts = record[:5]
+    v = state.v
+    u = state.u
+    seed = drive.seed
+    rates = poisson.rates
+    dt_ms = params.dt_ms
+    record_spikes = record.record_spikes
+    spike_steps = record.spike_steps
+    spike_idx = record.spike_idx
+    pop_counts = record.pop_counts
     bounds, part_count, part_bad, cur, held, p_buf, tail_buf, spikes, prev, in_spikes = scratch
     n_parts = part_count.shape[0]
     g = step0 + t
@@ -577,10 +561,10 @@ def _worker(part, first, step0, params, state, drive, recurrent, synapse, poisso
 
 
 def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
-    v = state[0]
-    noise_std = drive[1]
-    rec_splits = recurrent[3]
-    rates = poisson[0]
+    v = state.v
+    noise_std = drive.noise_std
+    rec_splits = recurrent.splits
+    rates = poisson.rates
     (record_spikes, spike_steps, spike_idx, n_recorded, pop_counts,
      rec_idx, record_every, run_step0, rec_v, rec_u) = record  # fmt: skip
 
@@ -593,7 +577,7 @@ def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_st
     bounds = np.empty(n_parts + 1, dtype=np.int64)
     for part in range(n_parts + 1):
         bounds[part] = (n * part) // n_parts
-    work = params[1].dtype  # the arithmetic's dtype: the neuron parameters'
+    work = params.a.dtype  # the arithmetic's dtype: the neuron parameters'
     scratch = (
         bounds,
         np.zeros(n_parts, dtype=np.int64),  # spikes of each part this step
@@ -622,8 +606,8 @@ def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_st
         shared[_N_PREV] = 0
         shared[_N_IN] = 0
         counters = np.zeros((n_steps - first + 1) * (n_parts + _N_COUNTERS), dtype=np.int64)
-        sub_record = (record_spikes, spike_steps, spike_idx, n_recorded, pop_counts,
-                      rec_idx, record_every, run_step0, rec_v, rec_u)  # fmt: skip
+        sub_record = Record(record_spikes, spike_steps, spike_idx, n_recorded, pop_counts,
+                            rec_idx, record_every, run_step0, rec_v, rec_u)  # fmt: skip
         for part in prange(n_parts):
             _worker(part, first, step0, params, state, drive, recurrent, synapse, poisson,
                     sub_record, scratch, shared, counters, noise_on)  # fmt: skip
@@ -668,7 +652,7 @@ def run_network_numba_parallel(
 
 def run_network_numba(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
     """Numba CPU loop; parallel when the recurrent ``splits`` have more than one part."""
-    parallel = recurrent[3].shape[1] > 2
+    parallel = recurrent.splits.shape[1] > 2
     fn = run_network_numba_parallel if parallel else run_network_numba_serial
     return fn(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record)
 
@@ -870,8 +854,8 @@ def _deliver_part(
 @cuda.jit(device=True)
 def _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf):
     """Reset, synaptic filters and spike recording of neuron ``i``."""
-    c = params[3]
-    d = params[4]
+    c = params.c
+    d = params.d
     v, u, syn_a, syn_b, syn_in, noise = state
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
     if spiked[i]:
@@ -896,7 +880,7 @@ def _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf):
 @cuda.jit
 def _cuda_update(params, state, drive, syn_mode, g, step, spiked, spikes, counters, err):
     i = cuda.grid(1)
-    if i < state[0].shape[0]:
+    if i < state.v.shape[0]:
         _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, counters, 0, err)
 
 
@@ -917,15 +901,15 @@ def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spi
     i = cuda.grid(1)
     if i == 0:
         pop_counts[step] = counters[0]
-    if i < state[0].shape[0]:
+    if i < state.v.shape[0]:
         _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf)
 
 
 @cuda.jit(device=True)
 def _sample_one(r, state, rec_idx, rec_v, rec_u, row):
     """v and u of the ``r``-th recorded neuron into row ``row`` of the samples."""
-    rec_v[row, r] = state[0][rec_idx[r]]
-    rec_u[row, r] = state[1][rec_idx[r]]
+    rec_v[row, r] = state.v[rec_idx[r]]
+    rec_u[row, r] = state.u[rec_idx[r]]
 
 
 @cuda.jit
@@ -956,13 +940,13 @@ def _cuda_run_persistent(
     indptr, indices, weights = recurrent
     rates, in_indptr, in_indices, in_weights = poisson
     grid = cuda.cg.this_grid()
-    n = state[0].shape[0]
+    n = state.v.shape[0]
     n_rec = rec_idx.shape[0]
     tid = cuda.grid(1)
     stride = cuda.gridsize(1)
-    syn_mode = synapse[0]
-    dt_ms = params[11]
-    seed = drive[3]
+    syn_mode = synapse.mode
+    dt_ms = params.dt_ms
+    seed = drive.seed
     for step in range(n_steps):
         g = step0 + step
         slot = step % 2
@@ -1015,16 +999,18 @@ def run_network_cuda(
     ``False``, or a device that cannot hold a cooperative grid of this kernel, launches the
     phases of every step as separate kernels; both give the same result.
     """
-    v = state[0]
+    v = state.v
     n = v.shape[0]
     spiked = cuda.device_array(n, dtype=np.bool_)
     spikes = cuda.device_array(n, dtype=np.int32)
     counters = cuda.to_device(np.zeros(2, dtype=np.int32))
     err = cuda.to_device(np.array([np.iinfo(np.int64).max], dtype=np.int64))
-    target = v if synapse[0] == SYNAPSE_DELTA else state[4]
+    target = v if synapse.mode == SYNAPSE_DELTA else state.syn_in
     blocks = 0
     if persistent and n_steps > 0:
-        args = (params, state, drive, synapse, recurrent[:3], poisson[:4], target, step0,
+        csr = (recurrent.indptr, recurrent.indices, recurrent.weights)
+        channels = (poisson.rates, poisson.indptr, poisson.indices, poisson.weights)
+        args = (params, state, drive, synapse, csr, channels, target, step0,
                 n_steps, spiked, spikes, counters, err, record)  # fmt: skip
         blocks = min(_cooperative_blocks(_cuda_run_persistent, args, _THREADS),
                      (n + _THREADS - 1) // _THREADS)  # fmt: skip
@@ -1044,12 +1030,12 @@ def _run_steps_by_launches(
     counters, err, target,
 ):  # fmt: skip
     rec_buf, spike_base, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = record
-    n = state[0].shape[0]
+    n = state.v.shape[0]
     blocks = (n + _THREADS - 1) // _THREADS
     deliver_blocks = max(1, min(_MAX_DELIVER_BLOCKS, n))
-    syn_mode = synapse[0]
-    dt_ms = params[11]
-    seed = drive[3]
+    syn_mode = synapse.mode
+    dt_ms = params.dt_ms
+    seed = drive.seed
     indptr, indices, weights, _ = recurrent
     rates, in_indptr, in_indices, in_weights, _ = poisson
     n_rec = rec_idx.shape[0]

@@ -14,6 +14,16 @@ from tqdm.auto import tqdm
 
 from spikesub.kernels import network as net
 from spikesub.kernels.backends import resolve_backend
+from spikesub.kernels.network_args import (
+    CudaRecord,
+    Drive,
+    NetworkState,
+    NeuronParams,
+    PoissonDrive,
+    Record,
+    Recurrent,
+    Synapse,
+)
 from spikesub.kernels.propagation import csr_partition
 from spikesub.kernels.threads import (
     automatic_threads,
@@ -239,12 +249,9 @@ class IzhikevichReservoir:
         )
         # The serial loop walks one part: stepping the threaded loop's parts one after the
         # other costs it about 15 % (measured at 10k neurons). Both give the same floats.
-        serial_splits = csr_partition(*self._csr[:2], n, 1)
         self._splits = {
-            SERIAL: serial_splits,
-            THREADED: csr_partition(*self._csr[:2], n, self.n_threads)
-            if self.n_threads > 1
-            else serial_splits,
+            mode: csr_partition(*self._csr[:2], n, parts)
+            for mode, parts in self._parts_by_mode().items()
         }
         self.reset_state()
 
@@ -349,17 +356,17 @@ class IzhikevichReservoir:
     def reset_state(self) -> None:
         """Back to the population's initial state at t = 0 (synaptic currents cleared)."""
         n = self.n_neurons
-        self._state = (
-            self.population.v_init.astype(self.dtype),
-            self.population.u_init.astype(self.dtype),
-            np.zeros(n, self.dtype),
-            np.zeros(n, self.dtype),
-            np.zeros(n, self.dtype),
-            np.zeros(n, np.float64),
+        self._state = NetworkState(
+            v=self.population.v_init.astype(self.dtype),
+            u=self.population.u_init.astype(self.dtype),
+            syn_a=np.zeros(n, self.dtype),
+            syn_b=np.zeros(n, self.dtype),
+            syn_in=np.zeros(n, self.dtype),
+            noise=np.zeros(n, np.float64),
         )
         self.step = 0
 
-    _STATE_NAMES = ("v", "u", "syn_a", "syn_b", "syn_in", "noise")
+    _STATE_NAMES = NetworkState._fields
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the dynamic state: ``v``, ``u``, the synaptic filter variables
@@ -387,7 +394,7 @@ class IzhikevichReservoir:
         step = np.asarray(state["step"])
         if step.shape != () or not np.issubdtype(step.dtype, np.integer) or int(step) < 0:
             raise ValueError(f"state['step'] must be an integer >= 0; got {state['step']!r}")
-        self._state = tuple(arrays)
+        self._state = NetworkState(*arrays)
         self.step = int(step)
 
     def config(self) -> dict[str, Any]:
@@ -463,7 +470,7 @@ class IzhikevichReservoir:
             _run_buffer_bytes(n_steps, n_samples, rec_idx.size, self.dtype, current, n),
         )
         bias, ext_mode, ext, encoder = self._external(current, n_steps)
-        poisson_args = self._poisson(poisson, n_steps)
+        poisson_by_mode = self._poisson(poisson, n_steps)
         rec_v = np.zeros((n_samples, rec_idx.size), self.dtype)
         rec_u = np.zeros((n_samples, rec_idx.size), self.dtype)
         pop_counts = np.zeros(n_steps, np.int32)
@@ -475,10 +482,14 @@ class IzhikevichReservoir:
             -self.dt_ms / (self.tau_syn_ms if self.synapse == "exponential" else self.tau_decay_ms)
         )
         decay_b = math.exp(-self.dt_ms / self.tau_rise_ms)
-        synapse = (
-            SYNAPSES[self.synapse], decay_a, decay_b, self.dt_ms, self.tau_rise_ms,
-            self.tau_decay_ms,
-        )  # fmt: skip
+        synapse = Synapse(
+            mode=SYNAPSES[self.synapse],
+            decay_a=decay_a,
+            decay_b=decay_b,
+            dt_ms=self.dt_ms,
+            tau_rise_ms=self.tau_rise_ms,
+            tau_decay_ms=self.tau_decay_ms,
+        )
         chunk = max(1, min(n_steps, int(round(100.0 / self.dt_ms))))
         show = progress if progress is not None else sys.stderr.isatty()
         started = time.perf_counter()
@@ -488,12 +499,12 @@ class IzhikevichReservoir:
         ) as bar:  # fmt: skip
             if self.backend == "cuda":
                 spike_steps, spike_idx, n_recorded = self._run_cuda(
-                    params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+                    params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
                     record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
                 )  # fmt: skip
             else:
                 spike_steps, spike_idx, n_recorded = self._run_cpu(
-                    params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+                    params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
                     record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
                 )  # fmt: skip
         wall = time.perf_counter() - started
@@ -531,9 +542,9 @@ class IzhikevichReservoir:
         )
 
     # ------------------------------------------------------------------------------------------
-    def _neuron_params(self) -> tuple:
-        """The kernels' ``params`` tuple. Its per-neuron arrays set the arithmetic's dtype:
-        float32 for ``precision="float32"`` on the CPU backends, else float64."""
+    def _neuron_params(self) -> NeuronParams:
+        """The kernels' ``params``. Its per-neuron arrays set the arithmetic's dtype: float32
+        for ``precision="float32"`` on the CPU backends, else float64."""
         p = self.population
         n = self.n_neurons
         work = np.float32 if self.precision == "float32" and self.backend != "cuda" else np.float64
@@ -542,14 +553,23 @@ class IzhikevichReservoir:
             x = np.zeros(n) if x is None else x
             return x if x.dtype == work and not x.flags.writeable else _readonly(x.astype(work))
 
-        return (
-            0 if p.form == "2003" else 1,
-            *(per_neuron(x) for x in (p.a, p.b, p.c, p.d, p.C, p.k, p.v_r, p.v_t)),
-            float(p.v_peak), int(p.n_substeps), self.dt_ms,
-        )  # fmt: skip
+        return NeuronParams(
+            form=net.FORM_2003 if p.form == "2003" else net.FORM_2007,
+            a=per_neuron(p.a),
+            b=per_neuron(p.b),
+            c=per_neuron(p.c),
+            d=per_neuron(p.d),
+            C=per_neuron(p.C),
+            k=per_neuron(p.k),
+            v_r=per_neuron(p.v_r),
+            v_t=per_neuron(p.v_t),
+            v_peak=float(p.v_peak),
+            n_substeps=int(p.n_substeps),
+            dt_ms=self.dt_ms,
+        )
 
     def _run_cpu(
-        self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+        self, params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
         record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
     ):  # fmt: skip
         """Runs the NumPy or Numba loop chunk by chunk; in the automatic thread mode each chunk
@@ -558,13 +578,12 @@ class IzhikevichReservoir:
         chooser = self._loop_chooser if self.backend == "numba" else None
         if chooser is not None:
             chooser.begin_run()
-        drive = (bias, self.noise_std, self._noise_every, np.uint64(self.seed), ext_mode)
-        recurrent = {mode: (*self._csr, splits) for mode, splits in self._splits.items()}
+        recurrent = {mode: Recurrent(*self._csr, splits) for mode, splits in self._splits.items()}
         capacity = 1024 if record_spikes else 0
         spike_steps = np.zeros(capacity, np.int64)
         spike_idx = np.zeros(capacity, np.int32)
         n_recorded = 0
-        rates = poisson_args[0]
+        rates = poisson_by_mode[SERIAL].rates
         steps_by_mode = {THREADED: 0, SERIAL: 0}
         start = 0
         while start < n_steps:
@@ -575,13 +594,17 @@ class IzhikevichReservoir:
             g0 = run_step0 + start
             ext_chunk = ext[start : start + count] if ext_mode else ext
             rate_chunk = rates[start : start + count] if rates.shape[0] > 1 else rates
-            record = (
+            drive = Drive(
+                bias, self.noise_std, self._noise_every, np.uint64(self.seed), ext_mode,
+                ext_chunk, encoder,
+            )  # fmt: skip
+            record = Record(
                 record_spikes, spike_steps, spike_idx, n_recorded, pop_counts[start:],
                 rec_idx, record_every, run_step0, rec_v, rec_u,
             )  # fmt: skip
             args = (
-                params, self._state, (*drive, ext_chunk, encoder), recurrent[mode], synapse,
-                (rate_chunk, *poisson_args[1:]), g0, count, record,
+                params, self._state, drive, recurrent[mode], synapse,
+                poisson_by_mode[mode]._replace(rates=rate_chunk), g0, count, record,
             )  # fmt: skip
             with deferred_interrupt():  # Ctrl-C is raised once this chunk is accounted for
                 status, err_step, err_neuron, n_recorded, spike_steps, spike_idx = self._run_chunk(
@@ -654,20 +677,21 @@ class IzhikevichReservoir:
         self.thread_stats = stats
 
     def _run_cuda(
-        self, params, bias, ext_mode, ext, encoder, synapse, poisson_args, n_steps, chunk,
+        self, params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
         record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
     ):  # fmt: skip
         from numba import cuda
 
         to_dev = cuda.to_device
         n = self.n_neurons
-        d_params = tuple(to_dev(x) if isinstance(x, np.ndarray) else x for x in params)
-        d_state = tuple(to_dev(x) for x in self._state)
+        d_params = NeuronParams(*(to_dev(x) if isinstance(x, np.ndarray) else x for x in params))
+        d_state = NetworkState(*(to_dev(x) for x in self._state))
         d_bias, d_std = to_dev(bias), to_dev(self.noise_std)
         d_encoder = to_dev(encoder)
-        d_recurrent = (*(to_dev(x) for x in self._csr), None)
-        rates = poisson_args[0]
-        d_poisson_static = tuple(to_dev(x) for x in poisson_args[1:4])
+        d_recurrent = Recurrent(*(to_dev(x) for x in self._csr), None)
+        poisson = poisson_by_mode[SERIAL]
+        rates = poisson.rates
+        d_poisson_csr = (to_dev(poisson.indptr), to_dev(poisson.indices), to_dev(poisson.weights))
         d_rec_idx = to_dev(rec_idx)
         d_rec_v, d_rec_u = to_dev(rec_v), to_dev(rec_u)
         capacity = max(65536, n * chunk // 20) if record_spikes else 0
@@ -685,8 +709,8 @@ class IzhikevichReservoir:
                             rates[start : start + count] if rates.shape[0] > 1 else rates
                         )
                     )
-                    drive = (d_bias, d_std, self._noise_every, np.uint64(self.seed), ext_mode,
-                             d_ext, d_encoder)  # fmt: skip
+                    drive = Drive(d_bias, d_std, self._noise_every, np.uint64(self.seed),
+                                  ext_mode, d_ext, d_encoder)  # fmt: skip
                     d_counts = cuda.device_array(count, np.int32)
                     snapshot = (
                         [to_dev(x.copy_to_host()) for x in d_state] if record_spikes else None
@@ -694,11 +718,11 @@ class IzhikevichReservoir:
                     while True:
                         d_buf = cuda.device_array((capacity, 2), np.int64)
                         d_base = to_dev(np.zeros(1, np.int64))
-                        record = (d_buf, d_base, d_counts, d_rec_idx, record_every, run_step0,
-                                  d_rec_v, d_rec_u)  # fmt: skip
+                        record = CudaRecord(d_buf, d_base, d_counts, d_rec_idx, record_every,
+                                            run_step0, d_rec_v, d_rec_u)  # fmt: skip
                         status, err_step, err_neuron = net.run_network_cuda(
                             d_params, d_state, drive, d_recurrent, synapse,
-                            (d_rates, *d_poisson_static, None), g0, count, record,
+                            PoissonDrive(d_rates, *d_poisson_csr, None), g0, count, record,
                         )  # fmt: skip
                         fired = int(d_base.copy_to_host()[0])
                         if status != net.STATUS_OK or fired <= capacity:
@@ -708,7 +732,7 @@ class IzhikevichReservoir:
                         for dst, src in zip(d_state, snapshot, strict=True):
                             dst.copy_to_device(src)
                     if status == net.STATUS_NONFINITE:
-                        self._state = tuple(x.copy_to_host() for x in d_state)
+                        self._state = NetworkState(*(x.copy_to_host() for x in d_state))
                         self.step = err_step + 1
                         raise NonFiniteStateError(
                             err_step - run_step0, err_neuron, "v/u", self.dt_ms
@@ -721,9 +745,9 @@ class IzhikevichReservoir:
                     self.step = g0 + count
                     bar.update(count)
         except KeyboardInterrupt:
-            self._state = tuple(x.copy_to_host() for x in d_state)
+            self._state = NetworkState(*(x.copy_to_host() for x in d_state))
             raise
-        self._state = tuple(x.copy_to_host() for x in d_state)
+        self._state = NetworkState(*(x.copy_to_host() for x in d_state))
         rec_v[...] = d_rec_v.copy_to_host()
         rec_u[...] = d_rec_u.copy_to_host()
         if steps_out:
@@ -780,14 +804,19 @@ class IzhikevichReservoir:
             f"got {array.shape}"
         )
 
-    def _poisson(self, poisson: PoissonInput | None, n_steps: int):
+    def _poisson(self, poisson: PoissonInput | None, n_steps: int) -> dict[str, PoissonDrive]:
+        """The kernels' ``poisson`` for each loop (its synapses split like the recurrent ones:
+        whole rows for the serial loop, one part per thread for the threaded one)."""
         n = self.n_neurons
         if poisson is None:
             indptr, indices, values = _empty_csr(0, self.dtype)
-            return (
-                _scratch(np.zeros((1, 0))), indptr, indices, values,
-                np.zeros((0, self.n_threads + 1), np.int64),
-            )  # fmt: skip
+            rates = _scratch(np.zeros((1, 0)))
+            return {
+                mode: PoissonDrive(
+                    rates, indptr, indices, values, np.zeros((0, parts + 1), np.int64)
+                )
+                for mode, parts in self._parts_by_mode().items()
+            }
         if not isinstance(poisson, PoissonInput):
             raise TypeError(f"poisson must be a PoissonInput; got {type(poisson).__name__}")
         if poisson.weights.n_post != n:
@@ -802,9 +831,21 @@ class IzhikevichReservoir:
         if np.any(rates * self.dt_ms * 1e-3 > 1.0):
             raise ValueError(f"poisson.rate_hz must be <= 1 / dt = {1000.0 / self.dt_ms} Hz")
         w = poisson.weights
-        splits = csr_partition(w.indptr, w.indices, n, self.n_threads)
         weights = _readonly(w.weights.astype(self.dtype, copy=False))
-        return _scratch(rates), _readonly(w.indptr), _readonly(w.indices), weights, splits
+        return {
+            mode: PoissonDrive(
+                _scratch(rates),
+                _readonly(w.indptr),
+                _readonly(w.indices),
+                weights,
+                csr_partition(w.indptr, w.indices, n, parts),
+            )  # fmt: skip
+            for mode, parts in self._parts_by_mode().items()
+        }
+
+    def _parts_by_mode(self) -> dict[str, int]:
+        """How many parts each CPU loop splits the neurons into."""
+        return {SERIAL: 1, THREADED: self.n_threads}
 
     def _recording(self, record_state, record_indices, record_every):
         """``(indices, names)`` of the state to sample, from :meth:`run`'s arguments, checked:

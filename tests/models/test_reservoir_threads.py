@@ -14,6 +14,7 @@ import pytest
 
 from spikesub.kernels import threads
 from spikesub.models import reservoir as reservoir_module
+from spikesub.models.inputs import PoissonInput
 from spikesub.models.loop_choice import SERIAL, THREADED, LoopChooser
 from spikesub.models.reservoir import IzhikevichReservoir
 
@@ -246,14 +247,24 @@ def automatic_two_threads(monkeypatch):
     monkeypatch.setattr(reservoir_module, "automatic_threads", lambda: 2)
 
 
-def test_switches_between_loops_leave_every_spike_as_one_thread_has_it(automatic_two_threads):
-    reference = small_network(n_threads=1).run(
-        400.0, record_state=("v", "u"), record_indices=np.arange(200)
-    )
+def poisson_drive(n_neurons=200, seed=6):
+    """12 Poisson channels onto every neuron (both threads' halves) of :func:`small_network`."""
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(0.0, 6.0, (12, n_neurons)) * (rng.random((12, n_neurons)) < 0.5)
+    return PoissonInput(rate_hz=np.linspace(50.0, 400.0, 12), weights=weights)
+
+
+@pytest.mark.parametrize("with_poisson", [False, True])
+def test_switches_between_loops_leave_every_spike_as_one_thread_has_it(
+    automatic_two_threads, with_poisson
+):
+    inputs = {"poisson": poisson_drive()} if with_poisson else {}
+    record = {"record_state": ("v", "u"), "record_indices": np.arange(200)}
+    reference = small_network(n_threads=1).run(400.0, **record, **inputs)
     res = small_network()
     assert res.threads_automatic and res.n_threads == 2
     res._loop_chooser = ScriptedChooser(res._loop_chooser.max_steps)
-    out = res.run(400.0, record_state=("v", "u"), record_indices=np.arange(200))
+    out = res.run(400.0, **record, **inputs)
     stats = res.thread_stats
     assert stats["switches"] >= 3 and stats["probes"] >= 2
     assert 0 < stats["steps_threaded"] < 4000 and stats["steps_serial"] > 0
