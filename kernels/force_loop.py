@@ -26,31 +26,11 @@ their reference implementation:
 Everything is float64: RLS on a 2000-neuron network loses its positive-definite ``P`` in
 float32.
 
-Argument groups (tuples, the same for every backend):
-
-``neuron = (C, k, v_r, v_t, a, b, v_reset, d, i_bias, v_peak, dt_ms)``
-    ``(N,)`` float64 arrays, then two floats: ``C`` pF, ``k`` nS/mV, potentials mV, ``a``
-    1/ms, ``b`` nS, ``d`` and ``i_bias`` pA, ``dt_ms`` > 0.
-``synapse = (tau_rise_ms, tau_decay_ms)``
-    both > 0; filters ``r' = -r / tau_decay + h``, ``h' = -h / tau_rise + spikes / (tau_rise
-    tau_decay)``, for the synaptic current (weights in pA) and for the readout rates.
-``state = (v, u, ipsc, h_ipsc, r, h_r, z)``
-    ``(N,)`` float64 arrays and ``z`` ``(n_out,)``, updated in place.
-``network = (indptr, indices, weights, encoder)``
-    static weights as CSR over presynaptic rows (see :mod:`spikesub.kernels.propagation`:
-    int64 ``(N + 1,)``, int32 ``(nnz,)``, float64 ``(nnz,)``, pA); ``encoder`` ``(n_out, N)``
-    float64, pA per unit of ``z``.
-``learning = (phi, P, target, step0, train_start_step, train_stop_step, update_every)``
-    decoder ``phi`` ``(n_out, N)`` and inverse correlation matrix ``P`` ``(N, N)``, updated in
-    place; ``target`` ``(n_steps, n_out)`` float64 for steps ``step0 .. step0 + n_steps - 1``;
-    the step bounds are global step indices; ``update_every`` >= 1.
-``record = (z_out, counts, spike_idx, spikes_out, v_idx, v_out, phi_norm_out, sample_every)``
-    ``z_out`` ``(n_steps, n_out)`` readout of every step; ``counts`` ``(n_steps,)`` int32
-    spikes of the whole network per step; ``spike_idx`` ``(R,)`` int64 neurons whose spikes
-    go to ``spikes_out`` ``(n_steps, R)`` bool; ``v_idx`` ``(Rv,)`` int64 neurons whose ``v``
-    goes to ``v_out`` ``(n_steps // sample_every, Rv)``, sampled, like the Frobenius norm of
-    ``phi`` into ``phi_norm_out`` ``(n_steps // sample_every,)``, at the end of local steps
-    ``j`` with ``(j + 1) % sample_every == 0``.
+Argument groups: the named tuples of :mod:`spikesub.kernels.force_loop_args`
+(``neuron`` :class:`ForceNeuron`, ``synapse`` :class:`ForceSynapse`, ``state``
+:class:`ForceState`, ``network`` :class:`ForceConnections`, ``learning``
+:class:`ForceLearning`, ``record`` :class:`ForceRecord`), where their fields, shapes and units
+are documented; plain tuples in the same field order are accepted.
 
 Every loop returns ``(status, err_step, err_neuron)``: :data:`STATUS_OK` with ``-1, -1`` when
 all steps ran, :data:`STATUS_NONFINITE` with the global step and the first neuron whose state
@@ -74,6 +54,14 @@ import numpy as np
 from numba import njit
 
 import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
+from spikesub.kernels.force_loop_args import (
+    ForceConnections,
+    ForceLearning,
+    ForceNeuron,
+    ForceRecord,
+    ForceState,
+    ForceSynapse,
+)
 from spikesub.kernels.izhikevich import (
     izhikevich2007_scalar_numba,
     izhikevich2007_update_numpy,
@@ -86,8 +74,8 @@ from spikesub.kernels.synapses import double_exponential_synapse_update_numpy
 STATUS_OK = 0
 STATUS_NONFINITE = 1
 
-_NEURON_NAMES = ("C", "k", "v_r", "v_t", "a", "b", "v_reset", "d", "i_bias")
-_STATE_NAMES = ("v", "u", "ipsc", "h_ipsc", "r", "h_r")
+_NEURON_NAMES = ForceNeuron._fields[:9]  # the (N,) arrays
+_STATE_NAMES = ForceState._fields[:6]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -145,12 +133,12 @@ def check_force_loop_args(neuron, synapse, state, network, learning, record):
     params = [
         _array(x, name, (n,), np.float64) for x, name in zip(neuron[:9], _NEURON_NAMES, strict=True)
     ]
-    v_peak = neuron[9]
+    v_peak = neuron[9]  # ForceNeuron.v_peak (the group may be a plain tuple)
     if isinstance(v_peak, bool) or not isinstance(v_peak, numbers.Real):
         raise TypeError(f"v_peak must be a real number (mV); got {v_peak!r}")
     if not math.isfinite(float(v_peak)):
         raise ValueError(f"v_peak must be finite; got {v_peak}")
-    dt_ms = _positive(neuron[10], "dt_ms")
+    dt_ms = _positive(neuron[10], "dt_ms")  # ForceNeuron.dt_ms
     if np.any(params[0] <= 0.0):
         raise ValueError("C must be > 0 (pF) for every neuron")
     if len(synapse) != 2:
@@ -221,12 +209,12 @@ def check_force_loop_args(neuron, synapse, state, network, learning, record):
     _array(phi_norm_out, "phi_norm_out", (n_samples,), np.float64)
 
     return (
-        (*params, float(v_peak), dt_ms),
-        (tau_rise, tau_decay),
-        (*arrays, z),
-        (indptr, indices, weights, encoder),
-        (phi, P, target, step0, train_start, train_stop, update_every),
-        (z_out, counts, spike_idx, spikes_out, v_idx, v_out, phi_norm_out, sample_every),
+        ForceNeuron(*params, float(v_peak), dt_ms),
+        ForceSynapse(tau_rise, tau_decay),
+        ForceState(*arrays, z),
+        ForceConnections(indptr, indices, weights, encoder),
+        ForceLearning(phi, P, target, step0, train_start, train_stop, update_every),
+        ForceRecord(z_out, counts, spike_idx, spikes_out, v_idx, v_out, phi_norm_out, sample_every),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from spikesub.force_sine.config import ForceSineConfig
+from spikesub.kernels.force_loop_args import ForceConnections, ForceNeuron, ForceState
 from spikesub.models.neurons import IzhikevichPopulation
 
 __all__ = [
@@ -113,8 +114,8 @@ class ForceNetwork:
         encoder: ``(1, N)`` float64, pA per unit of readout.
     """
 
-    neuron: tuple[Any, ...]
-    state: tuple[np.ndarray, ...]
+    neuron: ForceNeuron
+    state: ForceState
     weights: tuple[np.ndarray, np.ndarray, np.ndarray]
     encoder: np.ndarray
 
@@ -123,9 +124,9 @@ class ForceNetwork:
         return int(self.encoder.shape[1])
 
     @property
-    def connections(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The loop's ``network`` group: ``(indptr, indices, weights, encoder)``."""
-        return (*self.weights, self.encoder)
+    def connections(self) -> ForceConnections:
+        """The loop's ``network`` group: the weights' CSR and the encoder."""
+        return ForceConnections(*self.weights, self.encoder)
 
 
 def build_network(config: ForceSineConfig) -> ForceNetwork:
@@ -168,25 +169,35 @@ def _per_neuron(x: Any, n: int) -> np.ndarray:
     return np.array(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)))
 
 
-def _neuron_group(population: IzhikevichPopulation, config: ForceSineConfig) -> tuple[Any, ...]:
+def _neuron_group(population: IzhikevichPopulation, config: ForceSineConfig) -> ForceNeuron:
     """The loop's ``neuron`` group of ``population`` with the bias and step of ``config``."""
     n = config.n_neurons
     p = population
-    return (
-        *(_per_neuron(x, n) for x in (p.C, p.k, p.v_r, p.v_t, p.a, p.b, p.c, p.d)),
-        _per_neuron(config.bias_pA, n),
-        float(p.v_peak),
-        config.dt_ms,
+    return ForceNeuron(
+        C=_per_neuron(p.C, n),
+        k=_per_neuron(p.k, n),
+        v_r=_per_neuron(p.v_r, n),
+        v_t=_per_neuron(p.v_t, n),
+        a=_per_neuron(p.a, n),
+        b=_per_neuron(p.b, n),
+        v_reset=_per_neuron(p.c, n),
+        d=_per_neuron(p.d, n),
+        i_bias=_per_neuron(config.bias_pA, n),
+        v_peak=float(p.v_peak),
+        dt_ms=config.dt_ms,
     )
 
 
-def _initial_state(population: IzhikevichPopulation) -> tuple[np.ndarray, ...]:
+def _initial_state(population: IzhikevichPopulation) -> ForceState:
     """The loop's ``state`` group at the start: the population's ``v`` and ``u``, filters and
     readout at zero."""
     n = population.n
-    return (
-        population.v_init.astype(np.float64),
-        population.u_init.astype(np.float64),
-        *(np.zeros(n) for _ in range(4)),
-        np.zeros(1),
+    return ForceState(
+        v=population.v_init.astype(np.float64),
+        u=population.u_init.astype(np.float64),
+        ipsc=np.zeros(n),
+        h_ipsc=np.zeros(n),
+        r=np.zeros(n),
+        h_r=np.zeros(n),
+        z=np.zeros(1),
     )

@@ -42,6 +42,7 @@ from spikesub.force_sine.config import ForceSineConfig
 from spikesub.force_sine.measures import measure, sine_target
 from spikesub.force_sine.network import ForceNetwork, build_network, neuron_settings
 from spikesub.kernels.force_loop import STATUS_OK, force_loop_numba, force_loop_numpy
+from spikesub.kernels.force_loop_args import ForceLearning, ForceRecord, ForceSynapse
 from spikesub.models.errors import NonFiniteStateError
 from spikesub.models.memory import check_allocation
 from spikesub.runs import prepare_run_dir, run_config_document, write_json, write_npz
@@ -171,9 +172,9 @@ class Readout:
             target=sine_target(steps.total, config.dt_ms, config.frequency_hz, config.amplitude),
         )
 
-    def learning(self, lo: int, hi: int, steps: Steps, update_every: int) -> tuple[Any, ...]:
+    def learning(self, lo: int, hi: int, steps: Steps, update_every: int) -> ForceLearning:
         """The loop's ``learning`` group for steps ``lo`` to ``hi``."""
-        return (
+        return ForceLearning(
             self.phi,
             self.P,
             self.target[lo:hi],
@@ -223,10 +224,10 @@ class Recording:
             sample_every=steps.sample_every,
         )
 
-    def record(self, lo: int, hi: int) -> tuple[Any, ...]:
+    def record(self, lo: int, hi: int) -> ForceRecord:
         """The loop's ``record`` group for steps ``lo`` to ``hi`` (views of the arrays)."""
         s_lo, s_hi = lo // self.sample_every, hi // self.sample_every
-        return (
+        return ForceRecord(
             self.z[lo:hi],
             self.counts[lo:hi],
             self.raster_neurons,
@@ -264,7 +265,7 @@ def run_loop(
     loop = force_loop_numba if config.loop_backend == "numba" else force_loop_numpy
     readout = Readout.start(config, steps)
     recording = Recording.empty(config.n_neurons, steps)
-    synapse = (config.tau_rise_ms, config.tau_decay_ms)
+    synapse = ForceSynapse(config.tau_rise_ms, config.tau_decay_ms)
     every = config.update_every
 
     def call(lo: int, hi: int) -> tuple[int, int, int]:

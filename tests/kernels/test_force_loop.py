@@ -8,8 +8,17 @@ import pytest
 from spikesub.kernels.force_loop import (
     STATUS_NONFINITE,
     STATUS_OK,
+    check_force_loop_args,
     force_loop_numba,
     force_loop_numpy,
+)
+from spikesub.kernels.force_loop_args import (
+    ForceConnections,
+    ForceLearning,
+    ForceNeuron,
+    ForceRecord,
+    ForceState,
+    ForceSynapse,
 )
 
 LOOPS = {"numpy": force_loop_numpy, "numba": force_loop_numba}
@@ -184,3 +193,29 @@ def test_wrong_dtype_is_a_type_error():
     args = _replace(_network(), 2, 0, np.zeros(50, dtype=np.float32))
     with pytest.raises(TypeError, match="v must have dtype float64"):
         force_loop_numba(*args)
+
+
+def test_checked_groups_are_named_tuples_read_by_field():
+    groups = check_force_loop_args(*_network(n_steps=40))
+    names = [type(group).__name__ for group in groups]
+    assert names == [
+        "ForceNeuron", "ForceSynapse", "ForceState", "ForceConnections", "ForceLearning",
+        "ForceRecord",
+    ]  # fmt: skip
+    neuron, synapse, state, network, learning, record = groups
+    assert neuron.v_peak == 30.0 and neuron.dt_ms == 0.04
+    assert synapse.tau_rise_ms == 2.0 and synapse.tau_decay_ms == 20.0
+    assert state.z.shape == (1,) and network.encoder.shape == (1, 50)
+    assert learning.update_every == 20 and record.sample_every == 1
+    # named groups run the loops as plain tuples do, to the same floats
+    a, b = _network(sample_every=25), _network(sample_every=25)
+    named = tuple(
+        cls(*group)
+        for cls, group in zip(
+            (ForceNeuron, ForceSynapse, ForceState, ForceConnections, ForceLearning, ForceRecord),
+            b,
+            strict=True,
+        )
+    )
+    assert force_loop_numba(*a) == force_loop_numba(*named) == (STATUS_OK, -1, -1)
+    np.testing.assert_array_equal(a[5][0], named[5].z_out)
