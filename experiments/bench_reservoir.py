@@ -60,7 +60,7 @@ from spikesub.brian2_reference import (
     run_brian2,
 )
 from spikesub.kernels import automatic_threads
-from spikesub.models.reservoir import PARALLEL_MIN_NEURONS, PRECISIONS, IzhikevichReservoir
+from spikesub.models.network.reservoir import PARALLEL_MIN_NEURONS, PRECISIONS, IzhikevichReservoir
 from spikesub.nest_reference import nest_available, run_nest
 from spikesub.roofline import MachineLimits, measure_machine, reservoir_bound
 from spikesub.runs import atomic_write_bytes, make_run_dir, read_json, write_json

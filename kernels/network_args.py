@@ -1,9 +1,9 @@
 """The argument groups of the network loops (:mod:`spikesub.kernels.network`), as named tuples.
 
 Every backend takes the same groups; the model layer builds them once per run
-(:class:`spikesub.models.reservoir.IzhikevichReservoir`), and the kernels read their fields by
-name (Numba compiles a named tuple's fields as a plain tuple's, on the CPU and in CUDA
-kernels). Where a kernel unpacks a whole group, it does so in the field order given here.
+(:class:`spikesub.models.network.reservoir.IzhikevichReservoir`), and the kernels read their
+fields by name (Numba compiles a named tuple's fields as a plain tuple's, on the CPU and in
+CUDA kernels). Where a kernel unpacks a whole group, it does so in the field order given here.
 """
 
 from __future__ import annotations

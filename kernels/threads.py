@@ -16,7 +16,7 @@ default layer wherever the wheel is installed. TBB's work stealing lets a runnin
 over the work of a descheduled one, whereas OpenMP's static split waits for it at every step:
 with other processes on the cores, the threaded network loop ran 1.2-1.5x slower than one
 thread on TBB and 30-90x slower on OpenMP (README, "Threads"; the reservoir's measured
-fallback to one thread, :mod:`spikesub.models.loop_choice`, covers the rest). A threading
+fallback to one thread, :mod:`spikesub.models.network.loop_choice`, covers the rest). A threading
 layer named by the user (``NUMBA_THREADING_LAYER``) is left alone, and when TBB cannot be
 loaded nothing fails: Numba uses its next layer.
 """

@@ -6,9 +6,9 @@ All functions take spikes as two aligned arrays, ``times_ms`` ``(n_spikes,)`` (f
 
 Binned statistics use bins of ``bin_ms`` that start at ``t_start_ms``; only complete bins inside
 the window ``[t_start_ms, t_start_ms + duration_ms)`` are used (a last partial bin is dropped,
-as in :meth:`spikesub.models.monitors.SimulationResult.population_rate_hz`), and spikes outside
-them are ignored. A spike within ``1e-9`` of a bin width below a bin edge counts in the later bin,
-so that times computed as ``step * dt_ms`` land in the bin their step belongs to.
+as in :meth:`spikesub.models.network.monitors.SimulationResult.population_rate_hz`), and spikes
+outside them are ignored. A spike within ``1e-9`` of a bin width below a bin edge counts in the
+later bin, so that times computed as ``step * dt_ms`` land in the bin their step belongs to.
 """
 
 from __future__ import annotations

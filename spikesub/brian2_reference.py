@@ -1,10 +1,10 @@
 """Brian2 reference simulations of spikesub reservoirs.
 
-:func:`run_brian2` rebuilds an :class:`~spikesub.models.reservoir.IzhikevichReservoir` in Brian2
-(same neurons, initial state, weights, bias, noise statistics and external current) and runs it,
-so that spike trains and run times can be compared with spikesub's own simulation. Brian2 is an
-optional dependency (``pip install 'spikesub[reference]'``) and is imported only when a function
-of this module is called.
+:func:`run_brian2` rebuilds an :class:`~spikesub.models.network.reservoir.IzhikevichReservoir` in
+Brian2 (same neurons, initial state, weights, bias, noise statistics and external current) and runs
+it, so that spike trains and run times can be compared with spikesub's own simulation. Brian2 is an
+optional dependency (``pip install 'spikesub[reference]'``) and is imported only when a function of
+this module is called.
 
 One time step ``n`` (``t = n * dt_ms``) of the Brian2 network follows Brian2's default schedule,
 which is the order spikesub's reservoir uses too:
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.models.monitors import SpikeTrains
+from spikesub.models.network.monitors import SpikeTrains
 
 __all__ = ["STANDALONE", "TARGETS", "Brian2Run", "brian2_available", "import_brian2", "run_brian2"]
 

@@ -1,7 +1,7 @@
 """NEST reference simulations of spikesub reservoirs (optional: ``pip install nest-simulator``).
 
 :func:`run_nest` rebuilds an Izhikevich (2003) reservoir
-(:class:`~spikesub.models.reservoir.IzhikevichReservoir`) in NEST 3, model ``izhikevich``
+(:class:`~spikesub.models.network.reservoir.IzhikevichReservoir`) in NEST 3, model ``izhikevich``
 (same neurons, initial state, weights, bias and noise statistics), and runs it, for the
 benchmark's third column. NEST is imported only when a function of this module is called.
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.models.monitors import SpikeTrains
+from spikesub.models.network.monitors import SpikeTrains
 
 __all__ = ["NestRun", "import_nest", "nest_available", "run_nest"]
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from spikesub.models.errors import MemoryBudgetError, RunFolderError
 from spikesub.models.memory import check_allocation
-from spikesub.models.monitors import SpikeTrains
+from spikesub.models.network.monitors import SpikeTrains
 
 # The name atomic_write_bytes gives its temporary files: ".<target>.<random>.tmp".
 _TMP_PREFIX, _TMP_SUFFIX = ".", ".tmp"

@@ -10,8 +10,8 @@ import torch
 
 from spikesub.models.errors import MemoryBudgetError
 from spikesub.models.memory import memory_budget
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 from spikesub.models.snn import LIF, EventLinear, SpikingConv2d, SpikingLinear
 from spikesub.models.snn.encoders import direct, latency, poisson
 from spikesub.readouts import FORCEReadout, ReadoutDivergedError, RidgeReadout, ThreeFactorReadout

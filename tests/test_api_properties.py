@@ -25,11 +25,11 @@ import spikesub
 from spikesub import analysis
 from spikesub.continual.strategies import make_strategy
 from spikesub.continual.subspace import HebbianSubspace
-from spikesub.models.connectivity import random_connectivity
 from spikesub.models.errors import SpikesubError
 from spikesub.models.memory import memory_budget
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.connectivity import random_connectivity
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 from spikesub.models.snn import LIF, SpikingConv2d, SpikingLinear, lif_sequence
 from spikesub.models.snn.encoders import direct, latency, poisson
 from spikesub.readouts import FORCEReadout, RidgeReadout, ThreeFactorReadout

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from spikesub.brian2_reference import Brian2Run, run_brian2
-from spikesub.models.connectivity import SparseWeights
-from spikesub.models.inputs import CurrentInput
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.connectivity import SparseWeights
+from spikesub.models.network.inputs import CurrentInput
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 brian2 = pytest.importorskip("brian2")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 from spikesub.nest_reference import run_nest
 
 

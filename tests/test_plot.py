@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from spikesub.analysis import population_rate_hz
-from spikesub.models.monitors import SpikeTrains
+from spikesub.models.network.monitors import SpikeTrains
 from spikesub.plot import membrane_traces, plot_run, raster
 from spikesub.runs import save_spikes, write_npz
 

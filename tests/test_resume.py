@@ -19,7 +19,7 @@ from spikesub.continual.run import ContinualConfig
 from spikesub.continual.run import run as run_continual
 from spikesub.models.errors import RunFolderError
 from spikesub.models.interrupts import deferred_interrupt
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.reservoir import IzhikevichReservoir
 from spikesub.runs import RunInterrupted, load_npz, read_json
 from spikesub.simulate import SimulationConfig
 from spikesub.simulate.run import run as run_simulation

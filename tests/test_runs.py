@@ -13,7 +13,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from spikesub import runs
-from spikesub.models.monitors import SpikeTrains
+from spikesub.models.network.monitors import SpikeTrains
 from spikesub.runs import (
     atomic_write_bytes,
     load_npz,

@@ -13,17 +13,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from spikesub.models import connectivity
-from spikesub.models.connectivity import (
+from spikesub.models.errors import MemoryBudgetError
+from spikesub.models.memory import memory_budget
+from spikesub.models.network import connectivity
+from spikesub.models.network.connectivity import (
     csr_bytes,
     expected_synapses,
     izhikevich_2003_weights,
     random_connectivity,
 )
-from spikesub.models.errors import MemoryBudgetError
-from spikesub.models.memory import memory_budget
-from spikesub.models.monitors import SpikeTrains
-from spikesub.models.reservoir import IzhikevichReservoir, _run_buffer_bytes
+from spikesub.models.network.monitors import SpikeTrains
+from spikesub.models.network.reservoir import IzhikevichReservoir, _run_buffer_bytes
 from spikesub.plot import plot_run, raster
 from spikesub.runs import save_spikes
 

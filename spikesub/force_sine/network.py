@@ -17,7 +17,7 @@ import numpy as np
 
 from spikesub.force_sine.config import ForceSineConfig
 from spikesub.kernels.force_loop_args import ForceConnections, ForceNeuron, ForceState
-from spikesub.models.neurons import IzhikevichPopulation
+from spikesub.models.network.neurons import IzhikevichPopulation
 
 __all__ = [
     "ForceNetwork",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikesub.models.monitors import SpikeTrains
+from spikesub.models.network.monitors import SpikeTrains
 from spikesub.plot import membrane_traces, raster
 from spikesub.runs import load_npz, load_spikes
 

@@ -14,8 +14,8 @@ from tqdm.auto import tqdm
 from spikesub.analysis import spike_metrics
 from spikesub.models.errors import RunFolderError
 from spikesub.models.memory import check_allocation
-from spikesub.models.monitors import SimulationResult, SpikeTrains
-from spikesub.models.reservoir import MAX_STEPS, IzhikevichReservoir
+from spikesub.models.network.monitors import SimulationResult, SpikeTrains
+from spikesub.models.network.reservoir import MAX_STEPS, IzhikevichReservoir
 from spikesub.runs import (
     RunInterrupted,
     config_fingerprint,

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.models.connectivity import dale_weights, random_connectivity
-from spikesub.models.inputs import CurrentInput
-from spikesub.models.monitors import SpikeTrains
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.connectivity import dale_weights, random_connectivity
+from spikesub.models.network.inputs import CurrentInput
+from spikesub.models.network.monitors import SpikeTrains
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 INHIBITORY_TAU_ADAPT_MS = 20.0
 INHIBITORY_ADAPT_JUMP_PA = 20.0

@@ -2,7 +2,7 @@
 
 In bytes, for ``N = n_neurons``:
 
-* synapses: :func:`~spikesub.models.connectivity.expected_synapses` at ``connection_p``
+* synapses: :func:`~spikesub.models.network.connectivity.expected_synapses` at ``connection_p``
   (no autapses) times 12 (an int32 target, the unit weight and the signed weight while they are
   drawn), plus the row pointers;
 * neurons: :data:`BYTES_PER_NEURON` for the population's parameters, the reservoir's state and
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from spikesub.models.connectivity import csr_bytes, expected_synapses
 from spikesub.models.memory import check_allocation
+from spikesub.models.network.connectivity import csr_bytes, expected_synapses
 
 __all__ = ["BYTES_PER_NEURON", "BYTES_PER_TRACE_VALUE", "SQUARE_MATRICES", "check_whatwhen_memory"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reservoir_cases import (  # tests/models/reservoir_cases.py
+from reservoir_cases import (  # tests/reservoir_cases.py
     DTYPES,
     NETWORKS,
     _dale_dense,
@@ -28,9 +28,9 @@ from reservoir_cases import (  # tests/models/reservoir_cases.py
 )
 
 from spikesub.models.errors import NonFiniteStateError, SpikesubError
-from spikesub.models.inputs import PoissonInput
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.inputs import PoissonInput
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 # ----------------------------------------------------------------------------------------------
 # 1. NumPy and Numba bit for bit

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikesub.models.connectivity import SparseWeights
+from spikesub.models.network.connectivity import SparseWeights
 
 
 def _finite(name: str, array: np.ndarray) -> None:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from reservoir_cases import (  # tests/models/reservoir_cases.py
+from reservoir_cases import (  # tests/reservoir_cases.py
     _dale_dense,
     _random_dense,
     _require_two_threads,
@@ -30,11 +30,11 @@ from spikesub.kernels.backends import BackendUnavailableError, resolve_backend
 from spikesub.kernels.izhikevich import izhikevich2003_scalar
 from spikesub.kernels.network import STREAM_NOISE
 from spikesub.kernels.rng import normal_numpy
-from spikesub.models.connectivity import SparseWeights
-from spikesub.models.inputs import CurrentInput, PoissonInput
-from spikesub.models.monitors import SpikeTrains
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.connectivity import SparseWeights
+from spikesub.models.network.inputs import CurrentInput, PoissonInput
+from spikesub.models.network.monitors import SpikeTrains
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 # ----------------------------------------------------------------------------------------------
 # 2. Determinism

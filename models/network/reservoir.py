@@ -31,14 +31,14 @@ from spikesub.kernels.threads import (
     numba_threads,
     resolve_threads,
 )
-from spikesub.models.connectivity import SparseWeights, izhikevich_2003_weights
 from spikesub.models.errors import NonFiniteStateError
-from spikesub.models.inputs import CurrentInput, PoissonInput
 from spikesub.models.interrupts import deferred_interrupt
-from spikesub.models.loop_choice import SERIAL, THREADED, LoopChooser
 from spikesub.models.memory import check_allocation
-from spikesub.models.monitors import SimulationResult, SpikeTrains
-from spikesub.models.neurons import IzhikevichPopulation
+from spikesub.models.network.connectivity import SparseWeights, izhikevich_2003_weights
+from spikesub.models.network.inputs import CurrentInput, PoissonInput
+from spikesub.models.network.loop_choice import SERIAL, THREADED, LoopChooser
+from spikesub.models.network.monitors import SimulationResult, SpikeTrains
+from spikesub.models.network.neurons import IzhikevichPopulation
 from spikesub.models.validation import as_dtype, as_real_array, check_index_array, check_int
 
 SYNAPSES: dict[str, int] = {
@@ -174,7 +174,7 @@ class IzhikevichReservoir:
         n_threads: threads of the Numba backend. ``None`` (default): automatic, the cores this
             process may use (:func:`spikesub.kernels.threads.automatic_threads`) from
             N >= 2048 on (else 1), and each chunk of a run goes to the threaded or the serial
-            loop, whichever measured faster lately (see :mod:`spikesub.models.loop_choice`;
+            loop, whichever measured faster lately (see :mod:`spikesub.models.network.loop_choice`;
             :attr:`thread_stats` tells what happened). A count given is used as given, with a
             warning when it is above the available cores.
 

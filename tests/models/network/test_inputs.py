@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from spikesub.models.connectivity import SparseWeights
-from spikesub.models.inputs import CurrentInput, PoissonInput
+from spikesub.models.network.connectivity import SparseWeights
+from spikesub.models.network.inputs import CurrentInput, PoissonInput
 
 # -- CurrentInput ------------------------------------------------------------------------------
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reservoir_cases import (  # tests/models/reservoir_cases.py
+from reservoir_cases import (  # tests/reservoir_cases.py
     _dale_dense,
     _random_dense,
     concat_spikes,
 )
 
 from spikesub.models.errors import NonFiniteStateError
-from spikesub.models.inputs import PoissonInput
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.inputs import PoissonInput
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 # ----------------------------------------------------------------------------------------------
 # 4. CUDA (simulator without a GPU)

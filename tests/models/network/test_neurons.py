@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikesub.models.neurons import IZHIKEVICH_PRESETS, IzhikevichPopulation, LIFPopulation
+from spikesub.models.network.neurons import IZHIKEVICH_PRESETS, IzhikevichPopulation, LIFPopulation
 
 # -- presets -----------------------------------------------------------------------------------
 

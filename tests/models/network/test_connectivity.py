@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikesub.models.connectivity import (
+from spikesub.models.network.connectivity import (
     SparseWeights,
     dale_weights,
     izhikevich_2003_weights,
     random_connectivity,
     scale_weights,
 )
-from spikesub.models.neurons import IzhikevichPopulation
+from spikesub.models.network.neurons import IzhikevichPopulation
 
 
 def _same(a: SparseWeights, b: SparseWeights) -> bool:

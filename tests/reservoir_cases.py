@@ -1,7 +1,7 @@
 """The reservoir tests' networks and helpers: small networks that exercise every input,
 synapse and neuron form, and comparisons of results bit for bit.
 
-Imported by the tests as ``reservoir_cases`` (pytest puts this folder on the path).
+Imported by the tests as ``reservoir_cases`` (tests/conftest.py puts this folder on the path).
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from spikesub.models.inputs import CurrentInput, PoissonInput
-from spikesub.models.monitors import SimulationResult
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.inputs import CurrentInput, PoissonInput
+from spikesub.models.network.monitors import SimulationResult
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 DTYPES = (np.float32, np.float64)
 

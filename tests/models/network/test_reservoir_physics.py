@@ -12,9 +12,9 @@ import pytest
 from spikesub.kernels.izhikevich import izhikevich2003_scalar, izhikevich2007_scalar
 from spikesub.kernels.network import STREAM_POISSON
 from spikesub.kernels.rng import uniform_numpy
-from spikesub.models.inputs import PoissonInput
-from spikesub.models.neurons import IzhikevichPopulation
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network.inputs import PoissonInput
+from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 # ----------------------------------------------------------------------------------------------
 # 6. Physics

@@ -1,5 +1,5 @@
 """The reservoir's threads: the automatic count, explicit counts, and the measured fallback to
-one thread (spikesub.models.loop_choice), whose switches never change a spike.
+one thread (spikesub.models.network.loop_choice), whose switches never change a spike.
 
 Timings are never asserted: the chooser's decisions are driven by scripted seconds.
 """
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from spikesub.kernels import threads
-from spikesub.models import reservoir as reservoir_module
-from spikesub.models.inputs import PoissonInput
-from spikesub.models.loop_choice import SERIAL, THREADED, LoopChooser
-from spikesub.models.reservoir import IzhikevichReservoir
+from spikesub.models.network import reservoir as reservoir_module
+from spikesub.models.network.inputs import PoissonInput
+from spikesub.models.network.loop_choice import SERIAL, THREADED, LoopChooser
+from spikesub.models.network.reservoir import IzhikevichReservoir
 
 # ----------------------------------------------------------------------------------------------
 # The chooser on its own
