@@ -83,7 +83,7 @@ _STATE_NAMES = ForceState._fields[:6]
 # ----------------------------------------------------------------------------------------------
 
 
-def _positive(value, name: str) -> float:
+def _positive(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number > 0; got {value!r}")
     value = float(value)
@@ -92,7 +92,7 @@ def _positive(value, name: str) -> float:
     return value
 
 
-def _integer(value, name: str, minimum: int) -> int:
+def _integer(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if int(value) < minimum:
@@ -100,7 +100,7 @@ def _integer(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _array(value, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+def _array(name: str, value, shape: tuple[int, ...], dtype) -> np.ndarray:
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array; got {type(value).__name__}")
     if value.shape != shape:
@@ -131,23 +131,23 @@ def check_force_loop_args(neuron, synapse, state, network, learning, record):
     if n < 1:
         raise ValueError("the network must have N >= 1 neurons")
     params = [
-        _array(x, name, (n,), np.float64) for x, name in zip(neuron[:9], _NEURON_NAMES, strict=True)
+        _array(name, x, (n,), np.float64) for x, name in zip(neuron[:9], _NEURON_NAMES, strict=True)
     ]
     v_peak = neuron[9]  # ForceNeuron.v_peak (the group may be a plain tuple)
     if isinstance(v_peak, bool) or not isinstance(v_peak, numbers.Real):
         raise TypeError(f"v_peak must be a real number (mV); got {v_peak!r}")
     if not math.isfinite(float(v_peak)):
         raise ValueError(f"v_peak must be finite; got {v_peak}")
-    dt_ms = _positive(neuron[10], "dt_ms")  # ForceNeuron.dt_ms
+    dt_ms = _positive("dt_ms", neuron[10])  # ForceNeuron.dt_ms
     if np.any(params[0] <= 0.0):
         raise ValueError("C must be > 0 (pF) for every neuron")
     if len(synapse) != 2:
         raise ValueError("synapse must be (tau_rise_ms, tau_decay_ms)")
-    tau_rise = _positive(synapse[0], "tau_rise_ms")
-    tau_decay = _positive(synapse[1], "tau_decay_ms")
+    tau_rise = _positive("tau_rise_ms", synapse[0])
+    tau_decay = _positive("tau_decay_ms", synapse[1])
 
     arrays = [
-        _array(x, name, (n,), np.float64) for x, name in zip(state[:6], _STATE_NAMES, strict=True)
+        _array(name, x, (n,), np.float64) for x, name in zip(state[:6], _STATE_NAMES, strict=True)
     ]
     if len(learning) != 7:
         raise ValueError(
@@ -158,36 +158,36 @@ def check_force_loop_args(neuron, synapse, state, network, learning, record):
     if not isinstance(phi, np.ndarray) or phi.ndim != 2 or phi.shape[0] < 1:
         raise ValueError(f"phi must be a 2-D (n_out, N = {n}) float64 array with n_out >= 1")
     n_out = phi.shape[0]
-    _array(phi, "phi", (n_out, n), np.float64)
-    z = _array(state[6], "z", (n_out,), np.float64)
+    _array("phi", phi, (n_out, n), np.float64)
+    z = _array("z", state[6], (n_out,), np.float64)
 
     if len(network) != 4:
         raise ValueError("network must be (indptr, indices, weights, encoder)")
     indptr, indices, weights, encoder = network
-    _array(indptr, "indptr", (n + 1,), np.int64)
+    _array("indptr", indptr, (n + 1,), np.int64)
     if not isinstance(indices, np.ndarray) or indices.ndim != 1:
         raise ValueError("indices must be a 1-D (nnz,) int32 array")
     nnz = indices.shape[0]
-    _array(indices, "indices", (nnz,), np.int32)
-    _array(weights, "weights", (nnz,), np.float64)
+    _array("indices", indices, (nnz,), np.int32)
+    _array("weights", weights, (nnz,), np.float64)
     if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) < 0):
         raise ValueError(f"indptr must rise from 0 to nnz = {nnz}")
     if nnz and (indices.min() < 0 or indices.max() >= n):
         raise ValueError(f"indices must lie in [0, {n - 1}]")
-    _array(encoder, "encoder", (n_out, n), np.float64)
+    _array("encoder", encoder, (n_out, n), np.float64)
 
     phi, P, target, step0, train_start, train_stop, update_every = learning
-    _array(P, "P", (n, n), np.float64)
+    _array("P", P, (n, n), np.float64)
     if not isinstance(target, np.ndarray) or target.ndim != 2:
         raise ValueError(f"target must be a 2-D (n_steps, n_out = {n_out}) float64 array")
     n_steps = target.shape[0]
-    _array(target, "target", (n_steps, n_out), np.float64)
+    _array("target", target, (n_steps, n_out), np.float64)
     if not np.all(np.isfinite(target)):
         raise ValueError("target must be finite (no NaN or inf)")
-    step0 = _integer(step0, "step0", 0)
-    train_start = _integer(train_start, "train_start_step", 0)
-    train_stop = _integer(train_stop, "train_stop_step", 0)
-    update_every = _integer(update_every, "update_every", 1)
+    step0 = _integer("step0", step0, 0)
+    train_start = _integer("train_start_step", train_start, 0)
+    train_stop = _integer("train_stop_step", train_stop, 0)
+    update_every = _integer("update_every", update_every, 1)
 
     if len(record) != 8:
         raise ValueError(
@@ -195,18 +195,18 @@ def check_force_loop_args(neuron, synapse, state, network, learning, record):
             "sample_every)"
         )
     z_out, counts, spike_idx, spikes_out, v_idx, v_out, phi_norm_out, sample_every = record
-    sample_every = _integer(sample_every, "sample_every", 1)
+    sample_every = _integer("sample_every", sample_every, 1)
     n_samples = n_steps // sample_every
-    _array(z_out, "z_out", (n_steps, n_out), np.float64)
-    _array(counts, "counts", (n_steps,), np.int32)
+    _array("z_out", z_out, (n_steps, n_out), np.float64)
+    _array("counts", counts, (n_steps,), np.int32)
     for idx, name in ((spike_idx, "spike_idx"), (v_idx, "v_idx")):
         if not isinstance(idx, np.ndarray) or idx.ndim != 1 or idx.dtype != np.int64:
             raise TypeError(f"{name} must be a 1-D int64 array of neuron indices")
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"{name} must lie in [0, {n - 1}]")
-    _array(spikes_out, "spikes_out", (n_steps, spike_idx.shape[0]), np.bool_)
-    _array(v_out, "v_out", (n_samples, v_idx.shape[0]), np.float64)
-    _array(phi_norm_out, "phi_norm_out", (n_samples,), np.float64)
+    _array("spikes_out", spikes_out, (n_steps, spike_idx.shape[0]), np.bool_)
+    _array("v_out", v_out, (n_samples, v_idx.shape[0]), np.float64)
+    _array("phi_norm_out", phi_norm_out, (n_samples,), np.float64)
 
     return (
         ForceNeuron(*params, float(v_peak), dt_ms),

@@ -52,7 +52,7 @@ def prefetch_numba(typingctx, array, index):
     return sig, codegen
 
 
-def _check_integer_array(array, name):
+def _check_integer_array(name, array):
     if not (isinstance(array, types.Array) and isinstance(array.dtype, types.Integer)):
         raise TypingError(f"{name} needs an integer array; got {array}")
 
@@ -60,7 +60,7 @@ def _check_integer_array(array, name):
 @intrinsic
 def atomic_add_numba(typingctx, array, index, value):
     """``array[index] += value`` as one atomic read-modify-write; returns the old value."""
-    _check_integer_array(array, "atomic_add_numba")
+    _check_integer_array("atomic_add_numba", array)
     sig = array.dtype(array, index, value)
 
     def codegen(context, builder, signature, args):
@@ -75,7 +75,7 @@ def atomic_add_numba(typingctx, array, index, value):
 @intrinsic
 def atomic_load_numba(typingctx, array, index):
     """``array[index]``, read atomically with acquire ordering."""
-    _check_integer_array(array, "atomic_load_numba")
+    _check_integer_array("atomic_load_numba", array)
     sig = array.dtype(array, index)
 
     def codegen(context, builder, signature, args):
@@ -90,7 +90,7 @@ def atomic_load_numba(typingctx, array, index):
 @intrinsic
 def atomic_store_numba(typingctx, array, index, value):
     """``array[index] = value``, written atomically with release ordering."""
-    _check_integer_array(array, "atomic_store_numba")
+    _check_integer_array("atomic_store_numba", array)
     sig = types.void(array, index, value)
 
     def codegen(context, builder, signature, args):

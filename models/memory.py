@@ -174,7 +174,7 @@ def available_memory_bytes() -> int | None:
 # The budget
 
 
-def _as_budget(value: int | float | str | None, name: str) -> int | None:
+def _as_budget(name: str, value: int | float | str | None) -> int | None:
     """A budget in bytes (None: no limit) from bytes or a size string."""
     if isinstance(value, str):
         n_bytes = parse_size(value)
@@ -196,7 +196,7 @@ def set_memory_budget(budget: int | float | str | None) -> None:
             :data:`DEFAULT_BUDGET_FRACTION` of the available memory).
     """
     global _override
-    _override = _UNSET if budget is None else _as_budget(budget, "memory budget")
+    _override = _UNSET if budget is None else _as_budget("memory budget", budget)
 
 
 @contextmanager
@@ -219,7 +219,7 @@ def _budget_and_source() -> tuple[int | None, str]:
     text = os.environ.get(BUDGET_ENV_VAR)
     if text is not None and text.strip():
         try:
-            return _as_budget(text, BUDGET_ENV_VAR), f"{BUDGET_ENV_VAR}={text.strip()}"
+            return _as_budget(BUDGET_ENV_VAR, text), f"{BUDGET_ENV_VAR}={text.strip()}"
         except ValueError as error:
             raise ValueError(f"{BUDGET_ENV_VAR}: {error}") from None
     available = available_memory_bytes()

@@ -14,35 +14,19 @@ later bin, so that times computed as ``step * dt_ms`` land in the bin their step
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 
 import numpy as np
 
 from spikesub.models.memory import check_allocation
-from spikesub.models.validation import size_in_bytes
+from spikesub.models.validation import check_int, check_real, size_in_bytes
 
 # Relative tolerance (in bins) for placing spike times on bin edges.
 _EDGE_TOL = 1e-9
 
 
 def _check_n_neurons(n_neurons: int) -> int:
-    if isinstance(n_neurons, bool) or not isinstance(n_neurons, Integral):
-        raise TypeError(f"n_neurons must be an int >= 1; got {type(n_neurons).__name__}")
-    if n_neurons < 1:
-        raise ValueError(f"n_neurons must be >= 1; got {n_neurons}")
-    if n_neurons > np.iinfo(np.int64).max:
-        raise ValueError(
-            f"n_neurons must be <= 2**63 - 1 (neuron indices are int64); got {n_neurons}"
-        )
-    return int(n_neurons)
-
-
-def _as_float(value: Real) -> float:
-    """``float(value)``, infinite for an integer beyond the float range (then refused)."""
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
+    # neuron indices are int64
+    return check_int("n_neurons", n_neurons, minimum=1, maximum=np.iinfo(np.int64).max)
 
 
 def _check_neuron_arrays(n_neurons: int, n_arrays: int) -> None:
@@ -50,26 +34,6 @@ def _check_neuron_arrays(n_neurons: int, n_arrays: int) -> None:
     check_allocation(
         f"per-neuron arrays of n_neurons = {n_neurons:,}", size_in_bytes(8, n_neurons, n_arrays)
     )
-
-
-def _check_positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number > 0; got {type(value).__name__}")
-    value = _as_float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0; got {value}")
-    return value
-
-
-def _check_finite(name: str, value: float, *, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
-    value = _as_float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    return value
 
 
 def _check_indices(indices: np.ndarray, n_neurons: int) -> np.ndarray:
@@ -168,7 +132,7 @@ def firing_rates_hz(indices: np.ndarray, n_neurons: int, duration_ms: float) -> 
         ``(n_neurons,)`` float64 rates in Hz (spike count / duration).
     """
     n_neurons = _check_n_neurons(n_neurons)
-    duration_ms = _check_positive("duration_ms", duration_ms)
+    duration_ms = check_real("duration_ms", duration_ms, low=0.0, low_open=True)
     indices = _check_indices(indices, n_neurons)
     _check_neuron_arrays(n_neurons, 2)
     counts = np.bincount(indices, minlength=n_neurons).astype(np.float64)
@@ -195,10 +159,7 @@ def isi_cv(
     """
     n_neurons = _check_n_neurons(n_neurons)
     times_ms, indices = _check_spikes(times_ms, indices, n_neurons)
-    if isinstance(min_spikes, bool) or not isinstance(min_spikes, Integral):
-        raise TypeError(f"min_spikes must be an int >= 2; got {type(min_spikes).__name__}")
-    if min_spikes < 2:
-        raise ValueError(f"min_spikes must be >= 2; got {min_spikes}")
+    min_spikes = check_int("min_spikes", min_spikes, minimum=2)
     _check_neuron_arrays(n_neurons, 6)
 
     cv = np.full(n_neurons, np.nan)
@@ -249,10 +210,10 @@ def population_rate_hz(
     """
     n_neurons = _check_n_neurons(n_neurons)
     times_ms = _check_times(times_ms)
-    duration_ms = _check_positive("duration_ms", duration_ms)
-    bin_ms = _check_positive("bin_ms", bin_ms)
-    t_start_ms = _check_finite("t_start_ms", t_start_ms)
-    smooth_ms = _check_finite("smooth_ms", smooth_ms, minimum=0.0)
+    duration_ms = check_real("duration_ms", duration_ms, low=0.0, low_open=True)
+    bin_ms = check_real("bin_ms", bin_ms, low=0.0, low_open=True)
+    t_start_ms = check_real("t_start_ms", t_start_ms)
+    smooth_ms = check_real("smooth_ms", smooth_ms, low=0.0)
 
     n_bins = _n_full_bins(duration_ms, bin_ms)
     bins = _bin_of(times_ms, t_start_ms, bin_ms, n_bins)
@@ -298,9 +259,9 @@ def synchrony_chi(
     """
     n_neurons = _check_n_neurons(n_neurons)
     times_ms, indices = _check_spikes(times_ms, indices, n_neurons)
-    duration_ms = _check_positive("duration_ms", duration_ms)
-    bin_ms = _check_positive("bin_ms", bin_ms)
-    t_start_ms = _check_finite("t_start_ms", t_start_ms)
+    duration_ms = check_real("duration_ms", duration_ms, low=0.0, low_open=True)
+    bin_ms = check_real("bin_ms", bin_ms, low=0.0, low_open=True)
+    t_start_ms = check_real("t_start_ms", t_start_ms)
 
     n_bins = _n_full_bins(duration_ms, bin_ms)
     if n_bins < 2:
@@ -375,9 +336,9 @@ def spike_metrics(
     """
     n_neurons = _check_n_neurons(n_neurons)
     times_ms, indices = _check_spikes(times_ms, indices, n_neurons)
-    duration_ms = _check_positive("duration_ms", duration_ms)
-    bin_ms = _check_positive("bin_ms", bin_ms)
-    t_start_ms = _check_finite("t_start_ms", t_start_ms)
+    duration_ms = check_real("duration_ms", duration_ms, low=0.0, low_open=True)
+    bin_ms = check_real("bin_ms", bin_ms, low=0.0, low_open=True)
+    t_start_ms = check_real("t_start_ms", t_start_ms)
     if excitatory is not None:
         excitatory = np.asarray(excitatory)
         if excitatory.shape != (n_neurons,):

@@ -135,7 +135,7 @@ class Brian2Run:
         return int(round(self.duration_ms / self.dt_ms)) if self.dt_ms > 0 else 0
 
 
-def _per_neuron(value: Any, n: int, name: str) -> np.ndarray:
+def _per_neuron(name: str, value: Any, n: int) -> np.ndarray:
     """``value`` as a ``(n,)`` float64 array (scalars are broadcast)."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
@@ -343,7 +343,7 @@ def _prepare(reservoir: Any, duration_ms: float, current: Any, record_v: Any) ->
         )
     n_steps = _check_duration(duration_ms, dt_ms)
     ext = None
-    bias = _per_neuron(reservoir.bias_current, n, "bias_current")
+    bias = _per_neuron("bias_current", reservoir.bias_current, n)
     if current is not None and hasattr(current, "signal") and hasattr(current, "encoder"):
         current = _project(current.signal, current.encoder)
     if current is not None and np.ndim(current) == 1:
@@ -365,7 +365,7 @@ def _prepare(reservoir: Any, duration_ms: float, current: Any, record_v: Any) ->
         rec = np.asarray(record_v, dtype=np.int64).ravel()
         if rec.size == 0 or rec.min() < 0 or rec.max() >= n:
             raise ValueError(f"record_v must hold neuron indices in [0, {n - 1}]; got {record_v!r}")
-    noise_std = _per_neuron(reservoir.noise_std, n, "noise_std")
+    noise_std = _per_neuron("noise_std", reservoir.noise_std, n)
     if np.any(noise_std < 0):
         raise ValueError("noise_std must be >= 0")
     return _Network(
@@ -411,19 +411,19 @@ def _build(b2: Any, net: _Network) -> _Objects:
         namespace=namespace,
         name="spikesub_neurons",
     )
-    group.v = _per_neuron(population.v_init, n, "v_init")
-    group.u = _per_neuron(population.u_init, n, "u_init")
-    group.a = _per_neuron(population.a, n, "a")
-    group.b = _per_neuron(population.b, n, "b")
-    group.c = _per_neuron(population.c, n, "c")
-    group.d = _per_neuron(population.d, n, "d")
-    group.v_peak = _per_neuron(population.v_peak, n, "v_peak")
+    group.v = _per_neuron("v_init", population.v_init, n)
+    group.u = _per_neuron("u_init", population.u_init, n)
+    group.a = _per_neuron("a", population.a, n)
+    group.b = _per_neuron("b", population.b, n)
+    group.c = _per_neuron("c", population.c, n)
+    group.d = _per_neuron("d", population.d, n)
+    group.v_peak = _per_neuron("v_peak", population.v_peak, n)
     group.I_bias = net.bias
     if net.form == "2007":
-        group.C = _per_neuron(population.C, n, "C")
-        group.k = _per_neuron(population.k, n, "k")
-        group.v_r = _per_neuron(population.v_r, n, "v_r")
-        group.v_t = _per_neuron(population.v_t, n, "v_t")
+        group.C = _per_neuron("C", population.C, n)
+        group.k = _per_neuron("k", population.k, n)
+        group.v_r = _per_neuron("v_r", population.v_r, n)
+        group.v_t = _per_neuron("v_t", population.v_t, n)
     objects: list[Any] = [group]
     if net.with_noise:
         group.sigma = net.noise_std

@@ -396,7 +396,7 @@ def _missing_files(folder: Path) -> list[str]:
     return [stem for stem in MNIST_FILES.values() if _find_file(folder, stem) is None]
 
 
-def _check_images(array: np.ndarray, name: str) -> None:
+def _check_images(name: str, array: np.ndarray) -> None:
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[1:] != (28, 28):
         raise ValueError(
             f"{name}: expected MNIST images of shape (n, 28, 28) uint8; "
@@ -404,7 +404,7 @@ def _check_images(array: np.ndarray, name: str) -> None:
         )
 
 
-def _check_labels(array: np.ndarray, name: str) -> None:
+def _check_labels(name: str, array: np.ndarray) -> None:
     if array.dtype != np.uint8 or array.ndim != 1:
         raise ValueError(
             f"{name}: expected MNIST labels of shape (n,) uint8; got shape {array.shape} "
@@ -423,12 +423,12 @@ def _kind_of(name: str) -> str | None:
     return None
 
 
-def _check_by_role(array: np.ndarray, name: str) -> None:
+def _check_by_role(name: str, array: np.ndarray) -> None:
     kind = _kind_of(name)
     if kind == "images":
-        _check_images(array, name)
+        _check_images(name, array)
     elif kind == "labels":
-        _check_labels(array, name)
+        _check_labels(name, array)
 
 
 def load_mnist(
@@ -487,7 +487,7 @@ def load_mnist(
             raise FileNotFoundError(f"MNIST file missing in {folder.resolve()}: {stem}")
         paths[role] = path
         array = _read_idx(path, str(path), _kind_of(stem))
-        _check_by_role(array, str(path))
+        _check_by_role(str(path), array)
         arrays[role] = array
     for split in ("train", "test"):
         n_images = arrays[f"x_{split}"].shape[0]
@@ -569,7 +569,7 @@ def _fetch(url: str, dest: Path, show: bool, expected: str | None) -> None:
                 f"{algorithm} {digest.hexdigest()} does not match the expected {expected}"
             )
         array = _read_idx(Path(tmp_name), url, _kind_of(dest.name))
-        _check_by_role(array, url)
+        _check_by_role(url, array)
         os.replace(tmp_name, dest)
     except BaseException:
         try:
@@ -687,7 +687,7 @@ def _check_present(path: Path, stem: str, checksums: Mapping[str, str]) -> FileC
     kind = _kind_of(stem)
     try:
         array = _read_idx(path, path.name, kind)
-        _check_by_role(array, path.name)
+        _check_by_role(path.name, array)
     except MemoryBudgetError as error:
         return FileCheck(stem, "unknown", path, f"not read: {error}")
     except (ValueError, OSError) as error:

@@ -16,14 +16,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from spikesub.analysis import (
-    _check_finite,
     _check_n_neurons,
-    _check_positive,
     _check_spikes,
     _check_times,
     population_rate_hz,
 )
 from spikesub.models.memory import check_allocation
+from spikesub.models.validation import check_real
 from spikesub.runs import save_figure
 
 EXCITATORY_COLOR = "tab:blue"
@@ -109,8 +108,8 @@ def raster(
     """
     n_neurons = _check_n_neurons(n_neurons)
     times_ms, indices = _check_spikes(times_ms, indices, n_neurons)
-    t_start_ms = _check_finite("t_start_ms", t_start_ms)
-    bin_ms = _check_positive("bin_ms", bin_ms)
+    t_start_ms = check_real("t_start_ms", t_start_ms)
+    bin_ms = check_real("bin_ms", bin_ms, low=0.0, low_open=True)
     if isinstance(max_points, bool) or not isinstance(max_points, Integral) or max_points < 1:
         raise ValueError(f"max_points must be an int >= 1; got {max_points!r}")
     if duration_ms is None:
@@ -119,7 +118,7 @@ def raster(
             duration_ms = float(max(last_bin + 1.0, 1.0) * bin_ms)
         else:
             duration_ms = bin_ms
-    duration_ms = _check_positive("duration_ms", duration_ms)
+    duration_ms = check_real("duration_ms", duration_ms, low=0.0, low_open=True)
     n_curves = 1 if excitatory is None else 3
     _check_raster_memory(n_neurons, duration_ms, bin_ms, n_curves, "raster plot")
     if excitatory is not None:
@@ -268,7 +267,7 @@ def membrane_traces(
     if isinstance(max_panels, bool) or not isinstance(max_panels, Integral) or max_panels < 1:
         raise ValueError(f"max_panels must be an int >= 1; got {max_panels!r}")
     if v_peak is not None:
-        v_peak = _check_finite("v_peak", v_peak)
+        v_peak = check_real("v_peak", v_peak)
 
     n_panels = min(k, int(max_panels))
     fig = Figure(figsize=(10.0, 1.2 + 1.5 * n_panels), layout="constrained")

@@ -302,7 +302,7 @@ def _sum_duplicates(indptr, indices, values, new_indptr, new_indices, new_values
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_count(value: Any, name: str, minimum: int = 0) -> int:
+def _check_count(name: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum:
@@ -318,7 +318,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return view
 
 
-def _weight_array(weights: Any, name: str = "weights") -> np.ndarray:
+def _weight_array(name: str, weights: Any) -> np.ndarray:
     w = np.asarray(weights)
     if w.dtype in _WEIGHT_DTYPES:
         return w
@@ -363,8 +363,8 @@ class SparseWeights:
     n_post: int
 
     def __post_init__(self) -> None:
-        n_pre = _check_count(self.n_pre, "n_pre")
-        n_post = _check_count(self.n_post, "n_post")
+        n_pre = _check_count("n_pre", self.n_pre)
+        n_post = _check_count("n_post", self.n_post)
         indptr = np.asarray(self.indptr)
         indices = np.asarray(self.indices)
         if indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu":
@@ -383,7 +383,7 @@ class SparseWeights:
             bad = int(indices.min()) if indices.min() < 0 else int(indices.max())
             raise ValueError(f"indices must lie in [0, n_post={n_post}); got {bad}")
         indices = np.ascontiguousarray(indices, dtype=np.int32)
-        weights = np.ascontiguousarray(_weight_array(self.weights))
+        weights = np.ascontiguousarray(_weight_array("weights", self.weights))
         if indptr.shape != (n_pre + 1,):
             raise ValueError(
                 f"indptr must have shape (n_pre + 1,) = ({n_pre + 1},); got {indptr.shape}"
@@ -500,8 +500,8 @@ class SparseWeights:
             duplicates: ``"raise"`` (a repeated (pre, post) pair raises ValueError) or ``"sum"``
                 (repeated pairs become one synapse with the summed weight).
         """
-        n_pre = _check_count(n_pre, "n_pre")
-        n_post = _check_count(n_post, "n_post")
+        n_pre = _check_count("n_pre", n_pre)
+        n_post = _check_count("n_post", n_post)
         if duplicates not in ("raise", "sum"):
             raise ValueError(f"duplicates must be 'raise' or 'sum'; got {duplicates!r}")
         pre_a = np.asarray(pre)
@@ -516,7 +516,7 @@ class SparseWeights:
                 raise TypeError(f"{name} must be an integer array; got dtype {arr.dtype}")
             if arr.size and (arr.min() < 0 or arr.max() >= size):
                 raise ValueError(f"{name} must lie in [0, {size}); got values outside")
-        w = _weight_array(weights)
+        w = _weight_array("weights", weights)
         if w.ndim == 0:
             w = np.full(pre_a.shape, w, dtype=w.dtype)
         if w.shape != pre_a.shape:
@@ -564,7 +564,7 @@ class SparseWeights:
 
     def with_weights(self, new_weights: Any) -> SparseWeights:
         """Same structure, new ``(nnz,)`` weights (float32/float64 kept, other reals -> float32)."""
-        w = _weight_array(new_weights, "new_weights")
+        w = _weight_array("new_weights", new_weights)
         if w.shape != (self.nnz,):
             raise ValueError(f"new_weights must have shape (nnz,) = ({self.nnz},); got {w.shape}")
         return SparseWeights(
@@ -640,7 +640,7 @@ def _check_probability(p: Any) -> float:
 
 def _check_in_degree(in_degree: Any, n_pre: int, n_post: int, exclude_diagonal: bool) -> int:
     """``in_degree`` as an int in ``[0, n_pre]`` (``n_pre - 1`` without autapses)."""
-    k = _check_count(in_degree, "in_degree")
+    k = _check_count("in_degree", in_degree)
     k_max = n_pre - 1 if exclude_diagonal and n_post > 0 else n_pre
     if k > max(k_max, 0):
         raise ValueError(
@@ -770,8 +770,8 @@ def random_connectivity(
             and work space exceed the memory budget (:mod:`spikesub.models.memory`); checked
             before any pass runs, so an oversized network fails at once.
     """
-    n_pre = _check_count(n_pre, "n_pre")
-    n_post = _check_count(n_post, "n_post")
+    n_pre = _check_count("n_pre", n_pre)
+    n_post = _check_count("n_post", n_post)
     if n_post > np.iinfo(np.int32).max:
         raise ValueError(f"n_post must be <= {np.iinfo(np.int32).max}; got {n_post}")
     if (p is None) == (in_degree is None):
@@ -818,7 +818,7 @@ def random_connectivity(
     )
 
 
-def _magnitude_range(value: Any, name: str) -> tuple[float, float]:
+def _magnitude_range(name: str, value: Any) -> tuple[float, float]:
     """A constant ``w`` or a ``(low, high)`` range, both >= 0 and finite."""
     if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         if len(value) != 2:
@@ -878,8 +878,8 @@ def dale_weights(
     if not isinstance(conn, SparseWeights):
         raise TypeError(f"conn must be a SparseWeights; got {type(conn).__name__}")
     mask = _excitatory_mask(excitatory, conn.n_pre)
-    exc_low, exc_high = _magnitude_range(w_exc, "w_exc")
-    inh_low, inh_high = _magnitude_range(w_inh, "w_inh")
+    exc_low, exc_high = _magnitude_range("w_exc", w_exc)
+    inh_low, inh_high = _magnitude_range("w_inh", w_inh)
     seed64 = _seed64(_seed_sequence(seed))
     out = np.empty(conn.nnz, dtype=conn.weights.dtype)
     if conn.nnz:
@@ -974,7 +974,7 @@ def _check_izhikevich_memory(n: Any, p: float | None, in_degree: int | None) -> 
     Invalid arguments are left to :func:`random_connectivity`, whose messages name them.
     """
     try:
-        n = _check_count(n, "population.n")
+        n = _check_count("population.n", n)
         p = _check_probability(p) if p is not None else None
         k = _check_in_degree(in_degree, n, n, False) if in_degree is not None else None
     except (TypeError, ValueError):

@@ -40,7 +40,7 @@ _INHIBITORY_PRESETS = frozenset({"FS", "LTS"})
 _FORMS = ("2003", "2007")
 
 
-def _size(value: Any, name: str, minimum: int = 0) -> int:
+def _size(name: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
     if value < minimum:
@@ -60,7 +60,7 @@ def _check_population_bytes(n: int, what: str) -> None:
     )
 
 
-def _per_neuron(value: Any, n: int, name: str) -> np.ndarray:
+def _per_neuron(name: str, value: Any, n: int) -> np.ndarray:
     """A scalar or ``(n,)`` real value as a fresh ``(n,)`` float64 array (finiteness checked)."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
@@ -166,7 +166,7 @@ class IzhikevichPopulation:
             arr = np.asarray(getattr(self, name))
             if arr.shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},) like a; got {arr.shape}")
-            values[name] = _per_neuron(arr, n, name)
+            values[name] = _per_neuron(name, arr, n)
         for name in self._ARRAYS_2007:
             value = getattr(self, name)
             if form == "2003":
@@ -179,7 +179,7 @@ class IzhikevichPopulation:
                 arr = np.asarray(value)
                 if arr.shape != (n,):
                     raise ValueError(f"{name} must have shape ({n},) like a; got {arr.shape}")
-                values[name] = _per_neuron(arr, n, name)
+                values[name] = _per_neuron(name, arr, n)
         if form == "2007" and np.any(values["C"] <= 0):
             raise ValueError(f"C must be > 0 (pF); got min {values['C'].min()}")
         exc = np.asarray(self.excitatory)
@@ -191,7 +191,7 @@ class IzhikevichPopulation:
         if not math.isfinite(self.v_peak):
             raise ValueError(f"v_peak must be finite; got {self.v_peak}")
         values["v_peak"] = float(self.v_peak)
-        values["n_substeps"] = _size(self.n_substeps, "n_substeps", minimum=1)
+        values["n_substeps"] = _size("n_substeps", self.n_substeps, minimum=1)
         for name, value in values.items():
             if isinstance(value, np.ndarray):
                 value = _frozen(value)
@@ -241,10 +241,10 @@ class IzhikevichPopulation:
                 f"unknown Izhikevich preset {name!r}; known presets: "
                 + ", ".join(IZHIKEVICH_PRESETS)
             )
-        n = _size(n, "n", minimum=1)
+        n = _size("n", n, minimum=1)
         _check_population_bytes(n, f"from_preset({name!r}, n)")
         params = {p: np.full(n, value) for p, value in IZHIKEVICH_PRESETS[key].items()}
-        v0 = _per_neuron(v_init, n, "v_init")
+        v0 = _per_neuron("v_init", v_init, n)
         return cls(
             form="2003",
             **params,
@@ -264,8 +264,8 @@ class IzhikevichPopulation:
         ``v_init = -65``, ``u_init = b * v_init``. The excitatory ``r`` are drawn first, then the
         inhibitory ones, from ``numpy.random.default_rng(seed)``.
         """
-        n_exc = _size(n_exc, "n_exc")
-        n_inh = _size(n_inh, "n_inh")
+        n_exc = _size("n_exc", n_exc)
+        n_inh = _size("n_inh", n_inh)
         if n_exc + n_inh < 1:
             raise ValueError(f"n_exc + n_inh must be >= 1; got {n_exc} + {n_inh}")
         _check_population_bytes(n_exc + n_inh, "izhikevich_2003: n_exc + n_inh")
@@ -316,27 +316,27 @@ class IzhikevichPopulation:
         ``numpy.random.default_rng(seed)``, as in Nicola & Clopath (2017). ``excitatory``
         defaults to all True (their network has no Dale's law).
         """
-        n = _size(n, "n", minimum=1)
+        n = _size("n", n, minimum=1)
         _check_population_bytes(n, "izhikevich_2007: n")
         v_peak = check_real("v_peak", v_peak)
-        v_r_arr = _per_neuron(v_r, n, "v_r")
+        v_r_arr = _per_neuron("v_r", v_r, n)
         if v_init is None:
             rng = np.random.default_rng(seed)
             v_init = v_r_arr + (float(v_peak) - v_r_arr) * rng.random(n)
         return cls(
             form="2007",
-            a=_per_neuron(a, n, "a"),
-            b=_per_neuron(b, n, "b"),
-            c=_per_neuron(v_reset, n, "v_reset"),
-            d=_per_neuron(d, n, "d"),
-            C=_per_neuron(C, n, "C"),
-            k=_per_neuron(k, n, "k"),
+            a=_per_neuron("a", a, n),
+            b=_per_neuron("b", b, n),
+            c=_per_neuron("v_reset", v_reset, n),
+            d=_per_neuron("d", d, n),
+            C=_per_neuron("C", C, n),
+            k=_per_neuron("k", k, n),
             v_r=v_r_arr,
-            v_t=_per_neuron(v_t, n, "v_t"),
+            v_t=_per_neuron("v_t", v_t, n),
             v_peak=v_peak,
             excitatory=_excitatory(excitatory, n, True),
-            v_init=_per_neuron(v_init, n, "v_init"),
-            u_init=_per_neuron(u_init, n, "u_init"),
+            v_init=_per_neuron("v_init", v_init, n),
+            u_init=_per_neuron("u_init", u_init, n),
         )
 
     @classmethod
@@ -425,10 +425,10 @@ class LIFPopulation:
 
     def _validate(self) -> dict[str, np.ndarray]:
         """Check the parameters; return them as ``(n,)`` float64 arrays."""
-        n = _size(self.n, "n", minimum=1)
+        n = _size("n", self.n, minimum=1)
         _check_population_bytes(n, "LIFPopulation: n")
         p = {
-            name: _per_neuron(getattr(self, name), n, name)
+            name: _per_neuron(name, getattr(self, name), n)
             for name in ("tau_ms", "v_rest", "v_th", "v_reset", "resistance")
         }
         if np.any(p["tau_ms"] <= 0):
@@ -492,7 +492,7 @@ class LIFPopulation:
         if cur.ndim == 2:
             if cur.shape[1] != n:
                 raise ValueError(f"current must have shape (time, {n}); got {cur.shape}")
-            if steps is not None and _size(steps, "steps") != cur.shape[0]:
+            if steps is not None and _size("steps", steps) != cur.shape[0]:
                 raise ValueError(
                     f"steps must equal the time length of current ({cur.shape[0]}); got {steps}"
                 )
@@ -506,7 +506,7 @@ class LIFPopulation:
                     "steps is required with a constant (scalar or (n,)) current; "
                     "give steps=... or a (time, n) current"
                 )
-            n_steps = _size(steps, "steps")
+            n_steps = _size("steps", steps)
             cur = np.broadcast_to(cur, (n,))
             constant = True
         else:
@@ -520,7 +520,7 @@ class LIFPopulation:
         v = (
             params["v_rest"].astype(dt)
             if v_init is None
-            else _per_neuron(v_init, n, "v_init").astype(dt)
+            else _per_neuron("v_init", v_init, n).astype(dt)
         )
         decay = np.exp(-dt_ms / params["tau_ms"])
         refractory_steps = int(round(self.refractory_ms / dt_ms))

@@ -72,11 +72,7 @@ SEED_MAX = 2**64 - 1
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer in [0, 2**64 - 1]; got {seed!r}")
-    if not 0 <= seed <= SEED_MAX:
-        raise ValueError(f"seed must be an integer in [0, 2**64 - 1]; got {seed}")
-    return int(seed)
+    return check_int("seed", seed, minimum=0, maximum=SEED_MAX)
 
 
 POPULATION_BYTES_PER_NEURON = 160

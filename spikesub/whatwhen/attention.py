@@ -37,16 +37,7 @@ import math
 
 import numpy as np
 
-
-def _check_unit(value: float, name: str, *, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise TypeError(f"{name} must be a number; got {value!r}")
-    v = float(value)
-    bad = (v <= 0.0 if low_open else v < 0.0) or v > 1.0 or not math.isfinite(v)
-    if bad:
-        interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"{name} must lie in {interval}; got {value}")
-    return v
+from spikesub.models.validation import check_real
 
 
 def trial_surprise(peak_time_ms: float, delay_ms: float) -> float:
@@ -69,7 +60,7 @@ def trial_surprise(peak_time_ms: float, delay_ms: float) -> float:
 
 def update_associability(alpha: float, surprise: float, rate: float) -> float:
     """One trial of ``alpha <- (1 - rate) alpha + rate surprise`` (``rate`` in (0, 1])."""
-    rate = _check_unit(rate, "rate", low_open=True)
+    rate = check_real("rate", rate, low=0.0, high=1.0, low_open=True)
     if not math.isfinite(surprise) or surprise < 0:
         raise ValueError(f"surprise must be a finite number >= 0; got {surprise}")
     return (1.0 - rate) * float(alpha) + rate * float(surprise)
@@ -83,7 +74,7 @@ def attention_gate(alpha: float, floor: float, ref: float) -> float:
         floor: the gate at no surprise, in [0, 1].
         ref: associability at which the gate is fully open, > 0.
     """
-    floor = _check_unit(floor, "floor")
+    floor = check_real("floor", floor, low=0.0, high=1.0)
     if isinstance(ref, bool) or not math.isfinite(float(ref)) or ref <= 0:
         raise ValueError(f"ref must be a finite number > 0; got {ref!r}")
     return floor + (1.0 - floor) * min(max(float(alpha) / float(ref), 0.0), 1.0)
