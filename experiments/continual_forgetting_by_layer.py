@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from spikesub.continual.cli import parse_thresholds
+from spikesub.continual.config import parse_energy_thresholds
 from spikesub.continual.metrics import evaluate
 from spikesub.continual.run import (
     ACTIVITIES,
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--validation", type=float, default=0.0, help="score on a held-out split")
     p.add_argument(
         "--threshold",
-        type=parse_thresholds,
+        type=parse_energy_thresholds,
         default=None,
         help="GPM / HLOP energy threshold, or one per layer, e.g. 0.98,0.9,0.9 (default: theirs)",
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from spikesub.scripting import add_job_arguments, apply_job_arguments, run_command
 
-__all__ = ["GROUPS", "main", "parse_thresholds", "register", "run_cli"]
+__all__ = ["GROUPS", "main", "register", "run_cli"]
 
 _DESCRIPTION = """\
 Train a spiking MLP on a sequence of tasks with one continual-learning method and write a run
@@ -39,19 +39,6 @@ them; rank 0 writes the run folder, which every rank must be able to read on --r
 
   torchrun --nproc_per_node N -m spikesub.cli continual --method hlop ... --out DIR
 """
-
-
-def parse_thresholds(text: str) -> float | list[float]:
-    """``"0.97"`` -> 0.97; ``"0.97,0.99,0.99"`` -> one threshold per protected layer."""
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"a threshold is a number in (0, 1), or comma-separated numbers; got {text!r}"
-        ) from None
-    if not values or not all(0 < v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"thresholds must lie in (0, 1); got {text!r}")
-    return values[0] if len(values) == 1 else values
 
 
 GROUPS = {

@@ -15,6 +15,7 @@ Nothing here imports torch, so ``spikesub --help`` stays fast.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ __all__ = [
     "QUICK",
     "QUICK_METHOD_OPTIONS",
     "ContinualConfig",
+    "parse_energy_thresholds",
 ]
 
 # MNIST: lr 0.02 was chosen on a validation split of permuted MNIST (10 % of each task's
@@ -256,3 +258,22 @@ class ContinualConfig(JobConfig):
             opts["seed"] = self.seed
         opts.update(self.strategy_options)
         return opts
+
+
+def parse_energy_thresholds(text: str) -> float | list[float]:
+    """An energy-threshold option as a script's command line gives it: ``"0.97"`` -> 0.97;
+    ``"0.97,0.99,0.99"`` -> one threshold per protected layer, each in (0, 1).
+
+    Raises:
+        argparse.ArgumentTypeError: not numbers, or outside (0, 1) (argparse prints the
+            message as it is).
+    """
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"an energy threshold is a number in (0, 1), or comma-separated numbers; got {text!r}"
+        ) from None
+    if not values or not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"energy thresholds must lie in (0, 1); got {text!r}")
+    return values[0] if len(values) == 1 else values
