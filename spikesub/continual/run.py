@@ -56,6 +56,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -483,18 +484,91 @@ def run(
             checked before the run folder is made.
         FileNotFoundError: missing MNIST files or nothing to resume.
     """
+    _check_run_arguments(config, stop_after)
+    session = _start(config, out, resume=resume, progress=progress, download=download)
+    stages_now = session.stages if stop_after is None else min(session.stages, stop_after)
+    if session.start >= stages_now:
+        result = session.ranks.main_only(
+            lambda: _write_results(session.run_dir, *session.results_args())
+        )
+        return {**result, "run_dir": str(session.run_dir)}
+    task_bar = _bar(
+        range(session.start, stages_now),
+        show=session.show,
+        desc=f"{config.method} tasks",
+        total=stages_now - session.start,
+    )
+    result: dict[str, Any] | None = None
+    for t in task_bar:
+        row, optimizer = _learn_task(session, t)
+        result = session.ranks.main_only(
+            _write_task, session.run_dir, _checkpoint(session, t, optimizer),
+            *session.results_args(finished=t + 1),
+        )  # fmt: skip
+        if session.show:
+            task_bar.set_postfix(acc=f"{np.nanmean(row[: t + 1]):.3f}")
+    assert result is not None
+    return {**result, "run_dir": str(session.run_dir)}
+
+
+def _check_run_arguments(config: Any, stop_after: Any) -> None:
     if not isinstance(config, ContinualConfig):
         raise TypeError(f"config must be a ContinualConfig; got {type(config).__name__}")
     if stop_after is not None and (
         isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 1
     ):
         raise ValueError(f"stop_after must be an int >= 1 or None; got {stop_after!r}")
+
+
+@dataclass
+class _Session:
+    """A run in progress: what it trains, where it writes, and what it has measured so far
+    (the accuracy matrix ``R``, the seconds of each phase per task, the training set sizes,
+    and ``start``, the first stage still to do)."""
+
+    config: ContinualConfig
+    ranks: DistributedContext
+    device: torch.device
+    show: bool
+    tasks: list[Task]
+    run_dir: Path
+    fingerprint: str
+    model: nn.Module
+    online_step: Any
+    strategy: Any
+    R: np.ndarray
+    times: dict[str, list[float]]
+    n_train: list[int] = field(default_factory=list)
+    start: int = 0
+
+    @property
+    def multitask(self) -> bool:
+        return self.config.method == "multitask"
+
+    @property
+    def stages(self) -> int:
+        """Tasks learnt one after the other (multitask learns them all in one stage)."""
+        return 1 if self.multitask else len(self.tasks)
+
+    def results_args(self, finished: int | None = None) -> tuple:
+        """The arguments of :func:`_write_results` after the run folder, after ``finished``
+        stages (default: the stages done before this session)."""
+        done = self.start if finished is None else finished
+        return (
+            self.config, self.R, self.times, done, self.strategy, self.n_train, self.device,
+        )  # fmt: skip
+
+
+def _start(
+    config: ContinualConfig, out: str | Path | None, *, resume: bool, progress: bool | None,
+    download: bool,
+) -> _Session:  # fmt: skip
+    """Data, sizes checked, the run folder, the model and strategy (restored on resume)."""
     from spikesub.continual.strategies import make_strategy
 
     device = _resolve_device(config.device)
     ranks = from_environment(device)
     device = ranks.device(device)
-    show = _show_progress(progress) and ranks.is_main
     tasks = benchmark_tasks(config, download=download)
     # refused before the run folder exists: an oversized network or batch leaves nothing behind
     stage_sizes = [len(task.y_train) for task in tasks]
@@ -502,34 +576,16 @@ def run(
     check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=N_OUTPUTS)
     run_dir = ranks.main_only(lambda: _prepare_folder(config, out, resume))
 
-    n_tasks = len(tasks)
-    n_outputs = N_OUTPUTS
     torch.manual_seed(_derived_seed(config.seed, 0x5EED))
     model = build_model(config, tasks[0].n_features).to(device)
     ranks.broadcast_(model.state_dict().values())  # the same start on every rank, as DDP's
     online_step = _online_trainer(model) if config.training == "online" else None
-
-    R = metrics_mod.accuracy_matrix(n_tasks)
-    times: dict[str, list[float]] = {k: [] for k in _TIME_KEYS}
-    n_train: list[int] = []
-    start = 0
-    multitask = config.method == "multitask"
-    stages = 1 if multitask else n_tasks
-    checkpoint_path = run_dir / "checkpoint.pt"
     fingerprint = config_fingerprint(JOB, config.to_dict())
-    options = config.strategy_kwargs()
-    state = None
-    if resume and checkpoint_path.exists():
-        state = load_checkpoint(run_dir)
-        if state.get("format") != _CHECKPOINT_FORMAT:
-            raise RunFolderError(
-                f"{checkpoint_path}: unknown checkpoint format {state.get('format')}"
-            )
-        if "fingerprint" in state:  # checkpoints written before fingerprints have none
-            check_checkpoint_fingerprint(checkpoint_path, state["fingerprint"], fingerprint)
-        # every option the strategy ran with, its defaults included, so that a resumed run
-        # repeats the interrupted one even if the strategy's defaults have changed since
-        options = dict(state["strategy"]["options"])
+    saved = _saved_state(run_dir, fingerprint) if resume else None
+    # on resume, every option the strategy ran with, its defaults included, so that the
+    # resumed run repeats the interrupted one even if the strategy's defaults have changed
+    options = dict(saved["strategy"]["options"]) if saved else config.strategy_kwargs()
+    show = _show_progress(progress) and ranks.is_main
     strategy = make_strategy(
         config.method,
         model,
@@ -539,139 +595,183 @@ def run(
     )
     if not resume:
         # written once the options are known to be valid: a refused start leaves no run
-        document = {
-            "experiment": JOB,
-            "job": JOB,
-            "fingerprint": fingerprint,
-            "world_size": ranks.world_size,
-            **config.to_dict(),
-        }
-        ranks.main_only(lambda: write_json(run_dir / "config.json", document))
-    if state is not None:
-        _restore_model(model, state["model"], checkpoint_path)
-        strategy.load_state_dict(state["strategy"])
-        R = state["R"].numpy().astype(np.float64)
-        times = {k: [float(v) for v in state["times"][k]] for k in _TIME_KEYS}
-        n_train = [int(v) for v in state["n_train"]]
-        _set_rng_states(state["rng"])
-        start = int(state["task"]) + 1
+        ranks.main_only(lambda: _write_config(run_dir, config, fingerprint, ranks.world_size))
+    session = _Session(
+        config=config, ranks=ranks, device=device, show=show, tasks=tasks, run_dir=run_dir,
+        fingerprint=fingerprint, model=model,
+        online_step=online_step,
+        strategy=strategy, R=metrics_mod.accuracy_matrix(len(tasks)),
+        times={k: [] for k in _TIME_KEYS},
+    )  # fmt: skip
+    if saved is not None:
+        _restore(session, saved)
+    return session
 
-    stages_now = stages if stop_after is None else min(stages, stop_after)
-    if start >= stages_now:
-        result = ranks.main_only(
-            lambda: _write_results(run_dir, config, R, times, start, strategy, n_train, device)
-        )
-        return {**result, "run_dir": str(run_dir)}
 
-    result: dict[str, Any] | None = None
-    task_bar = _bar(
-        range(start, stages_now),
-        show=show,
-        desc=f"{config.method} tasks",
-        total=stages_now - start,
+def _saved_state(run_dir: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The checkpoint of the run to resume, checked against this configuration (None when
+    no task had finished)."""
+    checkpoint_path = run_dir / "checkpoint.pt"
+    if not checkpoint_path.exists():
+        return None
+    state = load_checkpoint(run_dir)
+    if state.get("format") != _CHECKPOINT_FORMAT:
+        raise RunFolderError(f"{checkpoint_path}: unknown checkpoint format {state.get('format')}")
+    if "fingerprint" in state:  # checkpoints written before fingerprints have none
+        check_checkpoint_fingerprint(checkpoint_path, state["fingerprint"], fingerprint)
+    return state
+
+
+def _write_config(run_dir: Path, config: ContinualConfig, fingerprint: str, world: int) -> None:
+    document = {
+        "experiment": JOB,
+        "job": JOB,
+        "fingerprint": fingerprint,
+        "world_size": world,
+        **config.to_dict(),
+    }
+    write_json(run_dir / "config.json", document)
+
+
+def _restore(session: _Session, state: Mapping[str, Any]) -> None:
+    """Model, strategy, measurements and random generators as the checkpoint left them."""
+    _restore_model(session.model, state["model"], session.run_dir / "checkpoint.pt")
+    session.strategy.load_state_dict(state["strategy"])
+    session.R = state["R"].numpy().astype(np.float64)
+    session.times = {k: [float(v) for v in state["times"][k]] for k in _TIME_KEYS}
+    session.n_train = [int(v) for v in state["n_train"]]
+    _set_rng_states(state["rng"])
+    session.start = int(state["task"]) + 1
+
+
+def _learn_task(session: _Session, t: int) -> tuple[np.ndarray, torch.optim.Optimizer]:
+    """Stage ``t``: train, let the strategy end the task, evaluate every task; the accuracy
+    row and the seconds of each phase go into the session. Returns the row and the
+    optimizer (for the checkpoint)."""
+    config = session.config
+    torch.manual_seed(_derived_seed(config.seed, t))
+    if session.multitask:
+        data = _joint_data(session.tasks, N_OUTPUTS, session.device)
+    else:
+        data = _task_data(session.tasks[t], N_OUTPUTS, session.device)
+    session.n_train.append(len(data))
+    session.strategy.begin_task(t)
+    optimizer, train_s, proj_s, pen_s = _train(session, t, data)
+    session.strategy.set_shard(None)
+    # the strategy's recording hooks ran inside the training steps: its cost, not plain
+    # training's
+    proj_s += session.strategy.pop_hook_seconds()
+    end_s = _end_task(session, t, data)
+    t0 = time.perf_counter()
+    row = _evaluate(session.model, session.tasks, session.device, session.ranks)
+    eval_s = time.perf_counter() - t0
+    session.R[len(session.tasks) - 1 if session.multitask else t] = row
+    for key, value in zip(_TIME_KEYS, (train_s, proj_s, pen_s, end_s, eval_s), strict=True):
+        session.times[key].append(value)
+    return row, optimizer
+
+
+def _train(
+    session: _Session, t: int, data: _TrainData
+) -> tuple[torch.optim.Optimizer, float, float, float]:
+    """The epochs of stage ``t``; returns the optimizer and the seconds of training, of the
+    strategy's step (projection) and of its penalty."""
+    config, model, strategy = session.config, session.model, session.strategy
+    optimizer = torch.optim.SGD(
+        _param_groups(model, config.input_lr_scale if t > 0 else 1.0),
+        lr=config.lr,
+        momentum=config.momentum,
     )
-    for t in task_bar:
-        torch.manual_seed(_derived_seed(config.seed, t))
-        if multitask:
-            data = _joint_data(tasks, n_outputs, device)
-        else:
-            data = _task_data(tasks[t], n_outputs, device)
-        n_train.append(len(data))
-        strategy.begin_task(t)
-        optimizer = torch.optim.SGD(
-            _param_groups(model, config.input_lr_scale if t > 0 else 1.0),
-            lr=config.lr,
-            momentum=config.momentum,
+    total_steps = config.epochs * data.n_batches(config.batch_size)
+    done_steps = 0
+    model.train()
+    proj_s = pen_s = 0.0
+    t0 = time.perf_counter()
+    for epoch in range(config.epochs):
+        strategy.begin_epoch(epoch, config.epochs)
+        rng = np.random.default_rng([config.seed, t, epoch])
+        batch_bar = _bar(
+            data.batches(config.batch_size, rng),
+            show=session.show,
+            total=data.n_batches(config.batch_size),
+            desc=f"task {t} epoch {epoch + 1}/{config.epochs}",
+            leave=False,
         )
-        total_steps = config.epochs * data.n_batches(config.batch_size)
-        done_steps = 0
-        model.train()
-        proj_s = pen_s = 0.0
-        t0 = time.perf_counter()
-        for epoch in range(config.epochs):
-            strategy.begin_epoch(epoch, config.epochs)
-            rng = np.random.default_rng([config.seed, t, epoch])
-            batch_bar = _bar(
-                data.batches(config.batch_size, rng),
-                show=show,
-                total=data.n_batches(config.batch_size),
-                desc=f"task {t} epoch {epoch + 1}/{config.epochs}",
-                leave=False,
+        for batch in batch_bar:
+            optimizer.zero_grad(set_to_none=True)
+            tp = time.perf_counter()
+            penalty = strategy.penalty()
+            pen_s += time.perf_counter() - tp
+            _backward(session, batch, penalty, t, epoch)
+            tp = time.perf_counter()
+            strategy.before_step()
+            proj_s += time.perf_counter() - tp
+            rate = _scheduled_lr(config, done_steps, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = rate * group["lr_scale"]
+            optimizer.step()
+            done_steps += 1
+    return optimizer, time.perf_counter() - t0, proj_s, pen_s
+
+
+def _backward(session: _Session, batch: tuple, penalty: torch.Tensor, t: int, epoch: int) -> None:
+    """Gradients of one minibatch's loss plus ``penalty``: this process's shard under
+    torchrun, through the online trainer, or by plain backpropagation through time; a
+    diverged loss stops the run with advice."""
+    model, online_step = session.model, session.online_step
+    x, y, mask = batch
+    try:
+        if session.ranks.is_distributed:
+            loss_value = _backward_shard(
+                model, online_step, session.strategy, session.ranks, batch, penalty
             )
-            for x, y, mask in batch_bar:
-                optimizer.zero_grad(set_to_none=True)
-                tp = time.perf_counter()
-                penalty = strategy.penalty()
-                pen_s += time.perf_counter() - tp
-                try:
-                    if ranks.is_distributed:
-                        loss_value = _backward_shard(
-                            model, online_step, strategy, ranks, (x, y, mask), penalty
-                        )
-                    elif online_step is not None:
-                        loss_value = online_step(x, y, mask, penalty, _loss_fn)
-                    else:
-                        logits = metrics_mod.masked_logits(model(x), mask)
-                        loss = _loss_fn(logits, y) + penalty
-                        loss.backward()
-                        loss_value = float(loss.detach())
-                except ValueError as exc:
-                    _raise_if_diverged(model, config, t, epoch, exc)
-                    raise
-                if not math.isfinite(loss_value):
-                    _raise_if_diverged(model, config, t, epoch, f"loss is {loss_value}")
-                tp = time.perf_counter()
-                strategy.before_step()
-                proj_s += time.perf_counter() - tp
-                rate = _scheduled_lr(config, done_steps, total_steps)
-                for group in optimizer.param_groups:
-                    group["lr"] = rate * group["lr_scale"]
-                optimizer.step()
-                done_steps += 1
-        train_s = time.perf_counter() - t0
-        strategy.set_shard(None)
-        # the strategy's recording hooks ran inside the training steps: its cost, not plain
-        # training's
-        proj_s += strategy.pop_hook_seconds()
-
-        t0 = time.perf_counter()
-        # online training: GPM / HLOP protect the presynaptic traces its weight gradients are
-        # made of; EWC's Fisher needs gradients, which the model's own forward gives
-        traces = online_step is not None and config.method in ("gpm", "hlop")
-        net = online_step.forward if traces else model
-        if multitask:
-            forward = net
+        elif online_step is not None:
+            loss_value = online_step(x, y, mask, penalty, _loss_fn)
         else:
-            forward = _forward_fn(net, metrics_mod.class_mask(tasks[t].classes, n_outputs))
-        strategy.end_task(t, _Passes(data, config.batch_size, config.seed, t), forward, _loss_fn)
-        end_s = time.perf_counter() - t0 - strategy.diagnostic_seconds
+            logits = metrics_mod.masked_logits(model(x), mask)
+            loss = _loss_fn(logits, y) + penalty
+            loss.backward()
+            loss_value = float(loss.detach())
+    except ValueError as exc:
+        _raise_if_diverged(model, session.config, t, epoch, exc)
+        raise
+    if not math.isfinite(loss_value):
+        _raise_if_diverged(model, session.config, t, epoch, f"loss is {loss_value}")
 
-        t0 = time.perf_counter()
-        row = _evaluate(model, tasks, device, ranks)
-        eval_s = time.perf_counter() - t0
-        R[n_tasks - 1 if multitask else t] = row
-        for key, value in zip(_TIME_KEYS, (train_s, proj_s, pen_s, end_s, eval_s), strict=True):
-            times[key].append(value)
 
-        checkpoint = {
-            "format": _CHECKPOINT_FORMAT,
-            "fingerprint": fingerprint,
-            "task": t,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "strategy": strategy.state_dict(),
-            "R": torch.from_numpy(R.copy()),
-            "times": {k: list(v) for k, v in times.items()},
-            "n_train": list(n_train),
-            "rng": _rng_states(),
-        }
-        result = ranks.main_only(
-            _write_task, run_dir, checkpoint, config, R, times, t + 1, strategy, n_train, device
-        )
-        if show:
-            task_bar.set_postfix(acc=f"{np.nanmean(row[: t + 1]):.3f}")
-    assert result is not None
-    return {**result, "run_dir": str(run_dir)}
+def _end_task(session: _Session, t: int, data: _TrainData) -> float:
+    """The strategy's end of stage ``t`` (subspaces, Fisher...); returns its seconds, less
+    the diagnostics it timed apart."""
+    config = session.config
+    t0 = time.perf_counter()
+    # online training: GPM / HLOP protect the presynaptic traces its weight gradients are
+    # made of; EWC's Fisher needs gradients, which the model's own forward gives
+    traces = session.online_step is not None and config.method in ("gpm", "hlop")
+    net = session.online_step.forward if traces else session.model
+    if session.multitask:
+        forward = net
+    else:
+        mask = metrics_mod.class_mask(session.tasks[t].classes, N_OUTPUTS)
+        forward = _forward_fn(net, mask)
+    passes = _Passes(data, config.batch_size, config.seed, t)
+    session.strategy.end_task(t, passes, forward, _loss_fn)
+    return time.perf_counter() - t0 - session.strategy.diagnostic_seconds
+
+
+def _checkpoint(session: _Session, t: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Everything a resume after stage ``t`` needs."""
+    return {
+        "format": _CHECKPOINT_FORMAT,
+        "fingerprint": session.fingerprint,
+        "task": t,
+        "model": session.model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "strategy": session.strategy.state_dict(),
+        "R": torch.from_numpy(session.R.copy()),
+        "times": {k: list(v) for k, v in session.times.items()},
+        "n_train": list(session.n_train),
+        "rng": _rng_states(),
+    }
 
 
 def _write_task(run_dir: Path, checkpoint: dict[str, Any], *args: Any) -> dict[str, Any]:
