@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,31 @@ def _positive(name: str, value: float) -> float:
 
 MAX_STEPS = 2.0**62
 """More steps than one run can count (step counters are 64-bit integers)."""
+
+
+@dataclass
+class _RunPlan:
+    """One call of :meth:`IzhikevichReservoir.run`: its steps, the kernels' argument groups
+    that stay the same for the whole call, and the recording buffers the loops fill."""
+
+    n_steps: int
+    chunk: int  # steps per call of the loop (at most 100 ms), unless the chooser decides
+    run_step0: int  # global step of the call's start
+    params: NeuronParams
+    synapse: Synapse
+    bias: np.ndarray  # (N,) float64
+    ext_mode: int
+    ext: np.ndarray  # the whole call's external input (rows are sliced per chunk)
+    encoder: np.ndarray
+    poisson_by_mode: dict[str, PoissonDrive]  # rates for the whole call
+    record_spikes: bool
+    rec_idx: np.ndarray  # (R,) int64
+    rec_names: tuple[str, ...]  # recorded state variables
+    record_every: int
+    rec_v: np.ndarray  # (samples, R)
+    rec_u: np.ndarray  # (samples, R)
+    pop_counts: np.ndarray  # (n_steps,) int32
+
 
 SEED_MAX = 2**64 - 1
 """Largest seed: the counter-based generator keys its streams with a 64-bit seed."""
@@ -443,6 +469,22 @@ class IzhikevichReservoir:
         Raises:
             NonFiniteStateError: the state became NaN or infinite (names step and neuron).
         """
+        n_steps = self._n_steps(duration_ms)
+        plan = self._plan(n_steps, current, poisson, record_spikes, record_state,
+                          record_indices, record_every)  # fmt: skip
+        show = progress if progress is not None else sys.stderr.isatty()
+        started = time.perf_counter()
+        with tqdm(
+            total=n_steps, disable=not show, unit="step", desc=f"simulate ({self.backend})",
+            leave=False,
+        ) as bar:  # fmt: skip
+            loop = self._run_cuda if self.backend == "cuda" else self._run_cpu
+            spike_steps, spike_idx, n_recorded = loop(plan, bar)
+        wall = time.perf_counter() - started
+        return self._result(plan, spike_steps[:n_recorded], spike_idx[:n_recorded], wall)
+
+    def _n_steps(self, duration_ms: Any) -> int:
+        """``duration_ms`` in whole steps, checked (at least one, at most ``MAX_STEPS``)."""
         duration_ms = _positive("duration_ms", duration_ms)
         steps = duration_ms / self.dt_ms
         if not steps < MAX_STEPS:
@@ -455,86 +497,87 @@ class IzhikevichReservoir:
             raise ValueError(
                 f"duration_ms must be at least dt_ms = {self.dt_ms}; got {duration_ms}"
             )
+        return n_steps
+
+    def _plan(
+        self, n_steps, current, poisson, record_spikes, record_state, record_indices, record_every
+    ) -> _RunPlan:  # fmt: skip
+        """The kernels' argument groups and the recording buffers of one call of :meth:`run`,
+        checked against the memory budget before anything is allocated."""
         n = self.n_neurons
         rec_idx, rec_names = self._recording(record_state, record_indices, record_every)
         n_samples = (n_steps + record_every - 1) // record_every if rec_idx.size else 0
-        # Checked before anything is allocated. The spike buffer is not in the estimate: it
-        # starts small and grows with the spikes as they come.
+        # The spike buffer is not in the estimate: it starts small and grows with the spikes.
         check_allocation(
-            f"recording buffers of run(duration_ms={duration_ms:g}) at dt_ms={self.dt_ms:g} "
-            f"({n_steps:,} steps, {rec_idx.size} recorded neurons every {record_every} steps)",
+            f"recording buffers of run(duration_ms={n_steps * self.dt_ms:g}) at "
+            f"dt_ms={self.dt_ms:g} ({n_steps:,} steps, {rec_idx.size} recorded neurons every "
+            f"{record_every} steps)",
             _run_buffer_bytes(n_steps, n_samples, rec_idx.size, self.dtype, current, n),
         )
         bias, ext_mode, ext, encoder = self._external(current, n_steps)
-        poisson_by_mode = self._poisson(poisson, n_steps)
-        rec_v = np.zeros((n_samples, rec_idx.size), self.dtype)
-        rec_u = np.zeros((n_samples, rec_idx.size), self.dtype)
-        pop_counts = np.zeros(n_steps, np.int32)
-        run_step0 = self.step
-
-        p = self.population
-        params = self._neuron_params()
-        decay_a = math.exp(
-            -self.dt_ms / (self.tau_syn_ms if self.synapse == "exponential" else self.tau_decay_ms)
+        return _RunPlan(
+            n_steps=n_steps,
+            chunk=max(1, min(n_steps, int(round(100.0 / self.dt_ms)))),
+            run_step0=self.step,
+            params=self._neuron_params(),
+            synapse=self._synapse(),
+            bias=bias,
+            ext_mode=ext_mode,
+            ext=ext,
+            encoder=encoder,
+            poisson_by_mode=self._poisson(poisson, n_steps),
+            record_spikes=record_spikes,
+            rec_idx=rec_idx,
+            rec_names=tuple(rec_names),
+            record_every=record_every,
+            rec_v=np.zeros((n_samples, rec_idx.size), self.dtype),
+            rec_u=np.zeros((n_samples, rec_idx.size), self.dtype),
+            pop_counts=np.zeros(n_steps, np.int32),
         )
-        decay_b = math.exp(-self.dt_ms / self.tau_rise_ms)
-        synapse = Synapse(
+
+    def _synapse(self) -> Synapse:
+        """The kernels' ``synapse``: the filter's mode and its per-step decays."""
+        tau_a = self.tau_syn_ms if self.synapse == "exponential" else self.tau_decay_ms
+        return Synapse(
             mode=SYNAPSES[self.synapse],
-            decay_a=decay_a,
-            decay_b=decay_b,
+            decay_a=math.exp(-self.dt_ms / tau_a),
+            decay_b=math.exp(-self.dt_ms / self.tau_rise_ms),
             dt_ms=self.dt_ms,
             tau_rise_ms=self.tau_rise_ms,
             tau_decay_ms=self.tau_decay_ms,
         )
-        chunk = max(1, min(n_steps, int(round(100.0 / self.dt_ms))))
-        show = progress if progress is not None else sys.stderr.isatty()
-        started = time.perf_counter()
-        with tqdm(
-            total=n_steps, disable=not show, unit="step", desc=f"simulate ({self.backend})",
-            leave=False,
-        ) as bar:  # fmt: skip
-            if self.backend == "cuda":
-                spike_steps, spike_idx, n_recorded = self._run_cuda(
-                    params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
-                    record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
-                )  # fmt: skip
-            else:
-                spike_steps, spike_idx, n_recorded = self._run_cpu(
-                    params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
-                    record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
-                )  # fmt: skip
-        wall = time.perf_counter() - started
 
+    def _result(
+        self, plan: _RunPlan, steps: np.ndarray, idx: np.ndarray, wall: float
+    ) -> SimulationResult:
+        """What :meth:`run` returns, from the plan's buffers and the recorded spikes."""
+        step0 = plan.run_step0
         spikes = None
-        if record_spikes:
-            steps = spike_steps[:n_recorded]
-            idx = spike_idx[:n_recorded]
+        if plan.record_spikes:
             if self.backend == "cuda":  # the CPU loops record in (step, index) order already
                 order = np.lexsort((idx, steps))
                 steps, idx = steps[order], idx[order]
             spikes = SpikeTrains(
                 times_ms=steps * self.dt_ms,
                 indices=idx.astype(np.int32),
-                n_neurons=n,
-                t_start_ms=run_step0 * self.dt_ms,
-                duration_ms=n_steps * self.dt_ms,
+                n_neurons=self.n_neurons,
+                t_start_ms=step0 * self.dt_ms,
+                duration_ms=plan.n_steps * self.dt_ms,
             )
-        state = {}
-        if "v" in rec_names:
-            state["v"] = rec_v
-        if "u" in rec_names:
-            state["u"] = rec_u
+        state = {name: buf for name, buf in (("v", plan.rec_v), ("u", plan.rec_u))
+                 if name in plan.rec_names}  # fmt: skip
+        n_samples = plan.rec_v.shape[0]
         return SimulationResult(
             spikes=spikes,
-            population_counts=pop_counts,
-            excitatory=np.asarray(p.excitatory, dtype=bool),
+            population_counts=plan.pop_counts,
+            excitatory=np.asarray(self.population.excitatory, dtype=bool),
             dt_ms=self.dt_ms,
             backend=self.backend,
             state=state,
-            state_times_ms=(run_step0 + np.arange(n_samples) * record_every) * self.dt_ms,
-            state_indices=rec_idx,
+            state_times_ms=(step0 + np.arange(n_samples) * plan.record_every) * self.dt_ms,
+            state_indices=plan.rec_idx,
             wall_time_s=wall,
-            t_start_ms=run_step0 * self.dt_ms,
+            t_start_ms=step0 * self.dt_ms,
         )
 
     # ------------------------------------------------------------------------------------------
@@ -564,12 +607,20 @@ class IzhikevichReservoir:
             dt_ms=self.dt_ms,
         )
 
-    def _run_cpu(
-        self, params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
-        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
-    ):  # fmt: skip
+    def _run_cpu(self, plan: _RunPlan, bar):
         """Runs the NumPy or Numba loop chunk by chunk; in the automatic thread mode each chunk
-        goes to the threaded or the serial loop as :class:`LoopChooser` decides (same result)."""
+        goes to the threaded or the serial loop as :class:`LoopChooser` decides (same result).
+        Returns the recorded spikes ``(steps, neurons, count)``."""
+        params, bias, ext_mode, ext, encoder = (
+            plan.params, plan.bias, plan.ext_mode, plan.ext, plan.encoder,
+        )  # fmt: skip
+        synapse, poisson_by_mode, n_steps, chunk = (
+            plan.synapse, plan.poisson_by_mode, plan.n_steps, plan.chunk,
+        )  # fmt: skip
+        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = (
+            plan.record_spikes, plan.pop_counts, plan.rec_idx, plan.record_every, plan.run_step0,
+            plan.rec_v, plan.rec_u,
+        )  # fmt: skip
         loops = self._cpu_loops()
         chooser = self._loop_chooser if self.backend == "numba" else None
         if chooser is not None:
@@ -672,10 +723,19 @@ class IzhikevichReservoir:
             )
         self.thread_stats = stats
 
-    def _run_cuda(
-        self, params, bias, ext_mode, ext, encoder, synapse, poisson_by_mode, n_steps, chunk,
-        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u, bar,
-    ):  # fmt: skip
+    def _run_cuda(self, plan: _RunPlan, bar):
+        """Runs the CUDA loop chunk by chunk (a chunk whose spikes overflow the device buffer
+        runs again with room for all). Returns the recorded spikes ``(steps, neurons, count)``."""
+        params, bias, ext_mode, ext, encoder = (
+            plan.params, plan.bias, plan.ext_mode, plan.ext, plan.encoder,
+        )  # fmt: skip
+        synapse, poisson_by_mode, n_steps, chunk = (
+            plan.synapse, plan.poisson_by_mode, plan.n_steps, plan.chunk,
+        )  # fmt: skip
+        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = (
+            plan.record_spikes, plan.pop_counts, plan.rec_idx, plan.record_every, plan.run_step0,
+            plan.rec_v, plan.rec_u,
+        )  # fmt: skip
         from numba import cuda
 
         to_dev = cuda.to_device
