@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -22,7 +24,7 @@ from spikesub.analysis import (
     population_rate_hz,
 )
 from spikesub.models.memory import check_allocation
-from spikesub.models.validation import check_real
+from spikesub.models.validation import check_int, check_real
 from spikesub.runs import save_figure
 
 EXCITATORY_COLOR = "tab:blue"
@@ -110,45 +112,11 @@ def raster(
     times_ms, indices = _check_spikes(times_ms, indices, n_neurons)
     t_start_ms = check_real("t_start_ms", t_start_ms)
     bin_ms = check_real("bin_ms", bin_ms, low=0.0, low_open=True)
-    if isinstance(max_points, bool) or not isinstance(max_points, Integral) or max_points < 1:
-        raise ValueError(f"max_points must be an int >= 1; got {max_points!r}")
-    if duration_ms is None:
-        if times_ms.size:
-            last_bin = np.floor((times_ms.max() - t_start_ms) / bin_ms)
-            duration_ms = float(max(last_bin + 1.0, 1.0) * bin_ms)
-        else:
-            duration_ms = bin_ms
-    duration_ms = check_real("duration_ms", duration_ms, low=0.0, low_open=True)
+    max_points = check_int("max_points", max_points, minimum=1)
+    duration_ms = _raster_duration(times_ms, duration_ms, t_start_ms, bin_ms)
     n_curves = 1 if excitatory is None else 3
     _check_raster_memory(n_neurons, duration_ms, bin_ms, n_curves, "raster plot")
-    if excitatory is not None:
-        excitatory = np.asarray(excitatory)
-        if excitatory.shape != (n_neurons,) or excitatory.dtype != np.bool_:
-            raise ValueError(
-                f"excitatory must be a bool array of shape (n_neurons,) = ({n_neurons},); got "
-                f"{excitatory.dtype} {excitatory.shape}"
-            )
-
-    n_spikes = int(times_ms.size)
-    subsampled = n_spikes > max_points
-    if subsampled:
-        chosen = _subsample_neurons(indices, n_neurons, int(max_points), seed)
-        row_of = np.cumsum(chosen) - 1
-        keep = chosen[indices]
-        draw_t, draw_row = times_ms[keep], row_of[indices[keep]]
-        draw_neuron = indices[keep]
-        n_rows = int(chosen.sum())
-    else:
-        draw_t, draw_row, draw_neuron = times_ms, indices, indices
-        n_rows = n_neurons
-
-    fig = Figure(figsize=(10.0, 6.0), layout="constrained")
-    ax_raster, ax_rate = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3.0, 1.0]})
-    if draw_t.size <= _TICK_MARKER_LIMIT:
-        style = {"marker": "|", "markersize": 3.0, "markeredgewidth": 0.6}
-    else:
-        style = {"marker": ".", "markersize": 1.0, "markeredgewidth": 0.0}
-    counts = np.bincount(indices, minlength=n_neurons)
+    excitatory = _check_excitatory(excitatory, n_neurons)
     if excitatory is None:
         groups = [("spikes", np.ones(n_neurons, dtype=bool), ALL_COLOR)]
     else:
@@ -156,54 +124,116 @@ def raster(
             ("excitatory", excitatory, EXCITATORY_COLOR),
             ("inhibitory", ~excitatory, INHIBITORY_COLOR),
         ]
-    for name, members, color in groups:
-        sel = members[draw_neuron]
-        label = f"{name}: {int(members.sum()):,} neurons, {int(counts[members].sum()):,} spikes"
-        ax_raster.plot(
-            draw_t[sel], draw_row[sel], linestyle="none", color=color, label=label, **style
-        )
-    ax_raster.set_ylim(-0.5, max(n_rows, 1) - 0.5)
-    ax_raster.set_ylabel("neuron (random subset)" if subsampled else "neuron")
-    ax_raster.legend(loc="upper right", fontsize="small", markerscale=3.0, framealpha=0.8)
 
-    starts, rate = population_rate_hz(
-        times_ms, n_neurons, duration_ms, bin_ms=bin_ms, t_start_ms=t_start_ms
+    drawn = _RasterPoints.choose(times_ms, indices, n_neurons, max_points, seed)
+    fig = Figure(figsize=(10.0, 6.0), layout="constrained")
+    ax_raster, ax_rate = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3.0, 1.0]})
+    _draw_raster(ax_raster, drawn, np.bincount(indices, minlength=n_neurons), groups)
+    window = (t_start_ms, duration_ms, bin_ms)
+    _draw_rates(
+        ax_rate, times_ms, indices, n_neurons, window, groups if excitatory is not None else []
     )
-    centers = starts + 0.5 * bin_ms
-    ax_rate.plot(centers, rate, color=ALL_COLOR, linewidth=1.0, label="all", zorder=3)
-    if excitatory is not None:
-        for name, members, color in groups:
-            n_group = int(members.sum())
-            if n_group == 0:
-                continue
-            _, group_rate = population_rate_hz(
-                times_ms[members[indices]],
-                n_group,
-                duration_ms,
-                bin_ms=bin_ms,
-                t_start_ms=t_start_ms,
-            )
-            ax_rate.plot(centers, group_rate, color=color, linewidth=0.7, alpha=0.7, label=name)
-        ax_rate.legend(loc="upper right", fontsize="small", ncols=3)
-    ax_rate.set_ylabel(f"rate (Hz, {bin_ms:g} ms bins)")
-    ax_rate.set_xlabel("time (ms)")
-    ax_rate.set_xlim(t_start_ms, t_start_ms + duration_ms)
-    ax_rate.set_ylim(bottom=0.0)
-
+    n_spikes = int(times_ms.size)
     heading = (
         title
         if title is not None
         else f"{n_spikes:,} spikes, {n_neurons:,} neurons, {duration_ms:g} ms"
     )
-    if subsampled:
+    if drawn.subsampled:
         heading += (
-            f"\nshowing a random subset of {n_rows:,} of {n_neurons:,} neurons "
-            f"({draw_t.size:,} of {n_spikes:,} spikes, seed {seed})"
+            f"\nshowing a random subset of {drawn.n_rows:,} of {n_neurons:,} neurons "
+            f"({drawn.t.size:,} of {n_spikes:,} spikes, seed {seed})"
         )
     fig.suptitle(heading)
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _raster_duration(
+    times_ms: np.ndarray, duration_ms: float | None, t_start_ms: float, bin_ms: float
+) -> float:
+    """The window's length: as given, or up to the end of the last spike's bin."""
+    if duration_ms is None:
+        if times_ms.size:
+            last_bin = np.floor((times_ms.max() - t_start_ms) / bin_ms)
+            duration_ms = float(max(last_bin + 1.0, 1.0) * bin_ms)
+        else:
+            duration_ms = bin_ms
+    return check_real("duration_ms", duration_ms, low=0.0, low_open=True)
+
+
+def _check_excitatory(excitatory: Any, n_neurons: int) -> np.ndarray | None:
+    if excitatory is None:
+        return None
+    excitatory = np.asarray(excitatory)
+    if excitatory.shape != (n_neurons,) or excitatory.dtype != np.bool_:
+        raise ValueError(
+            f"excitatory must be a bool array of shape (n_neurons,) = ({n_neurons},); got "
+            f"{excitatory.dtype} {excitatory.shape}"
+        )
+    return excitatory
+
+
+@dataclass
+class _RasterPoints:
+    """The spikes a raster draws: times, rows and neurons (all of them, or those of a random
+    subset of neurons when there are more than ``max_points`` spikes, rows renumbered)."""
+
+    t: np.ndarray
+    row: np.ndarray
+    neuron: np.ndarray
+    n_rows: int
+    subsampled: bool
+
+    @classmethod
+    def choose(cls, times_ms, indices, n_neurons: int, max_points: int, seed: int):
+        if times_ms.size <= max_points:
+            return cls(times_ms, indices, indices, n_neurons, False)
+        chosen = _subsample_neurons(indices, n_neurons, max_points, seed)
+        row_of = np.cumsum(chosen) - 1
+        keep = chosen[indices]
+        return cls(times_ms[keep], row_of[indices[keep]], indices[keep], int(chosen.sum()), True)
+
+
+def _draw_raster(ax, drawn: _RasterPoints, counts: np.ndarray, groups: list) -> None:
+    """One mark per drawn spike, a colour per group, the legend counting each group."""
+    if drawn.t.size <= _TICK_MARKER_LIMIT:
+        style = {"marker": "|", "markersize": 3.0, "markeredgewidth": 0.6}
+    else:
+        style = {"marker": ".", "markersize": 1.0, "markeredgewidth": 0.0}
+    for name, members, color in groups:
+        sel = members[drawn.neuron]
+        label = f"{name}: {int(members.sum()):,} neurons, {int(counts[members].sum()):,} spikes"
+        ax.plot(drawn.t[sel], drawn.row[sel], linestyle="none", color=color, label=label, **style)
+    ax.set_ylim(-0.5, max(drawn.n_rows, 1) - 0.5)
+    ax.set_ylabel("neuron (random subset)" if drawn.subsampled else "neuron")
+    ax.legend(loc="upper right", fontsize="small", markerscale=3.0, framealpha=0.8)
+
+
+def _draw_rates(ax, times_ms, indices, n_neurons: int, window: tuple, groups: list) -> None:
+    """The population rate (every spike) and, per group, the group's rate, in Hz per neuron;
+    ``window`` is ``(t_start_ms, duration_ms, bin_ms)``."""
+    t_start_ms, duration_ms, bin_ms = window
+    starts, rate = population_rate_hz(
+        times_ms, n_neurons, duration_ms, bin_ms=bin_ms, t_start_ms=t_start_ms
+    )
+    centers = starts + 0.5 * bin_ms
+    ax.plot(centers, rate, color=ALL_COLOR, linewidth=1.0, label="all", zorder=3)
+    for name, members, color in groups:
+        n_group = int(members.sum())
+        if n_group == 0:
+            continue
+        _, group_rate = population_rate_hz(
+            times_ms[members[indices]], n_group, duration_ms, bin_ms=bin_ms, t_start_ms=t_start_ms
+        )
+        ax.plot(centers, group_rate, color=color, linewidth=0.7, alpha=0.7, label=name)
+    if groups:
+        ax.legend(loc="upper right", fontsize="small", ncols=3)
+    ax.set_ylabel(f"rate (Hz, {bin_ms:g} ms bins)")
+    ax.set_xlabel("time (ms)")
+    ax.set_xlim(t_start_ms, t_start_ms + duration_ms)
+    ax.set_ylim(bottom=0.0)
 
 
 def membrane_traces(
