@@ -6,6 +6,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -103,6 +104,18 @@ def run(
     reservoir = build_reservoir(config)
     build_s = time.perf_counter() - started
     fingerprint = config_fingerprint(JOB, settings)
+    _write_config(run_dir, settings, reservoir)
+    traces = _trace_neurons(reservoir, config.n_traces)
+    recording = _Recording.start(run_dir, reservoir, traces, fingerprint, resume=resume)
+    _run_segments(reservoir, recording, n_steps, progress, checkpoint_every_s)
+    _write_results(run_dir, config, reservoir, recording, traces, n_steps, build_s)
+    (run_dir / CHECKPOINT).unlink(missing_ok=True)
+    plot(run_dir)
+    return run_dir
+
+
+def _write_config(run_dir: Path, settings: dict[str, Any], reservoir: IzhikevichReservoir) -> None:
+    """``config.json``: the settings, the network as built, and the versions that ran it."""
     write_json(
         run_dir / "config.json",
         run_config_document(
@@ -116,10 +129,14 @@ def run(
             },
         ),
     )
-    traces = _trace_neurons(reservoir, config.n_traces)
-    recording = _Recording.start(run_dir, reservoir, traces, fingerprint, resume=resume)
-    _run_segments(reservoir, recording, n_steps, progress, checkpoint_every_s)
 
+
+def _write_results(
+    run_dir: Path, config: SimulationConfig, reservoir: IzhikevichReservoir, recording,
+    traces: np.ndarray, n_steps: int, build_s: float,
+) -> None:  # fmt: skip
+    """``spikes.npz``, ``state.npz`` (when neurons are traced) and ``metrics.json`` (the
+    spike statistics and what the run cost)."""
     spikes = recording.spike_trains(reservoir.n_neurons, config.dt_ms, n_steps)
     save_spikes(run_dir / "spikes.npz", spikes, excitatory=reservoir.population.excitatory)
     if traces.size:
@@ -153,9 +170,6 @@ def run(
         }
     )
     write_json(run_dir / "metrics.json", metrics)
-    (run_dir / CHECKPOINT).unlink(missing_ok=True)
-    plot(run_dir)
-    return run_dir
 
 
 ASSUMED_RATE_HZ = 20.0
