@@ -52,7 +52,7 @@ class Drive(NamedTuple):
     seed: np.uint64
     ext_mode: int  # 0: none; 1: ext is (n_steps, N); 2: ext is (n_steps, K), current ext @ encoder
     ext: np.ndarray  # per-step external input of this call (rows from the call's first step)
-    encoder: np.ndarray  # (K, N), summed over K in ascending order (ext_mode 2)
+    encoder: np.ndarray  # (K, N) by channel (CurrentInput.encoder.T), summed over K ascending
 
 
 class Recurrent(NamedTuple):

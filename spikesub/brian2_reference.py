@@ -172,13 +172,14 @@ def _check_duration(duration_ms: float, dt_ms: float) -> int:
 
 
 def _project(signal: Any, encoder: Any) -> np.ndarray:
-    """``(steps, N)`` current ``signal @ encoder``, summed over channels in ascending order as
-    spikesub's loop sums them (so the rounding is the same)."""
+    """``(steps, N)`` current ``signal @ encoder.T`` (``encoder`` ``(N, channels)``), summed
+    over channels in ascending order as spikesub's loop sums them (so the rounding is the
+    same)."""
     signal = np.asarray(signal, dtype=np.float64)
     encoder = np.asarray(encoder, dtype=np.float64)
-    out = np.zeros((signal.shape[0], encoder.shape[1]))
+    out = np.zeros((signal.shape[0], encoder.shape[0]))
     for q in range(signal.shape[1]):
-        out += signal[:, q : q + 1] * encoder[q]
+        out += signal[:, q : q + 1] * encoder[:, q]
     return out
 
 
@@ -253,7 +254,7 @@ def run_brian2(
         current: optional external current, as in ``IzhikevichReservoir.run``: ``(n_neurons,)``
             constant (added to the bias), ``(steps, n_neurons)`` with row ``n`` applied during
             step ``n`` (at least ``duration_ms / dt_ms`` rows; extra rows are ignored), or a
-            ``CurrentInput`` (``signal @ encoder``, summed over channels in ascending order).
+            ``CurrentInput`` (``encoder @ signal[n]``, summed over channels in ascending order).
         target: one of :data:`TARGETS`: ``"cython"`` or ``"numpy"`` (runtime mode, one
             thread), or ``"cpp_standalone"`` (Brian2 writes, compiles and runs a C++ program;
             see :func:`_run_standalone`).

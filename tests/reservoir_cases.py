@@ -22,14 +22,17 @@ DTYPES = (np.float32, np.float64)
 
 
 def _random_dense(rng, n_pre, n_post, p, low, high):
-    """Dense ``(n_pre, n_post)`` weights uniform in [low, high), each kept with probability p."""
-    return rng.uniform(low, high, (n_pre, n_post)) * (rng.random((n_pre, n_post)) < p)
+    """Dense ``W[post, pre]`` ``(n_post, n_pre)``, uniform in [low, high), each kept with
+    probability p (drawn in (pre, post) order)."""
+    w = rng.uniform(low, high, (n_pre, n_post)) * (rng.random((n_pre, n_post)) < p)
+    return w.T
 
 
 def _dale_dense(rng, pop, p, w_exc, w_inh):
-    """Dense recurrent weights: rows of excitatory neurons in [0, w_exc), inhibitory (-w_inh, 0]."""
+    """Dense recurrent weights ``W[post, pre]``: columns of excitatory neurons in
+    [0, w_exc), of inhibitory ones in (-w_inh, 0]."""
     w = _random_dense(rng, pop.n, pop.n, p, 0.0, 1.0)
-    return np.where(pop.excitatory[:, None], w * w_exc, -w * w_inh)
+    return np.where(pop.excitatory[None, :], w * w_exc, -w * w_inh)
 
 
 def net_2003(backend, dtype=np.float32, seed=11, n_threads=None):
@@ -107,7 +110,7 @@ def net_current_input(backend, dtype=np.float32, seed=9, n_threads=None):
     steps = 1500
     t = np.arange(steps) * 0.1
     signal = np.stack([np.sin(t / 7.0), np.cos(t / 11.0), (t % 30.0) / 30.0], axis=1)
-    encoder = rng.normal(0.0, 8.0, (3, pop.n))
+    encoder = rng.normal(0.0, 8.0, (3, pop.n)).T  # (neurons, channels)
     res = IzhikevichReservoir(
         pop, weights, bias_current=4.0, backend=backend, dtype=dtype, seed=seed, n_threads=n_threads
     )

@@ -183,7 +183,8 @@ def sparse_weights(n: int, excitatory: np.ndarray, scale: float, seed: int) -> S
     np.fill_diagonal(mask, False)
     magnitude = rng.random((n, n)) * scale
     sign = np.where(excitatory[:, None], 1.0, -2.0)
-    return SparseWeights.from_dense(np.where(mask, sign * magnitude, 0.0), dtype=np.float64)
+    dense = np.where(mask, sign * magnitude, 0.0)  # drawn as [pre, post]
+    return SparseWeights.from_dense(dense.T, dtype=np.float64)
 
 
 def assert_spike_times_within_one_step(ours, ref: Brian2Run) -> None:
@@ -283,7 +284,7 @@ def test_small_network_constant_current_and_current_input():
     res.reset_state()
     assert_spike_times_within_one_step(ours, run_brian2(res, 100.0, current=constant))
     signal = np.repeat(rng.normal(0.0, 1.0, (50, 3)), 20, axis=0)  # (1000 steps, 3 channels)
-    drive = CurrentInput(signal=signal, encoder=rng.normal(0.0, 3.0, (3, 20)))
+    drive = CurrentInput(signal=signal, encoder=rng.normal(0.0, 3.0, (3, 20)).T)
     ours = res.run(100.0, current=drive, record_state=())
     assert_spike_times_within_one_step(ours, run_brian2(res, 100.0, current=drive))
 

@@ -3,9 +3,13 @@
 Weights are stored in CSR form by **presynaptic** row: the synapses leaving
 neuron ``i`` are ``indices[indptr[i]:indptr[i + 1]]`` (postsynaptic targets,
 strictly ascending) with weights ``weights[indptr[i]:indptr[i + 1]]``. A spike
-of neuron ``i`` is delivered by walking its row. The dense equivalent is
-``W[pre, post]``; note that Izhikevich's (2003) MATLAB matrix ``S`` is the
-transpose, ``S[post, pre]``.
+of neuron ``i`` is delivered by walking its row.
+
+Dense matrices follow the project's one convention, ``W[post, pre]`` (targets by
+sources, as ``torch.nn.Linear.weight`` and the readouts): :meth:`SparseWeights.to_dense`
+returns that layout and :meth:`SparseWeights.from_dense` takes it. Izhikevich's (2003)
+MATLAB matrix ``S`` is laid out the same way. The CSR storage by presynaptic row is the
+layout the delivery loop walks, not a second convention.
 
 Random structure is drawn with the counter-based generator of
 :mod:`spikesub.kernels.rng`: every draw is a pure function of
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -437,8 +442,8 @@ class SparseWeights:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(n_pre, n_post)``."""
-        return (self.n_pre, self.n_post)
+        """``(n_post, n_pre)``: the shape of the dense matrix ``W[post, pre]``."""
+        return (self.n_post, self.n_pre)
 
     def pre_post(self) -> tuple[np.ndarray, np.ndarray]:
         """``(pre, post)``: two ``(nnz,)`` int32 arrays, one entry per synapse in CSR order.
@@ -450,21 +455,42 @@ class SparseWeights:
         return pre, self.indices
 
     def to_dense(self) -> np.ndarray:
-        """``(n_pre, n_post)`` dense matrix ``W[pre, post]`` in the weight dtype."""
-        dense = np.zeros((self.n_pre, self.n_post), dtype=self.weights.dtype)
+        """``(n_post, n_pre)`` dense matrix ``W[post, pre]`` in the weight dtype."""
+        dense = np.zeros((self.n_post, self.n_pre), dtype=self.weights.dtype)
         pre, post = self.pre_post()
-        dense[pre, post] = self.weights
+        dense[post, pre] = self.weights
         return dense
 
     @classmethod
-    def from_dense(cls, W: Any, *, dtype: Any = np.float32) -> SparseWeights:
-        """Build from a dense ``(n_pre, n_post)`` matrix ``W[pre, post]``; zeros are dropped."""
+    def from_dense(
+        cls, W: Any = None, *, dtype: Any = np.float32, pre_post: Any = None
+    ) -> SparseWeights:
+        """Build from a dense ``(n_post, n_pre)`` matrix ``W[post, pre]``; zeros are dropped.
+
+        ``pre_post=`` takes a matrix in the layout spikesub used before, ``W[pre, post]``
+        (deprecated: transpose it and pass it as ``W``).
+        """
         dt = _float_dtype(dtype)
-        dense = np.asarray(W)
+        if (W is None) == (pre_post is None):
+            raise TypeError("from_dense takes one matrix: W[post, pre], or pre_post=W[pre, post]")
+        if pre_post is not None:
+            warnings.warn(
+                "SparseWeights.from_dense(pre_post=W) takes the old W[pre, post] layout; "
+                "spikesub's convention is W[post, pre] (as torch.nn.Linear): pass W.T as W",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            dense = np.asarray(pre_post)
+            name, layout = "pre_post", "(n_pre, n_post)"
+        else:
+            dense = np.asarray(W)
+            name, layout = "W", "(n_post, n_pre)"
         if dense.ndim != 2:
-            raise ValueError(f"W must be 2-D (n_pre, n_post); got shape {dense.shape}")
+            raise ValueError(f"{name} must be 2-D {layout}; got shape {dense.shape}")
         if dense.dtype.kind not in "biuf":
-            raise TypeError(f"W must be a real array; got dtype {dense.dtype}")
+            raise TypeError(f"{name} must be a real array; got dtype {dense.dtype}")
+        if pre_post is None:
+            dense = dense.T  # rows by presynaptic neuron, the storage's order
         pre, post = np.nonzero(dense)
         counts = np.bincount(pre, minlength=dense.shape[0])
         indptr = np.zeros(dense.shape[0] + 1, dtype=np.int64)
@@ -936,7 +962,7 @@ def izhikevich_2003_weights(
         seed: int, Generator, SeedSequence or None.
 
     Returns:
-        ``(N, N)`` float32 ``SparseWeights``, ``W[pre, post]``.
+        ``(N, N)`` float32 ``SparseWeights`` (dense layout ``W[post, pre]``).
 
     Raises:
         MemoryBudgetError: the synapses (12 bytes each while the signed weights are drawn:

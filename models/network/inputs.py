@@ -19,11 +19,13 @@ def _finite(name: str, array: np.ndarray) -> None:
 class CurrentInput:
     """A low-dimensional input signal projected onto the neurons.
 
-    The current into neuron ``i`` at step ``n`` is ``sum_k signal[n, k] * encoder[k, i]``.
+    The current into neuron ``i`` at step ``n`` is ``sum_k encoder[i, k] * signal[n, k]``
+    (summed over the channels in ascending order): ``encoder @ signal[n]``.
 
     Attributes:
         signal: ``(time, channels)`` input, one row per time step of the run.
-        encoder: ``(channels, neurons)`` projection weights.
+        encoder: ``(neurons, channels)`` projection weights, ``W[post, pre]`` as every weight
+            matrix in spikesub.
     """
 
     signal: np.ndarray
@@ -34,10 +36,15 @@ class CurrentInput:
         encoder = np.asarray(self.encoder, dtype=np.float64)
         if signal.ndim != 2:
             raise ValueError(f"signal must be 2-D (time, channels); got shape {signal.shape}")
-        if encoder.ndim != 2 or encoder.shape[0] != signal.shape[1]:
+        if encoder.ndim != 2 or encoder.shape[1] != signal.shape[1]:
+            hint = (
+                " (the (channels, neurons) layout of earlier versions: pass encoder.T)"
+                if encoder.ndim == 2 and encoder.shape[0] == signal.shape[1]
+                else ""
+            )
             raise ValueError(
-                f"encoder must be (channels, neurons) with channels = {signal.shape[1]}; "
-                f"got shape {encoder.shape}"
+                f"encoder must be (neurons, channels) with channels = {signal.shape[1]}; "
+                f"got shape {encoder.shape}{hint}"
             )
         _finite("signal", signal)
         _finite("encoder", encoder)
@@ -52,7 +59,8 @@ class PoissonInput:
     Attributes:
         rate_hz: ``(channels,)`` constant rates, or ``(time, channels)`` one row per step.
         weights: synapses from the channels to the neurons, a :class:`SparseWeights`
-            ``(channels -> neurons)`` or a dense ``(channels, neurons)`` array.
+            (``n_pre`` channels, ``n_post`` neurons) or a dense ``(neurons, channels)`` array
+            ``W[post, pre]``.
     """
 
     rate_hz: np.ndarray
@@ -71,11 +79,21 @@ class PoissonInput:
         if not isinstance(weights, SparseWeights):
             dense = np.asarray(weights)
             if dense.ndim != 2:
-                raise ValueError(f"weights must be (channels, neurons); got shape {dense.shape}")
+                raise ValueError(f"weights must be (neurons, channels); got shape {dense.shape}")
+            if dense.shape[1] != rate.shape[1]:
+                hint = (
+                    " (the (channels, neurons) layout of earlier versions: pass weights.T)"
+                    if dense.shape[0] == rate.shape[1]
+                    else ""
+                )
+                raise ValueError(
+                    f"weights must be (neurons, channels) with one column per channel "
+                    f"({rate.shape[1]}); got shape {dense.shape}{hint}"
+                )
             weights = SparseWeights.from_dense(dense)
         if weights.n_pre != rate.shape[1]:
             raise ValueError(
-                f"weights must have one row per channel ({rate.shape[1]}); got {weights.n_pre}"
+                f"weights must come from the {rate.shape[1]} channels; got n_pre = {weights.n_pre}"
             )
         object.__setattr__(self, "rate_hz", rate)
         object.__setattr__(self, "weights", weights)

@@ -171,8 +171,9 @@ class IzhikevichReservoir:
 
     Args:
         population: the neurons (2003 or 2007 form, heterogeneous parameters allowed).
-        weights: recurrent synapses ``W[pre, post]``: a :class:`SparseWeights` (CSR by
-            presynaptic row), a dense ``(N, N)`` array, or ``None`` for no recurrence.
+        weights: recurrent synapses: a :class:`SparseWeights` (CSR by presynaptic row), a
+            dense ``(N, N)`` array ``W[post, pre]`` (row ``i`` holds the weights onto neuron
+            ``i``, as in ``torch.nn.Linear``), or ``None`` for no recurrence.
         synapse: ``"delta"`` (a presynaptic spike adds ``w`` to the postsynaptic ``v``
             at once, in mV), ``"exponential"`` (adds ``w`` to a current that decays with
             ``tau_syn_ms``) or ``"double_exponential"`` (rise ``tau_rise_ms``, decay
@@ -458,7 +459,7 @@ class IzhikevichReservoir:
         Args:
             duration_ms: biological time to simulate, in ms (rounded to whole steps).
             current: external current: ``(N,)`` constant, ``(steps, N)`` one row per step,
-                or a :class:`CurrentInput` (signal ``(steps, K)`` and encoder ``(K, N)``).
+                or a :class:`CurrentInput` (signal ``(steps, K)`` and encoder ``(N, K)``).
             poisson: Poisson input channels and their synapses onto the neurons.
             record_spikes: keep the spike times and indices.
             record_state: state variables to sample, from ``("v", "u")``.
@@ -826,7 +827,8 @@ class IzhikevichReservoir:
         dense = np.asarray(weights)
         if dense.shape != (n, n):
             raise ValueError(
-                f"weights must be SparseWeights or a ({n}, {n}) array; got {dense.shape}"
+                f"weights must be SparseWeights or a ({n}, {n}) array W[post, pre]; "
+                f"got {dense.shape}"
             )
         if not np.all(np.isfinite(dense)):
             raise ValueError("weights must be finite")
@@ -838,16 +840,18 @@ class IzhikevichReservoir:
         if current is None:
             return self.bias_current, 0, *no_ext
         if isinstance(current, CurrentInput):
-            if current.encoder.shape[1] != n:
+            if current.encoder.shape[0] != n:
                 raise ValueError(
-                    f"current.encoder must have {n} columns (neurons); got {current.encoder.shape}"
+                    f"current.encoder must have {n} rows (neurons, channels); "
+                    f"got {current.encoder.shape}"
                 )
             if current.signal.shape[0] != n_steps:
                 raise ValueError(
                     f"current.signal must have one row per step ({n_steps}); "
                     f"got {current.signal.shape[0]}"
                 )
-            return self.bias_current, 2, _scratch(current.signal), _scratch(current.encoder)
+            # the kernels read the encoder by channel: (K, N)
+            return self.bias_current, 2, _scratch(current.signal), _scratch(current.encoder.T)
         array = np.asarray(current, dtype=np.float64)
         if not np.all(np.isfinite(array)):
             raise ValueError("current must be finite (found NaN or inf)")

@@ -111,7 +111,7 @@ class ForceNetwork:
             the initial state, which the loop advances in place.
         weights: the static weights as CSR over presynaptic rows, see
             :func:`csr_by_presynaptic` (pA).
-        encoder: ``(1, N)`` float64, pA per unit of readout.
+        encoder: ``(N, 1)`` float64 (``W[post, pre]``), pA per unit of readout.
     """
 
     neuron: ForceNeuron
@@ -121,12 +121,13 @@ class ForceNetwork:
 
     @property
     def n_neurons(self) -> int:
-        return int(self.encoder.shape[1])
+        return int(self.encoder.shape[0])
 
     @property
     def connections(self) -> ForceConnections:
-        """The loop's ``network`` group: the weights' CSR and the encoder."""
-        return ForceConnections(*self.weights, self.encoder)
+        """The loop's ``network`` group: the weights' CSR and the encoder, by output (the
+        loop's layout, ``(n_out, N)``)."""
+        return ForceConnections(*self.weights, np.ascontiguousarray(self.encoder.T))
 
 
 def build_network(config: ForceSineConfig) -> ForceNetwork:
@@ -152,7 +153,7 @@ def build_network(config: ForceSineConfig) -> ForceNetwork:
         balance_rows=config.balance_rows,
         rng=rng,
     )
-    encoder = config.gain_feedback_pA * (2.0 * rng.random((1, n)) - 1.0)
+    encoder = (config.gain_feedback_pA * (2.0 * rng.random((1, n)) - 1.0)).T
     csr = csr_by_presynaptic(weights)
     del weights
     return ForceNetwork(

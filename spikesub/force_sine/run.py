@@ -346,7 +346,7 @@ def write_arrays(
     ``phi_norm`` ``(samples,)``; ``v`` ``(samples, Rv)`` mV of the neurons ``v_neurons``
     ``(Rv,)``; ``rate_hz`` ``(samples,)`` the population rate over each sample; the spikes of
     the neurons ``raster_neurons`` ``(R,)`` as ``spike_times_ms`` and ``spike_neurons``; the
-    final decoder ``phi`` ``(1, N)`` and the ``encoder`` ``(1, N)``.
+    final decoder ``phi`` ``(1, N)`` and the ``encoder`` ``(N, 1)`` (both ``W[post, pre]``).
     """
     rec, dt, every = result.recording, config.dt_ms, steps.sample_every
     n_samples = steps.n_samples

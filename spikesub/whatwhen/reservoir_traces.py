@@ -183,7 +183,8 @@ class CueReservoir:
 
     Args:
         reservoir: the network.
-        encoders: ``(n_cues, n_neurons)`` current (pA) each cue injects into each neuron.
+        encoders: ``(n_neurons, n_cues)`` current (pA) each cue injects into each neuron
+            (``W[post, pre]``, as every weight matrix in spikesub).
         trace_tau_ms: time constant of the readout traces.
         readout_dt_ms: sampling step of the readout traces.
     """
@@ -197,9 +198,9 @@ class CueReservoir:
         readout_dt_ms: float = 1.0,
     ) -> None:
         encoders = np.asarray(encoders, dtype=np.float64)
-        if encoders.ndim != 2 or encoders.shape[1] != reservoir.n_neurons:
+        if encoders.ndim != 2 or encoders.shape[0] != reservoir.n_neurons:
             raise ValueError(
-                f"encoders must be (n_cues, {reservoir.n_neurons}); got {encoders.shape}"
+                f"encoders must be ({reservoir.n_neurons}, n_cues); got {encoders.shape}"
             )
         ratio = readout_dt_ms / reservoir.dt_ms
         if not math.isclose(ratio, round(ratio), rel_tol=1e-9) or round(ratio) < 1:
@@ -253,10 +254,10 @@ class CueReservoir:
         )
         cue_rng = np.random.default_rng(s_cue)
         n_driven = max(1, int(round(params.cue_fraction * n)))
-        encoders = np.zeros((params.n_cues, n))
+        encoders = np.zeros((n, params.n_cues))
         for cue in range(params.n_cues):
             driven = cue_rng.choice(n, n_driven, replace=False)
-            encoders[cue, driven] = cue_rng.uniform(*params.cue_drive_pa, n_driven)
+            encoders[driven, cue] = cue_rng.uniform(*params.cue_drive_pa, n_driven)
         return cls(reservoir, encoders, trace_tau_ms=params.trace_tau_ms)
 
     @property
@@ -265,7 +266,7 @@ class CueReservoir:
 
     @property
     def n_cues(self) -> int:
-        return int(self.encoders.shape[0])
+        return int(self.encoders.shape[1])
 
     @property
     def excitatory(self) -> np.ndarray:
@@ -299,7 +300,7 @@ class CueReservoir:
         signal[int(round(onset_ms / res.dt_ms)) :, 0] = 1.0
         result = res.run(
             n_sim * res.dt_ms,
-            current=CurrentInput(signal, self.encoders[cue : cue + 1]),
+            current=CurrentInput(signal, self.encoders[:, cue : cue + 1]),
             progress=False,
         )
         spikes = result.spikes

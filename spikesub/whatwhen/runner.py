@@ -155,7 +155,7 @@ class Runner:
                 "delay_ms": trial.delay_ms,
                 "onset_ms": self.timing.onset_ms,
                 "outcome": OUTPUT_NAMES[WHAT[trial.outcome]],
-                "driven": np.flatnonzero(self.reservoir.encoders[trial.cue] > 0).tolist(),
+                "driven": np.flatnonzero(self.reservoir.encoders[:, trial.cue] > 0).tolist(),
             },
         )
 

@@ -52,7 +52,7 @@ def test_network_of_a_config_in_the_loops_argument_groups():
     v, u, *filters, z = network.state
     assert np.all((v >= -60.0) & (v <= 30.0)) and np.all(u == 0.0)
     assert all(np.all(f == 0.0) for f in filters) and z.shape == (1,)
-    assert network.encoder.shape == (1, 30) and np.all(np.abs(network.encoder) <= 5e3)
+    assert network.encoder.shape == (30, 1) and np.all(np.abs(network.encoder) <= 5e3)
     assert len(network.connections) == 4
 
 

@@ -62,7 +62,7 @@ def test_arrays_are_sampled_every_millisecond(small_run):
     assert arrays["v"].shape == (300, 5) and arrays["v_neurons"].tolist() == list(range(5))
     assert arrays["raster_neurons"].tolist() == list(range(20))
     assert np.isin(arrays["spike_neurons"], arrays["raster_neurons"]).all()
-    assert arrays["phi"].shape == arrays["encoder"].shape == (1, 50)
+    assert arrays["phi"].shape == (1, 50) and arrays["encoder"].shape == (50, 1)
 
 
 def test_same_config_same_arrays(small_run, small, tmp_path):

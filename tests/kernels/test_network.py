@@ -214,7 +214,8 @@ def test_overflowing_weights_raise_non_finite_state_error(backend, dtype, w):
     drive = np.array([10.0, 0.0])
     quiet = IzhikevichReservoir(pop, backend="numpy", dtype=dtype).run(20.0, current=drive)
     g = int(round(quiet.spikes.times_ms[0] / 0.1))
-    res = IzhikevichReservoir(pop, np.array([[0.0, w], [0.0, 0.0]]), backend=backend, dtype=dtype)
+    weights = np.array([[0.0, 0.0], [w, 0.0]])  # W[post, pre]: neuron 0 -> neuron 1
+    res = IzhikevichReservoir(pop, weights, backend=backend, dtype=dtype)
     with pytest.raises(NonFiniteStateError) as info:
         res.run(20.0, current=drive)
     assert (info.value.step, info.value.neuron) == (g + 1, 1)

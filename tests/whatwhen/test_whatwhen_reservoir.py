@@ -29,7 +29,7 @@ def test_trials_repeat_up_to_noise():
     assert a.traces.shape == (300, 100)
     np.testing.assert_array_equal(a.traces, b.traces)
     assert not np.array_equal(a.traces, c.traces)
-    driven = res.encoders[0] > 0
+    driven = res.encoders[:, 0] > 0
     # the cue drives its neurons: they fire more after onset than the others
     after = a.traces[100:].mean(axis=0)
     assert after[driven].mean() > 3 * after[~driven].mean()

@@ -45,21 +45,21 @@ def _assert_csr_invariants(c: SparseWeights) -> None:
 def test_p_zero_gives_no_synapses():
     c = random_connectivity(30, 40, p=0.0, seed=1)
     assert c.nnz == 0
-    assert c.shape == (30, 40)
-    assert np.array_equal(c.to_dense(), np.zeros((30, 40), np.float32))
+    assert c.shape == (40, 30)  # (n_post, n_pre)
+    assert np.array_equal(c.to_dense().T, np.zeros((30, 40), np.float32))
 
 
 def test_p_one_gives_all_pairs():
     c = random_connectivity(17, 23, p=1.0, seed=1)
     assert c.nnz == 17 * 23
     assert c.weights.dtype == np.float32
-    assert np.array_equal(c.to_dense(), np.ones((17, 23), np.float32))
+    assert np.array_equal(c.to_dense().T, np.ones((17, 23), np.float32))
 
 
 def test_p_one_without_autapses_gives_all_off_diagonal_pairs():
     c = random_connectivity(20, 20, p=1.0, allow_autapses=False, seed=1)
     expected = np.ones((20, 20), np.float32) - np.eye(20, dtype=np.float32)
-    assert np.array_equal(c.to_dense(), expected)
+    assert np.array_equal(c.to_dense().T, expected)
 
 
 @pytest.mark.parametrize("p", [0.01, 0.1, 0.5, 0.9])
@@ -82,7 +82,7 @@ def test_empirical_probability_within_a_few_sigma(p):
 def test_probability_without_autapses_has_empty_diagonal_and_right_density():
     n, p = 400, 0.3
     c = random_connectivity(n, n, p=p, allow_autapses=False, seed=3)
-    dense = c.to_dense()
+    dense = c.to_dense().T
     assert np.all(np.diag(dense) == 0)
     pairs = n * (n - 1)
     assert abs(c.nnz - p * pairs) < 5 * math.sqrt(pairs * p * (1 - p))
@@ -93,7 +93,7 @@ def test_each_pair_appears_with_probability_p_over_seeds():
     n_pre, n_post, p, seeds = 4, 6, 0.25, 400
     counts = np.zeros((n_pre, n_post))
     for s in range(seeds):
-        counts += random_connectivity(n_pre, n_post, p=p, seed=s).to_dense()
+        counts += random_connectivity(n_pre, n_post, p=p, seed=s).to_dense().T
     sigma = math.sqrt(seeds * p * (1 - p))
     assert np.all(np.abs(counts - seeds * p) < 5 * sigma)
 
@@ -108,7 +108,7 @@ def test_fixed_in_degree_is_exact_without_duplicates(n_pre, n_post, k, allow_aut
     assert c.nnz == k * n_post
     assert np.all(c.in_degree() == k)
     _assert_csr_invariants(c)  # strictly ascending rows: no duplicate synapse
-    dense = c.to_dense()
+    dense = c.to_dense().T
     assert np.all(dense.sum(axis=0) == k)  # distinct partners
     if not allow_autapses:
         m = min(n_pre, n_post)
@@ -117,9 +117,9 @@ def test_fixed_in_degree_is_exact_without_duplicates(n_pre, n_post, k, allow_aut
 
 def test_full_in_degree_without_autapses_is_all_off_diagonal():
     c = random_connectivity(15, 15, in_degree=14, allow_autapses=False, seed=0)
-    assert np.array_equal(c.to_dense(), 1 - np.eye(15, dtype=np.float32))
+    assert np.array_equal(c.to_dense().T, 1 - np.eye(15, dtype=np.float32))
     c = random_connectivity(15, 9, in_degree=15, seed=0)
-    assert np.array_equal(c.to_dense(), np.ones((15, 9), np.float32))
+    assert np.array_equal(c.to_dense().T, np.ones((15, 9), np.float32))
 
 
 def test_fixed_in_degree_picks_presynaptic_neurons_uniformly():
@@ -147,7 +147,7 @@ def test_same_seed_same_matrix_different_seed_different(kwargs):
     b = random_connectivity(200, 150, seed=42, **kwargs)
     c = random_connectivity(200, 150, seed=43, **kwargs)
     assert _same(a, b)
-    assert not np.array_equal(a.to_dense(), c.to_dense())
+    assert not np.array_equal(a.to_dense().T, c.to_dense().T)
 
 
 @pytest.mark.parametrize("kwargs", [{"p": 0.2}, {"in_degree": 30}])
@@ -255,16 +255,24 @@ def test_sparse_weights_arrays_are_read_only_and_typed():
 def test_dense_round_trip_and_orientation():
     rng = np.random.default_rng(0)
     dense = rng.normal(size=(7, 5)) * (rng.random((7, 5)) < 0.4)
-    c = SparseWeights.from_dense(dense, dtype=np.float64)
-    assert c.shape == (7, 5) and c.nnz == np.count_nonzero(dense)
-    assert np.array_equal(c.to_dense(), dense)
-    # row i lists the targets of presynaptic neuron i
+    # dense matrices are W[post, pre]: 5 postsynaptic neurons, 7 presynaptic ones
+    c = SparseWeights.from_dense(dense.T, dtype=np.float64)
+    assert (c.n_pre, c.n_post) == (7, 5) and c.shape == (5, 7)
+    assert c.nnz == np.count_nonzero(dense)
+    assert np.array_equal(c.to_dense(), dense.T)
+    # CSR row i lists the targets of presynaptic neuron i: column i of W[post, pre]
     for i in range(7):
         row = c.indices[c.indptr[i] : c.indptr[i + 1]]
-        assert np.array_equal(row, np.flatnonzero(dense[i]))
-    c32 = SparseWeights.from_dense(dense)
+        assert np.array_equal(row, np.flatnonzero(dense.T[:, i]))
+    c32 = SparseWeights.from_dense(dense.T)
     assert c32.weights.dtype == np.float32
-    assert np.array_equal(c32.to_dense(), dense.astype(np.float32))
+    assert np.array_equal(c32.to_dense(), dense.T.astype(np.float32))
+    # the earlier layout, W[pre, post], through its named argument, with a warning
+    with pytest.warns(DeprecationWarning, match=r"W\[post, pre\]"):
+        old = SparseWeights.from_dense(pre_post=dense, dtype=np.float64)
+    assert _same(old, c)
+    with pytest.raises(TypeError, match="one matrix"):
+        SparseWeights.from_dense(dense, pre_post=dense)
     with pytest.raises(ValueError, match="weights must be finite"):
         SparseWeights.from_dense(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match="W must be 2-D"):
@@ -286,7 +294,7 @@ def test_pre_post_round_trip_and_duplicates():
     summed = SparseWeights.from_pre_post(
         [0, 1, 0], [2, 2, 2], [1.0, 2.0, 3.0], 2, 3, duplicates="sum"
     )
-    assert np.array_equal(summed.to_dense(), [[0, 0, 4.0], [0, 0, 2.0]])
+    assert np.array_equal(summed.to_dense().T, [[0, 0, 4.0], [0, 0, 2.0]])
     assert summed.weights.dtype == np.float64
     with pytest.raises(ValueError, match="post must lie in"):
         SparseWeights.from_pre_post([0], [3], [1.0], 2, 3)
@@ -312,7 +320,7 @@ def test_from_pre_post_matches_dense_accumulation(n_pre, n_post, data):
     )
     expected = np.zeros((n_pre, n_post))
     np.add.at(expected, (pre.astype(int), post.astype(int)), w)
-    assert np.array_equal(c.to_dense(), expected)
+    assert np.array_equal(c.to_dense().T, expected)
     pairs = {(int(i), int(j)) for i, j in zip(pre, post, strict=True)}
     assert c.nnz == len(pairs)
     expected_in = np.bincount([j for _, j in pairs], minlength=n_post)
@@ -321,18 +329,18 @@ def test_from_pre_post_matches_dense_accumulation(n_pre, n_post, data):
 
 
 def test_degrees_scaled_astype_with_weights_to_dict():
-    dense = np.array([[0, 2, 0, 1], [0, 0, 0, 0], [3, -4, 0, 0]], dtype=np.float32)
-    c = SparseWeights.from_dense(dense)
+    dense = np.array([[0, 2, 0, 1], [0, 0, 0, 0], [3, -4, 0, 0]], dtype=np.float32)  # [pre, post]
+    c = SparseWeights.from_dense(dense.T)
     assert np.array_equal(c.in_degree(), [1, 2, 0, 1])
     assert np.array_equal(c.out_degree(), [2, 0, 2])
-    assert np.array_equal(c.scaled(0.5).to_dense(), dense * 0.5)
+    assert np.array_equal(c.scaled(0.5).to_dense().T, dense * 0.5)
     # the product is taken in float64 and rounded once
     factor = 1 / math.sqrt(1000)
     assert np.array_equal(
         c.scaled(factor).weights, (c.weights.astype(np.float64) * factor).astype(np.float32)
     )
     c64 = c.astype(np.float64)
-    assert c64.weights.dtype == np.float64 and np.array_equal(c64.to_dense(), dense)
+    assert c64.weights.dtype == np.float64 and np.array_equal(c64.to_dense().T, dense)
     with pytest.raises(TypeError, match="dtype"):
         c.astype(np.int32)
     assert np.array_equal(c.with_weights(np.arange(4.0)).weights, [0, 1, 2, 3])
@@ -364,7 +372,7 @@ def test_dale_weights_one_sign_per_row():
         else:
             assert np.all((row <= -0.2) & (row >= -1.0))
     # magnitudes are spread over the range
-    exc_w = w.to_dense()[exc]
+    exc_w = w.to_dense().T[exc]
     exc_w = exc_w[exc_w != 0]
     assert abs(exc_w.mean() - 0.3) < 0.02
     assert _same(w, dale_weights(conn, exc, w_exc=(0.1, 0.5), w_inh=(0.2, 1.0), seed=5))
@@ -374,7 +382,7 @@ def test_dale_weights_one_sign_per_row():
 def test_dale_constant_magnitudes():
     conn = random_connectivity(6, 6, p=1.0, seed=0)
     exc = np.array([True, True, False, True, False, False])
-    w = dale_weights(conn, exc, w_exc=0.25, w_inh=2.0).to_dense()
+    w = dale_weights(conn, exc, w_exc=0.25, w_inh=2.0).to_dense().T
     assert np.all(w[exc] == np.float32(0.25))
     assert np.all(w[~exc] == np.float32(-2.0))
 
@@ -422,12 +430,12 @@ def test_scale_weights_modes():
 def test_izhikevich_2003_weights_reference_network():
     pop = IzhikevichPopulation.izhikevich_2003(80, 20, seed=0)
     # N = 100, p = 1: factor 1000 / 100 = 10
-    w = izhikevich_2003_weights(pop, seed=1).to_dense()
+    w = izhikevich_2003_weights(pop, seed=1).to_dense().T
     assert w.shape == (100, 100) and np.count_nonzero(w) >= 100 * 100 - 5
     assert np.all((w[:80] >= 0) & (w[:80] < 0.5 * 10))
     assert np.all((w[80:] <= 0) & (w[80:] > -1.0 * 10))
     # k_reference equal to N: exactly the original distributions
-    w1 = izhikevich_2003_weights(pop, k_reference=100, seed=1).to_dense()
+    w1 = izhikevich_2003_weights(pop, k_reference=100, seed=1).to_dense().T
     assert np.all((w1[:80] >= 0) & (w1[:80] < 0.5)) and np.all((w1[80:] <= 0) & (w1[80:] > -1))
     assert abs(w1[:80].mean() - 0.25) < 0.01 and abs(w1[80:].mean() + 0.5) < 0.03
     assert np.allclose(w, w1 * 10, rtol=1e-6, atol=0)
@@ -438,10 +446,10 @@ def test_izhikevich_2003_weights_keep_the_mean_input(kwargs):
     # N = 2000: K = 200 either way, factor 1000 / 200 = 5
     pop = IzhikevichPopulation.izhikevich_2003(1600, 400, seed=0)
     w = izhikevich_2003_weights(pop, seed=3, **kwargs)
-    column_sums = w.to_dense().astype(np.float64).sum(axis=0)
+    column_sums = w.to_dense().T.astype(np.float64).sum(axis=0)
     # reference: 800 exc inputs of mean 0.25, 200 inh of mean -0.5 -> 100
     assert abs(column_sums.mean() - 100.0) < 3.0
-    assert np.all(w.to_dense()[:1600] >= 0) and np.all(w.to_dense()[1600:] <= 0)
+    assert np.all(w.to_dense().T[:1600] >= 0) and np.all(w.to_dense().T[1600:] <= 0)
     again = izhikevich_2003_weights(pop, seed=3, **kwargs)
     assert _same(w, again)
 

@@ -15,18 +15,24 @@ from spikesub.models.network.inputs import CurrentInput, PoissonInput
 
 def test_current_input_converts_to_float64_and_keeps_values():
     signal = np.arange(12, dtype=np.float32).reshape(6, 2)
-    encoder = [[1, 0, 2], [0, 1, -1]]
+    encoder = [[1, 0], [0, 1], [2, -1]]  # (neurons, channels): W[post, pre]
     ci = CurrentInput(signal, encoder)
     assert ci.signal.dtype == ci.encoder.dtype == np.float64
-    assert ci.signal.shape == (6, 2) and ci.encoder.shape == (2, 3)
+    assert ci.signal.shape == (6, 2) and ci.encoder.shape == (3, 2)
     np.testing.assert_array_equal(ci.signal, signal)
     np.testing.assert_array_equal(ci.encoder, encoder)
-    # the current it stands for: signal @ encoder, (time, neurons)
-    np.testing.assert_array_equal(ci.signal @ ci.encoder, signal.astype(np.float64) @ encoder)
+    # the current it stands for: encoder @ signal[n], (time, neurons)
+    expected = signal.astype(np.float64) @ np.asarray(encoder, dtype=np.float64).T
+    np.testing.assert_array_equal(ci.signal @ ci.encoder.T, expected)
+
+
+def test_current_input_names_the_old_layout():
+    with pytest.raises(ValueError, match=r"\(neurons, channels\).*pass encoder\.T"):
+        CurrentInput(np.zeros((6, 2)), np.zeros((2, 5)))
 
 
 def test_current_input_is_frozen():
-    ci = CurrentInput(np.zeros((3, 1)), np.ones((1, 2)))
+    ci = CurrentInput(np.zeros((3, 1)), np.ones((2, 1)))
     with pytest.raises(dataclasses.FrozenInstanceError):
         ci.signal = np.ones((3, 1))
 
@@ -34,12 +40,12 @@ def test_current_input_is_frozen():
 @pytest.mark.parametrize(
     ("signal", "encoder", "match"),
     [
-        (np.zeros(5), np.zeros((1, 3)), "signal"),
-        (np.zeros((2, 5, 1)), np.zeros((5, 3)), "signal"),
-        (np.zeros((5, 2)), np.zeros((3, 4)), "encoder"),
+        (np.zeros(5), np.zeros((3, 1)), "signal"),
+        (np.zeros((2, 5, 1)), np.zeros((3, 5)), "signal"),
+        (np.zeros((5, 2)), np.zeros((4, 3)), "encoder"),
         (np.zeros((5, 2)), np.zeros(2), "encoder"),
-        (np.array([[0.0], [np.nan]]), np.zeros((1, 3)), "signal"),
-        (np.zeros((2, 1)), np.array([[1.0, np.inf]]), "encoder"),
+        (np.array([[0.0], [np.nan]]), np.zeros((3, 1)), "signal"),
+        (np.zeros((2, 1)), np.array([[1.0], [np.inf]]), "encoder"),
     ],
 )
 def test_current_input_rejects_bad_shapes_and_values(signal, encoder, match):
@@ -51,14 +57,14 @@ def test_current_input_names_the_first_non_finite_entry():
     signal = np.zeros((4, 3))
     signal[2, 1] = -np.inf
     with pytest.raises(ValueError, match=r"\(2, 1\)"):
-        CurrentInput(signal, np.zeros((3, 2)))
+        CurrentInput(signal, np.zeros((2, 3)))
 
 
 # -- PoissonInput ------------------------------------------------------------------------------
 
 
 def test_poisson_input_constant_rates_become_one_row():
-    pi = PoissonInput([10.0, 20.0, 0.0], np.ones((3, 4)))
+    pi = PoissonInput([10.0, 20.0, 0.0], np.ones((4, 3)))  # (neurons, channels)
     assert pi.rate_hz.shape == (1, 3) and pi.rate_hz.dtype == np.float64
     assert pi.n_channels == 3
     assert isinstance(pi.weights, SparseWeights)
@@ -74,7 +80,7 @@ def test_poisson_input_time_varying_rates_keep_their_shape():
 
 
 def test_poisson_input_dense_weights_become_csr_without_zeros():
-    dense = np.array([[0.0, 2.5, 0.0], [1.0, 0.0, -3.0]])
+    dense = np.array([[0.0, 2.5, 0.0], [1.0, 0.0, -3.0]]).T  # (neurons, channels)
     pi = PoissonInput([5.0, 5.0], dense)
     w = pi.weights
     assert w.nnz == 3
@@ -98,15 +104,16 @@ def test_poisson_input_is_frozen():
 @pytest.mark.parametrize(
     ("rates", "weights", "match"),
     [
-        ([-1.0, 5.0], np.ones((2, 3)), "rate_hz"),
-        (np.array([[1.0, 2.0], [3.0, -0.5]]), np.ones((2, 3)), "rate_hz"),
-        ([np.nan, 1.0], np.ones((2, 3)), "rate_hz"),
-        ([np.inf], np.ones((1, 3)), "rate_hz"),
-        (np.zeros((2, 2, 2)), np.ones((2, 3)), "rate_hz"),
+        ([-1.0, 5.0], np.ones((3, 2)), "rate_hz"),
+        (np.array([[1.0, 2.0], [3.0, -0.5]]), np.ones((3, 2)), "rate_hz"),
+        ([np.nan, 1.0], np.ones((3, 2)), "rate_hz"),
+        ([np.inf], np.ones((3, 1)), "rate_hz"),
+        (np.zeros((2, 2, 2)), np.ones((3, 2)), "rate_hz"),
         ([1.0, 2.0], np.ones((3, 3)), "weights"),
+        ([1.0, 2.0], np.ones((2, 3)), r"weights.*pass weights\.T"),
         ([1.0, 2.0], np.ones(3), "weights"),
-        ([1.0], SparseWeights.from_dense(np.ones((2, 3))), "weights"),
-        ([1.0], np.array([[np.nan, 1.0]]), "weights"),
+        ([1.0], SparseWeights.from_dense(np.ones((3, 2))), "weights"),
+        ([1.0], np.array([[np.nan], [1.0]]), "weights"),
     ],
 )
 def test_poisson_input_rejects_bad_rates_and_weights(rates, weights, match):
@@ -115,5 +122,5 @@ def test_poisson_input_rejects_bad_rates_and_weights(rates, weights, match):
 
 
 def test_poisson_input_zero_rate_is_allowed():
-    pi = PoissonInput(np.zeros(4), np.ones((4, 2)))
+    pi = PoissonInput(np.zeros(4), np.ones((2, 4)))
     assert np.all(pi.rate_hz == 0.0)

@@ -396,7 +396,7 @@ def test_constructor_rejects_a_population_of_another_type():
 
 def _poisson(rates, n=4):
     rates = np.asarray(rates, dtype=float)
-    return PoissonInput(rates, np.ones((rates.shape[-1], n)))
+    return PoissonInput(rates, np.ones((n, rates.shape[-1])))
 
 
 @pytest.mark.parametrize(
@@ -413,8 +413,8 @@ def _poisson(rates, n=4):
         ({"current": np.zeros(5)}, ValueError, "current"),
         ({"current": np.zeros((11, 4))}, ValueError, "current"),
         ({"current": np.zeros((10, 3))}, ValueError, "current"),
-        ({"current": CurrentInput(np.zeros((10, 2)), np.zeros((2, 5)))}, ValueError, "encoder"),
-        ({"current": CurrentInput(np.zeros((9, 2)), np.zeros((2, 4)))}, ValueError, "signal"),
+        ({"current": CurrentInput(np.zeros((10, 2)), np.zeros((5, 2)))}, ValueError, "encoder"),
+        ({"current": CurrentInput(np.zeros((9, 2)), np.zeros((4, 2)))}, ValueError, "signal"),
         ({"poisson": _poisson([20000.0])}, ValueError, "rate_hz"),
         ({"poisson": _poisson(np.full((9, 2), 10.0))}, ValueError, "rate_hz"),
         ({"poisson": _poisson([10.0], n=5)}, ValueError, "poisson.weights"),
@@ -440,7 +440,8 @@ def test_run_rejects_bad_parameters(kwargs, error, match):
 
 def test_poisson_rate_at_exactly_one_over_dt_is_allowed_and_always_fires():
     res = IzhikevichReservoir(POP, backend="numpy")
-    poisson = PoissonInput([10000.0, 0.0], np.array([[1e-3, 0, 0, 0], [0, 0, 0, 1e-3]]))
+    # W[post, pre]: channel 0 -> neuron 0, channel 1 -> neuron 3
+    poisson = PoissonInput([10000.0, 0.0], np.array([[1e-3, 0, 0, 0], [0, 0, 0, 1e-3]]).T)
     out = res.run(1.0, poisson=poisson, record_state="v", record_indices=[0, 3])
     v = out.state["v"]
     # neuron 0 gets 1e-3 every step on top of its own dynamics, neuron 3 nothing

@@ -49,7 +49,7 @@ def test_unstimulated_neuron_stays_silent(backend):
 @pytest.mark.parametrize("w", [4.5, -2.25, 0.1])
 def test_delta_synapse_adds_w_to_v_at_the_spike_step(backend, w):
     pop = IzhikevichPopulation.from_preset("RS", 2)
-    weights = np.array([[0.0, w], [0.0, 0.0]])
+    weights = np.array([[0.0, 0.0], [w, 0.0]])  # W[post, pre]: neuron 0 -> neuron 1
     res = IzhikevichReservoir(pop, weights, backend=backend)
     out = res.run(100.0, current=np.array([10.0, 0.0]), record_state=("v", "u"), record_indices=[1])
     times = out.spikes.times_ms
@@ -70,7 +70,7 @@ def test_delta_synapse_adds_w_to_v_at_the_spike_step(backend, w):
 def test_delivery_happens_before_reset_of_a_neuron_spiking_in_the_same_step():
     """Brian2's order: the input to a neuron that spikes in the same step is lost to the reset."""
     pop = IzhikevichPopulation.from_preset("RS", 2)
-    weights = np.array([[0.0, 5.0], [0.0, 0.0]])
+    weights = np.array([[0.0, 0.0], [5.0, 0.0]])  # W[post, pre]: neuron 0 -> neuron 1
     res = IzhikevichReservoir(pop, weights, backend="numba")
     out = res.run(
         200.0, current=np.array([10.0, 10.0]), record_state=("v", "u"), record_indices=[0, 1]
@@ -92,7 +92,7 @@ def test_delivery_happens_before_reset_of_a_neuron_spiking_in_the_same_step():
 def test_threshold_is_tested_before_delivery(backend):
     """An input that lifts v above v_peak makes the neuron spike at the next step, not this one."""
     pop = IzhikevichPopulation.from_preset("RS", 2)
-    weights = np.array([[0.0, 150.0], [0.0, 0.0]])
+    weights = np.array([[0.0, 0.0], [150.0, 0.0]])  # W[post, pre]: neuron 0 -> neuron 1
     res = IzhikevichReservoir(pop, weights, backend=backend)
     out = res.run(30.0, current=np.array([10.0, 0.0]), record_state="v", record_indices=[1])
     trains = out.spikes.trains()
@@ -155,7 +155,7 @@ def test_synaptic_charge_of_one_input_spike(synapse, expected_charge):
     )
     res = IzhikevichReservoir(
         pop,
-        np.array([[0.0, 0.0], [w, 0.0]]),
+        np.array([[0.0, w], [0.0, 0.0]]),  # W[post, pre]: neuron 1 -> neuron 0
         synapse=synapse,
         tau_syn_ms=tau_syn,
         tau_rise_ms=tau_rise,

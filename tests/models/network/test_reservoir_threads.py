@@ -250,7 +250,7 @@ def automatic_two_threads(monkeypatch):
 def poisson_drive(n_neurons=200, seed=6):
     """12 Poisson channels onto every neuron (both threads' halves) of :func:`small_network`."""
     rng = np.random.default_rng(seed)
-    weights = rng.uniform(0.0, 6.0, (12, n_neurons)) * (rng.random((12, n_neurons)) < 0.5)
+    weights = rng.uniform(0.0, 6.0, (n_neurons, 12)) * (rng.random((n_neurons, 12)) < 0.5)
     return PoissonInput(rate_hz=np.linspace(50.0, 400.0, 12), weights=weights)
 
 
