@@ -2,7 +2,7 @@
 
 GPM and HLOP choose the number of directions ``k`` a task adds from the Gram matrix of a
 few examples (``samples``, 300). This script takes the first task of a benchmark, chooses
-``k`` at ``--threshold`` on its first ``--samples`` training inputs, and reports which share
+``k`` at ``--energy-threshold`` on its first ``--samples`` training inputs, and reports which share
 of the energy of ALL its training inputs each ``k``-dimensional subspace holds: the sample's
 principal subspace (GPM's basis), the exact principal subspace of all the inputs, and the
 subspace HLOP's lateral neurons learn by Oja's rule from ``--record`` inputs (with HLOP's
@@ -39,16 +39,18 @@ def top_basis(gram: torch.Tensor, k: int) -> torch.Tensor:
     return torch.linalg.eigh(gram)[1].flip(1)[:, :k]
 
 
-def k_for(gram: torch.Tensor, threshold: float) -> int:
+def k_for(gram: torch.Tensor, energy_threshold: float) -> int:
     energies, _, total = residual_spectrum(gram, None)
-    return select_k(energies, total, 0.0, threshold)
+    return select_k(energies, total, 0.0, energy_threshold)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--benchmark", default="pmnist")
     p.add_argument("--data-dir", default=None, help="MNIST folder (pmnist, splitmnist)")
-    p.add_argument("--threshold", type=float, default=0.98, help="energy threshold in (0, 1)")
+    p.add_argument(
+        "--energy-threshold", type=float, default=0.98, help="energy threshold in (0, 1)"
+    )
     p.add_argument("--samples", type=int, default=300, help="inputs the criterion sees")
     p.add_argument("--record", type=int, default=4000, help="inputs HLOP learns from")
     p.add_argument("--seed", type=int, default=0)
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     x = torch.as_tensor(task.x_train, dtype=torch.float64)
     gram_all = x.T @ x
     sample = x[: args.samples]
-    k = k_for(sample.T @ sample, args.threshold)
+    k = k_for(sample.T @ sample, args.energy_threshold)
 
     opts = HLOP.option_defaults
     hebbian = HebbianSubspace(
@@ -78,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     result = {
         "benchmark": args.benchmark,
-        "threshold": args.threshold,
+        "energy_threshold": args.energy_threshold,
         "samples": args.samples,
         "n_train": int(x.shape[0]),
         "k_from_samples": k,
-        "k_from_all": k_for(gram_all, args.threshold),
+        "k_from_all": k_for(gram_all, args.energy_threshold),
         "energy_sample_basis": captured(gram_all, top_basis(sample.T @ sample, k)),
         "energy_exact_basis": captured(gram_all, top_basis(gram_all, k)),
         "energy_hebbian": captured(gram_all, hebbian.basis(include_new=True)),

@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--task", type=int, default=0, help="the old task to examine (from 0)")
     p.add_argument("--validation", type=float, default=0.0, help="score on a held-out split")
     p.add_argument(
-        "--threshold",
+        "--energy-threshold",
         type=parse_energy_thresholds,
         default=None,
         help="GPM / HLOP energy threshold, or one per layer, e.g. 0.98,0.9,0.9 (default: theirs)",
@@ -83,13 +83,17 @@ def layer_mixes(after: dict, final: dict, names: list[str]):
         yield chosen, state
 
 
+_CONFIG_NAMES = {"energy_threshold": "threshold", "activity": "activity"}
+"""This script's options by the names of ContinualConfig's ``<method>_<name>`` settings."""
+
+
 def _method_options(method: str, **given) -> dict:
-    """``{"<method>_<name>": value}`` for the options given (GPM and HLOP only)."""
+    """``{"<method>_<setting>": value}`` for the options given (GPM and HLOP only)."""
     given = {name: value for name, value in given.items() if value is not None}
     if given and method not in ("gpm", "hlop"):
-        names = ", ".join(f"--{name}" for name in given)
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in given)
         raise ValueError(f"{names} is an option of gpm and hlop, not of {method}")
-    return {f"{method}_{name}": value for name, value in given.items()}
+    return {f"{method}_{_CONFIG_NAMES[name]}": value for name, value in given.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         validation=args.validation,
         quick=args.quick,
-        **_method_options(args.method, threshold=args.threshold, activity=args.activity),
+        **_method_options(
+            args.method, energy_threshold=args.energy_threshold, activity=args.activity
+        ),
     )
     tasks = benchmark_tasks(config, download=args.download)
     if args.task >= len(tasks) - 1:

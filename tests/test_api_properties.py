@@ -258,7 +258,7 @@ def test_hebbian_entry_points_never_leave_non_finite_weights(mode, rule, data):
     ours(sub.update, x, lr_scale=data.draw(st.one_of(st.just(1.0), ANY_VALUE)))
     ours(sub.learn, [x, torch.rand(3, 4)], epochs=data.draw(st.one_of(st.just(1), BAD_COUNT)))
     ours(sub.learn, data.draw(st.one_of(st.just([]), st.just(x), st.just([x, None]))))
-    ours(sub.choose_k, x, threshold=data.draw(st.one_of(st.just(0.9), ANY_VALUE)))
+    ours(sub.choose_k, x, energy_threshold=data.draw(st.one_of(st.just(0.9), ANY_VALUE)))
     ours(sub.choose_k, None, gram=x)
     ours(sub.lateral_output, x)
     ours(sub.add_neurons, data.draw(ANY_VALUE))
@@ -268,12 +268,15 @@ def test_hebbian_entry_points_never_leave_non_finite_weights(mode, rule, data):
 # -- strategies -------------------------------------------------------------------------------
 
 STRATEGY_OPTIONS = {
-    "gpm": {k: 0 for k in ("threshold", "threshold_increment", "samples", "max_rows", "max_k")},
+    "gpm": {
+        k: 0
+        for k in ("energy_threshold", "energy_threshold_increment", "samples", "max_rows", "max_k")
+    },
     "hlop": {
         k: 0
         for k in (
-            "k_per_task threshold samples hebbian_epochs rule mode lr momentum lr_final n_iters "
-            "clamp spike_steps step_norm max_rows record record_examples trace_decay seed"
+            "k_per_task energy_threshold samples hebbian_epochs rule mode lr momentum lr_final "
+            "n_iters clamp spike_steps step_norm max_rows record record_examples trace_decay seed"
         ).split()
     },
     "ewc": {"lam": 0, "samples": 0},

@@ -54,10 +54,10 @@ QUICK: dict[str, Any] = dict(
 
 METHOD_OPTIONS: dict[str, dict[str, str]] = {
     "ewc": {"ewc_lambda": "lam"},
-    "gpm": {"gpm_threshold": "threshold", "gpm_activity": "activity"},
+    "gpm": {"gpm_threshold": "energy_threshold", "gpm_activity": "activity"},
     "hlop": {
         "hlop_k": "k_per_task",
-        "hlop_threshold": "threshold",
+        "hlop_threshold": "energy_threshold",
         "hlop_activity": "activity",
         "hlop_epochs": "hebbian_epochs",
         "hlop_record": "record_examples",

@@ -253,14 +253,18 @@ def residual_spectrum(
     return evals[order].clamp_min(0.0), evecs[:, order], total
 
 
-def select_k(energies: torch.Tensor, total: float, protected: float, threshold: float) -> int:
-    """The smallest ``k`` such that ``(protected + sum(energies[:k])) / total >= threshold``.
+def select_k(
+    energies: torch.Tensor, total: float, protected: float, energy_threshold: float
+) -> int:
+    """The smallest ``k`` such that ``(protected + sum(energies[:k])) / total >=
+    energy_threshold``.
 
     ``protected`` is the energy already inside the existing subspace; returns 0 when that
     alone reaches the threshold, and ``len(energies)`` at most.
     """
+    threshold = energy_threshold
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must lie in [0, 1]; got {threshold}")
+        raise ValueError(f"energy_threshold must lie in [0, 1]; got {threshold}")
     if total <= 0:
         return 0
     if protected / total >= threshold:
@@ -271,15 +275,19 @@ def select_k(energies: torch.Tensor, total: float, protected: float, threshold: 
 
 
 def extend_basis(
-    gram: torch.Tensor, basis: torch.Tensor | None, threshold: float, *, max_k: int | None = None
+    gram: torch.Tensor,
+    basis: torch.Tensor | None,
+    energy_threshold: float,
+    *,
+    max_k: int | None = None,
 ) -> tuple[torch.Tensor, dict]:
-    """GPM's basis update: add the top residual directions until ``threshold`` of the
+    """GPM's basis update: add the top residual directions until ``energy_threshold`` of the
     activity energy is inside the subspace.
 
     Args:
         gram: ``X^T X`` ``(n, n)`` of the current task's activity.
         basis: current orthonormal basis ``(n, k)`` or None.
-        threshold: fraction of the energy to capture, in [0, 1].
+        energy_threshold: fraction of the energy to capture, in [0, 1].
         max_k: cap on the number of directions added.
 
     Returns:
@@ -292,7 +300,7 @@ def extend_basis(
     energies, directions, total = residual_spectrum(gram, basis)
     residual = float(energies.sum())
     protected = max(total - residual, 0.0)
-    k_new = select_k(energies, total, protected, threshold)
+    k_new = select_k(energies, total, protected, energy_threshold)
     k_new = min(k_new, n - basis.shape[1])
     if max_k is not None:
         k_new = min(k_new, max_k)

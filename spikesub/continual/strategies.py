@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import abc
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -122,6 +123,32 @@ def _resolve_layers(
     return resolved
 
 
+RENAMED_OPTIONS = {
+    "threshold": "energy_threshold",
+    "threshold_increment": "energy_threshold_increment",
+}
+"""Options renamed since earlier versions: ``threshold`` said nothing of which threshold (the
+spiking layers have firing thresholds); the old names are still taken, with a warning."""
+
+
+def renamed_options(opts: dict[str, Any], *, warn: bool = True) -> dict[str, Any]:
+    """``opts`` with the old option names of :data:`RENAMED_OPTIONS` replaced by the new ones
+    (a ``DeprecationWarning`` per old name when ``warn``; checkpoints of earlier runs are
+    read without one)."""
+    renamed = dict(opts)
+    for old, new in RENAMED_OPTIONS.items():
+        if old not in renamed:
+            continue
+        if new in renamed:
+            raise TypeError(f"give {new!r} or its old name {old!r}, not both")
+        if warn:
+            warnings.warn(
+                f"the strategy option {old!r} is now {new!r}", DeprecationWarning, stacklevel=4
+            )
+        renamed[new] = renamed.pop(old)
+    return renamed
+
+
 class Strategy:
     """Base class: the calls a continual-learning loop makes; all of them do nothing here.
 
@@ -160,6 +187,7 @@ class Strategy:
         distributed: DistributedContext | None = None,
         **opts: Any,
     ) -> None:
+        opts = renamed_options(opts)
         self.check_options(opts)
         self.model = model
         self.distributed = SINGLE_PROCESS if distributed is None else distributed
@@ -180,6 +208,7 @@ class Strategy:
     def check_options(cls, opts: dict[str, Any]) -> None:
         """Refuse unknown option names and values of the wrong type (before any model is
         built: the CLI checks ``--option`` values this way)."""
+        opts = renamed_options(opts)
         unknown = sorted(set(opts) - set(cls.option_defaults))
         if unknown:
             allowed = ", ".join(sorted(cls.option_defaults)) or "none"
@@ -283,7 +312,7 @@ class Strategy:
                 f"state protects layers {state.get('layer_names')}, this strategy "
                 f"{self.layer_names}"
             )
-        self.options = dict(state["options"])
+        self.options = renamed_options(dict(state["options"]), warn=False)
         self.task_id = int(state["task_id"])
         self.tasks_done = int(state["tasks_done"])
         self.end_task_seconds = [float(s) for s in state["end_task_seconds"]]
@@ -614,24 +643,24 @@ class _TappedStrategy(Strategy, abc.ABC):
 
 def _threshold_for(options: dict, task_id: int, n_layers: int) -> list[float]:
     """Each protected layer's energy threshold for task ``task_id``."""
-    base = options["threshold"]
+    base = options["energy_threshold"]
     bases = list(base) if isinstance(base, (list, tuple)) else [base] * n_layers
-    step = float(options["threshold_increment"]) * task_id
+    step = float(options["energy_threshold_increment"]) * task_id
     return [min(1.0, float(b) + step) for b in bases]
 
 
 def _check_thresholds(value, n_layers: int) -> None:
-    """``threshold``: a number in [0, 1], or one per protected layer."""
+    """``energy_threshold``: a number in [0, 1], or one per protected layer."""
     if isinstance(value, (list, tuple)):
         if len(value) != n_layers:
             raise ValueError(
-                f"threshold must be a number or one number per protected layer ({n_layers}); "
-                f"got {len(value)} values"
+                f"energy_threshold must be a number or one number per protected layer "
+                f"({n_layers}); got {len(value)} values"
             )
         for v in value:
-            check_real("threshold", v, low=0.0, high=1.0)
+            check_real("energy_threshold", v, low=0.0, high=1.0)
     else:
-        check_real("threshold", value, low=0.0, high=1.0)
+        check_real("energy_threshold", value, low=0.0, high=1.0)
 
 
 class GPM(_TappedStrategy):
@@ -640,13 +669,14 @@ class GPM(_TappedStrategy):
     After each task, the activity of every protected layer on up to ``samples`` training
     examples (each example gives ``T`` rows for a sequence input, or one row per patch for a
     convolution) forms the representation matrix ``X``; the top directions of its residual
-    after the existing basis are added until the basis captures ``threshold`` of
-    ``||X||^2`` (plus ``threshold_increment`` per task, capped at 1). While later tasks train,
+    after the existing basis are added until the basis captures ``energy_threshold`` of
+    ``||X||^2`` (plus ``energy_threshold_increment`` per task, capped at 1). While later tasks
+    train,
     :meth:`before_step` projects each weight gradient onto the orthogonal complement of the
     basis and (``freeze_bias``) zeroes the protected layers' bias gradients.
 
-    Options: ``threshold`` (0.97; or one value per protected layer),
-    ``threshold_increment`` (0.0), ``samples`` (300),
+    Options: ``energy_threshold`` (0.97; or one value per protected layer),
+    ``energy_threshold_increment`` (0.0), ``samples`` (300),
     ``max_rows`` (rows kept per forward call and layer, None: all), ``max_k`` (cap on the
     directions added per task and layer, None), ``activity_projection`` (True: see
     ``_TappedStrategy``; the same projection, computed where it is cheaper),
@@ -659,8 +689,13 @@ class GPM(_TappedStrategy):
 
     def __init__(self, model, *, layers=None, progress=False, **opts) -> None:
         super().__init__(model, layers=layers, progress=progress, **opts)
-        _check_thresholds(self.options["threshold"], len(self.layers))
-        check_real("threshold_increment", self.options["threshold_increment"], low=0.0, high=1.0)
+        _check_thresholds(self.options["energy_threshold"], len(self.layers))
+        check_real(
+            "energy_threshold_increment",
+            self.options["energy_threshold_increment"],
+            low=0.0,
+            high=1.0,
+        )
         check_int("samples", self.options["samples"], minimum=1)
         self.bases = [torch.zeros((d, 0)) for d in self.dims]
         self.history: list[dict] = []
@@ -674,7 +709,7 @@ class GPM(_TappedStrategy):
     def _end_task(self, task_id, batches, forward, loss_fn) -> None:
         grams = self._grams(batches, forward, self.options["samples"], task_id)
         thresholds = _threshold_for(self.options, task_id, len(self.layers))
-        record = {"task": task_id, "threshold": thresholds, "layers": []}
+        record = {"task": task_id, "energy_threshold": thresholds, "layers": []}
         for i, gram in enumerate(grams):
             self.bases[i], info = extend_basis(
                 gram, self.bases[i], thresholds[i], max_k=self.options["max_k"]
@@ -709,7 +744,7 @@ def _history_json(history: list[dict], names: list[str]) -> list[dict]:
     return [
         {
             "task": h["task"],
-            **{k: h[k] for k in ("threshold", "hebbian_seconds") if k in h},
+            **{k: h[k] for k in ("energy_threshold", "hebbian_seconds") if k in h},
             "layers": {
                 name: {k: _jsonable(v) for k, v in info.items()}
                 for name, info in zip(names, h["layers"], strict=True)
@@ -738,8 +773,8 @@ class HLOP(_TappedStrategy):
        network over ALL the task's batches after training (the Gram matrix of the first
        ``samples`` examples' rows);
     2. picks the number of new lateral neurons — ``k_per_task`` (an int, or one per layer)
-       or, when that is None, the energy criterion on the Gram matrix (``threshold`` +
-       ``threshold_increment`` per task, as GPM's), capped by ``max_k`` — and adds them;
+       or, when that is None, the energy criterion on the Gram matrix (``energy_threshold`` +
+       ``energy_threshold_increment`` per task, as GPM's), capped by ``max_k`` — and adds them;
     3. runs the Hebbian rule over the recorded rows, as many batch updates as
        ``hebbian_epochs`` passes over the task's batches (rows recorded from fewer batches,
        ``record_examples``, are replayed in turn; no further forward passes), and freezes
@@ -747,8 +782,8 @@ class HLOP(_TappedStrategy):
        of the same activity (same number of directions per task) is kept alongside, and the
        principal angles between it and span(H_old) are stored per layer.
 
-    Options: ``k_per_task`` (None), ``threshold`` (0.98; or one value per protected layer),
-    ``threshold_increment`` (0.0),
+    Options: ``k_per_task`` (None), ``energy_threshold`` (0.98; or one value per protected layer),
+    ``energy_threshold_increment`` (0.0),
     ``max_k`` (None), ``samples`` (300), ``hebbian_epochs`` (2), ``rule`` ("oja"),
     ``mode`` ("rate"), ``lr`` (0.5), ``lr_final`` (0.05: the step
     decays linearly from ``lr`` to ``lr_final * lr`` over a task's Hebbian updates, when
@@ -788,8 +823,8 @@ class HLOP(_TappedStrategy):
         o = self.options
         if o["momentum"] is None:
             o["momentum"] = 0.0 if o["rule"] == "gha" else 0.9
-        _check_thresholds(o["threshold"], len(self.layers))
-        check_real("threshold_increment", o["threshold_increment"], low=0.0, high=1.0)
+        _check_thresholds(o["energy_threshold"], len(self.layers))
+        check_real("energy_threshold_increment", o["energy_threshold_increment"], low=0.0, high=1.0)
         if o["record"] not in ("training", "pass"):
             raise ValueError(f"record must be 'training' or 'pass'; got {o['record']!r}")
         check_real("lr_final", o["lr_final"], low=0.0, high=1.0, low_open=True)
@@ -895,7 +930,7 @@ class HLOP(_TappedStrategy):
             if self._k_list is not None:
                 k = min(int(self._k_list[i]), sub.n_inputs - sub.k)
             else:
-                k = sub.choose_k(threshold=thresholds[i], gram=gram)
+                k = sub.choose_k(energy_threshold=thresholds[i], gram=gram)
             if o["max_k"] is not None:
                 k = min(k, int(o["max_k"]))
             sub.add_neurons(k)
@@ -921,7 +956,7 @@ class HLOP(_TappedStrategy):
         self.hebbian_seconds += elapsed
         record = {
             "task": task_id,
-            "threshold": thresholds,
+            "energy_threshold": thresholds,
             "hebbian_seconds": elapsed,
             "layers": [],
         }

@@ -42,8 +42,8 @@ class ByLayer:
 OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "finetune": {},
     "gpm": {
-        "threshold": 0.97,
-        "threshold_increment": 0.0,
+        "energy_threshold": 0.97,
+        "energy_threshold_increment": 0.0,
         "samples": 300,
         "max_rows": None,
         "max_k": None,
@@ -57,8 +57,8 @@ OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
         # chosen on permuted MNIST's validation split, seeds 0 and 1 (README): the input layer
         # keeps 0.98 of its activity energy, deeper layers 0.99 of their presynaptic traces,
         # the readout 0.9 of the spike rates it sees
-        "threshold": ByLayer(first=0.98, hidden=0.99, readout=0.9),
-        "threshold_increment": 0.0,
+        "energy_threshold": ByLayer(first=0.98, hidden=0.99, readout=0.9),
+        "energy_threshold_increment": 0.0,
         "max_k": None,
         "samples": 300,
         "hebbian_epochs": 2,
@@ -89,10 +89,15 @@ OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
 
 OPTIONAL_OPTION_TYPES: dict[str, dict[str, str]] = {
     "finetune": {},
-    "gpm": {"threshold": "real_or_list", "max_rows": "int", "max_k": "int", "trace_decay": "real"},
+    "gpm": {
+        "energy_threshold": "real_or_list",
+        "max_rows": "int",
+        "max_k": "int",
+        "trace_decay": "real",
+    },
     "hlop": {
         "k_per_task": "int_or_list",
-        "threshold": "real_or_list",
+        "energy_threshold": "real_or_list",
         "max_k": "int",
         "max_rows": "int",
         "momentum": "real",

@@ -452,11 +452,12 @@ class HebbianSubspace:
     def choose_k(
         self,
         x: torch.Tensor | None = None,
-        threshold: float = 0.97,
+        energy_threshold: float = 0.97,
         *,
         gram: torch.Tensor | None = None,
     ) -> int:
-        """New neurons needed so span(H_old) plus them captures ``threshold`` of the energy.
+        """New neurons needed so span(H_old) plus them captures ``energy_threshold`` of the
+        energy (a fraction in [0, 1], not a firing threshold).
 
         The energy of activity rows ``x`` ``(N, n)`` (or of their Gram matrix ``gram`` =
         ``x^T x``) is ``||x||^2``; the part inside span(H_old) counts as protected, and the
@@ -467,7 +468,7 @@ class HebbianSubspace:
             ValueError: wrong shapes, neither given, or a NaN / inf in ``x`` or ``gram`` (the
                 first one named), before any linear algebra.
         """
-        threshold = check_real("threshold", threshold, low=0.0, high=1.0)
+        threshold = check_real("energy_threshold", energy_threshold, low=0.0, high=1.0)
         # the Gram matrix, the projected one and the eigenvectors, float64
         check_allocation(
             f"choose_k for n_inputs = {self.n_inputs:,}",

@@ -35,10 +35,10 @@ def test_the_last_task_has_nothing_after_it(tmp_path, script):
 
 def test_threshold_reaches_the_strategy_and_is_refused_where_it_means_nothing(tmp_path, script):
     out = tmp_path / "fbl"
-    argv = ["--benchmark", "digits", "--quick", "--threshold", "0.9,0.8", "--out", str(out)]
+    argv = ["--benchmark", "digits", "--quick", "--energy-threshold", "0.9,0.8", "--out", str(out)]
     assert script.main([*argv, "--activity", "spikes", "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["hlop_threshold"] == [0.9, 0.8]
     assert metrics["config"]["hlop_activity"] == "spikes"
-    with pytest.raises(ValueError, match="--threshold is an option of gpm and hlop"):
+    with pytest.raises(ValueError, match="--energy-threshold is an option of gpm and hlop"):
         script.main(["--method", "ewc", *argv[:-2], "--out", str(tmp_path / "e")])

@@ -173,7 +173,7 @@ def test_online_training_with_gpm_projection():
     layers, readout = online_layers(model)
     assert layers == list(model.hidden) and readout is model.readout
     trainer = OnlineTrainer(model)
-    strategy = make_strategy("gpm", model, threshold=0.99)
+    strategy = make_strategy("gpm", model, energy_threshold=0.99)
     x, y = _toy(n=64)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     strategy.begin_task(0)

@@ -126,7 +126,7 @@ def test_hlop_defaults_are_per_layer_thresholds_on_presynaptic_traces():
     assert isinstance(ContinualConfig(method="hlop", quick=True).hlop_threshold, float)
     # what the strategy receives: the thresholds and the LIF decay for the traces
     kwargs = deep.strategy_kwargs()
-    assert kwargs["threshold"] == deep.hlop_threshold and deep.hlop_activity == "trace"
+    assert kwargs["energy_threshold"] == deep.hlop_threshold and deep.hlop_activity == "trace"
     assert kwargs["trace_decay"] == deep.beta
     spikes = ContinualConfig(method="hlop", hlop_activity="spikes").strategy_kwargs()
     assert spikes["trace_decay"] is None

@@ -189,7 +189,7 @@ def test_hlop_records_the_last_training_epoch_or_makes_a_pass():
         raise AssertionError("the rows were recorded during training: no pass needed")
 
     model = TinySNN()
-    strategy = HLOP(model, threshold=0.9, record="training")
+    strategy = HLOP(model, energy_threshold=0.9, record="training")
     train_task(model, strategy, 0, xtr, ytr, epochs=2)
     assert strategy.pop_hook_seconds() > 0  # the hooks' time, for the benchmark
     assert strategy.pop_hook_seconds() == 0
@@ -205,7 +205,7 @@ def test_hlop_records_the_last_training_epoch_or_makes_a_pass():
 
     for record, expected in (("pass", len(xtr)), ("training", len(xtr))):
         model = TinySNN()
-        strategy = HLOP(model, threshold=0.9, record=record)
+        strategy = HLOP(model, energy_threshold=0.9, record=record)
         # record="pass", or a loop that never calls begin_epoch: one pass after training
         strategy.begin_task(0)
         passes.clear()
@@ -230,7 +230,7 @@ def test_hlop_record_examples_stops_the_pass_and_keeps_those_rows():
     batches = list(batches_of(xtr, ytr))
     size = batches[0][0].shape[0]
     # stops after the batch that completes the examples asked for (and the Gram's samples)
-    strategy = HLOP(model, threshold=0.9, samples=size, record_examples=size + 1)
+    strategy = HLOP(model, energy_threshold=0.9, samples=size, record_examples=size + 1)
     strategy.begin_task(0)
     grams, recorded = strategy._record(
         batches, forward, size, keep_rows=True, keep_examples=size + 1
@@ -276,7 +276,7 @@ def test_full_threshold_keeps_old_outputs_of_a_conv_net(method):
 
     g = torch.Generator().manual_seed(0)
     x_old = torch.rand(12, 1, 6, 6, generator=g)
-    opts = {"threshold": 1.0}
+    opts = {"energy_threshold": 1.0}
     if method == "hlop":
         # a subspace fully converged for the test: orthonormalised projection, many iterations
         opts.update(orthonormalise=True, hebbian_epochs=30, n_iters=10, lr=0.5)
@@ -364,8 +364,20 @@ def test_make_strategy_registry_and_errors():
         make_strategy("si", model)
     with pytest.raises(TypeError, match="unknown option.*thresold"):
         make_strategy("gpm", model, thresold=0.9)
-    with pytest.raises(ValueError, match="threshold must be"):
-        make_strategy("gpm", model, threshold=1.5)
+    with pytest.raises(ValueError, match="energy_threshold must be"):
+        make_strategy("gpm", model, energy_threshold=1.5)
+    # the earlier names of the energy options are still taken, with a warning
+    with pytest.warns(DeprecationWarning) as caught:
+        old = make_strategy("gpm", model, threshold=0.9, threshold_increment=0.01)
+    messages = sorted(str(w.message) for w in caught)
+    assert messages == [
+        "the strategy option 'threshold' is now 'energy_threshold'",
+        "the strategy option 'threshold_increment' is now 'energy_threshold_increment'",
+    ]
+    assert old.options["energy_threshold"] == 0.9
+    assert old.options["energy_threshold_increment"] == 0.01
+    with pytest.raises(TypeError, match="not both"):
+        make_strategy("gpm", model, threshold=0.9, energy_threshold=0.9)
     with pytest.raises(ValueError, match="lr_final"):
         make_strategy("hlop", model, lr_final=0.0)
     assert make_strategy("hlop", model, rule="gha").options["momentum"] == 0.0
@@ -395,17 +407,19 @@ def test_threshold_per_layer(method):
     torch.manual_seed(0)
     (xtr, ytr, _, _), _ = two_tasks()
     model = TinySNN()
-    strategy = make_strategy(method, model, threshold=[0.5, 0.99, 0.9], threshold_increment=0.01)
+    strategy = make_strategy(
+        method, model, energy_threshold=[0.5, 0.99, 0.9], energy_threshold_increment=0.01
+    )
     strategy.begin_task(1)
     strategy.end_task(1, batches_of(xtr, ytr), model, None)
     history = strategy.summary()["history"][0]
-    assert history["threshold"] == pytest.approx([0.51, 1.0, 0.91])
+    assert history["energy_threshold"] == pytest.approx([0.51, 1.0, 0.91])
     dims = list(strategy.summary()["subspace_dims"].values())
     assert dims[0] < 6  # half the energy of a 6-dimensional input needs fewer dimensions
     with pytest.raises(ValueError, match="one number per protected layer"):
-        make_strategy(method, TinySNN(), threshold=[0.9, 0.9])
+        make_strategy(method, TinySNN(), energy_threshold=[0.9, 0.9])
     with pytest.raises(ValueError, match="threshold"):
-        make_strategy(method, TinySNN(), threshold=[0.9, 1.2, 0.9])
+        make_strategy(method, TinySNN(), energy_threshold=[0.9, 1.2, 0.9])
 
 
 @pytest.mark.parametrize("method", ["gpm", "hlop"])
@@ -416,7 +430,7 @@ def test_activity_projection_equals_gradient_projection(method):
     for activity in (True, False):
         torch.manual_seed(0)
         model = TinySNN()
-        strategy = make_strategy(method, model, threshold=0.95, activity_projection=activity)
+        strategy = make_strategy(method, model, energy_threshold=0.95, activity_projection=activity)
         strategy.begin_task(0)
         strategy.end_task(0, batches_of(x0, y0), model, None)
         strategy.begin_task(1)

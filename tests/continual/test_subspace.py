@@ -91,7 +91,7 @@ def test_choose_k_energy_criterion_on_known_spectrum():
     assert sub.choose_k(x, float(fractions[2]) - 0.01) == 0
     assert sub.choose_k(x, float(fractions[4]) - 0.01) == 2
     gram = x.double().T @ x.double()
-    assert sub.choose_k(gram=gram, threshold=float(fractions[4]) - 0.01) == 2
+    assert sub.choose_k(gram=gram, energy_threshold=float(fractions[4]) - 0.01) == 2
 
 
 def test_basis_orthonormal_and_spans_rows():
