@@ -612,56 +612,48 @@ class IzhikevichReservoir:
         """Runs the NumPy or Numba loop chunk by chunk; in the automatic thread mode each chunk
         goes to the threaded or the serial loop as :class:`LoopChooser` decides (same result).
         Returns the recorded spikes ``(steps, neurons, count)``."""
-        params, bias, ext_mode, ext, encoder = (
-            plan.params, plan.bias, plan.ext_mode, plan.ext, plan.encoder,
-        )  # fmt: skip
-        synapse, poisson_by_mode, n_steps, chunk = (
-            plan.synapse, plan.poisson_by_mode, plan.n_steps, plan.chunk,
-        )  # fmt: skip
-        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = (
-            plan.record_spikes, plan.pop_counts, plan.rec_idx, plan.record_every, plan.run_step0,
-            plan.rec_v, plan.rec_u,
-        )  # fmt: skip
         loops = self._cpu_loops()
         chooser = self._loop_chooser if self.backend == "numba" else None
         if chooser is not None:
             chooser.begin_run()
         recurrent = {mode: Recurrent(*self._csr, splits) for mode, splits in self._splits.items()}
-        capacity = 1024 if record_spikes else 0
+        capacity = 1024 if plan.record_spikes else 0
         spike_steps = np.zeros(capacity, np.int64)
         spike_idx = np.zeros(capacity, np.int32)
         n_recorded = 0
-        rates = poisson_by_mode[SERIAL].rates
+        rates = plan.poisson_by_mode[SERIAL].rates
         steps_by_mode = {THREADED: 0, SERIAL: 0}
         start = 0
-        while start < n_steps:
+        while start < plan.n_steps:
             if chooser is not None:
-                mode, count = chooser.next_chunk(n_steps - start)
+                mode, count = chooser.next_chunk(plan.n_steps - start)
             else:
-                mode, count = next(iter(loops)), min(chunk, n_steps - start)
-            g0 = run_step0 + start
-            ext_chunk = ext[start : start + count] if ext_mode else ext
+                mode, count = next(iter(loops)), min(plan.chunk, plan.n_steps - start)
+            g0 = plan.run_step0 + start
+            ext_chunk = plan.ext[start : start + count] if plan.ext_mode else plan.ext
             rate_chunk = rates[start : start + count] if rates.shape[0] > 1 else rates
             drive = Drive(
-                bias, self.noise_std, self._noise_every, np.uint64(self.seed), ext_mode,
-                ext_chunk, encoder,
+                plan.bias, self.noise_std, self._noise_every, np.uint64(self.seed), plan.ext_mode,
+                ext_chunk, plan.encoder,
             )  # fmt: skip
             record = Record(
-                record_spikes, spike_steps, spike_idx, n_recorded, pop_counts[start:],
-                rec_idx, record_every, run_step0, rec_v, rec_u,
+                plan.record_spikes, spike_steps, spike_idx, n_recorded, plan.pop_counts[start:],
+                plan.rec_idx, plan.record_every, plan.run_step0, plan.rec_v, plan.rec_u,
             )  # fmt: skip
             args = (
-                params, self._state, drive, recurrent[mode], synapse,
-                poisson_by_mode[mode]._replace(rates=rate_chunk), g0, count, record,
+                plan.params, self._state, drive, recurrent[mode], plan.synapse,
+                plan.poisson_by_mode[mode]._replace(rates=rate_chunk), g0, count, record,
             )  # fmt: skip
             with deferred_interrupt():  # Ctrl-C is raised once this chunk is accounted for
                 status, err_step, err_neuron, n_recorded, spike_steps, spike_idx = self._run_chunk(
-                    loops[mode], mode, count, args, chooser, pop_counts[start : start + count]
+                    loops[mode], mode, count, args, chooser, plan.pop_counts[start : start + count]
                 )
                 steps_by_mode[mode] += count
                 if status == net.STATUS_NONFINITE:
                     self.step = err_step + 1
-                    raise NonFiniteStateError(err_step - run_step0, err_neuron, "v/u", self.dt_ms)
+                    raise NonFiniteStateError(
+                        err_step - plan.run_step0, err_neuron, "v/u", self.dt_ms
+                    )
                 self.step = g0 + count
                 start += count
                 bar.update(count)
@@ -727,39 +719,33 @@ class IzhikevichReservoir:
     def _run_cuda(self, plan: _RunPlan, bar):
         """Runs the CUDA loop chunk by chunk (a chunk whose spikes overflow the device buffer
         runs again with room for all). Returns the recorded spikes ``(steps, neurons, count)``."""
-        params, bias, ext_mode, ext, encoder = (
-            plan.params, plan.bias, plan.ext_mode, plan.ext, plan.encoder,
-        )  # fmt: skip
-        synapse, poisson_by_mode, n_steps, chunk = (
-            plan.synapse, plan.poisson_by_mode, plan.n_steps, plan.chunk,
-        )  # fmt: skip
-        record_spikes, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = (
-            plan.record_spikes, plan.pop_counts, plan.rec_idx, plan.record_every, plan.run_step0,
-            plan.rec_v, plan.rec_u,
-        )  # fmt: skip
         from numba import cuda
 
         to_dev = cuda.to_device
         n = self.n_neurons
-        d_params = NeuronParams(*(to_dev(x) if isinstance(x, np.ndarray) else x for x in params))
+        d_params = NeuronParams(
+            *(to_dev(x) if isinstance(x, np.ndarray) else x for x in plan.params)
+        )
         d_state = NetworkState(*(to_dev(x) for x in self._state))
-        d_bias, d_std = to_dev(bias), to_dev(self.noise_std)
-        d_encoder = to_dev(encoder)
+        d_bias, d_std = to_dev(plan.bias), to_dev(self.noise_std)
+        d_encoder = to_dev(plan.encoder)
         d_recurrent = Recurrent(*(to_dev(x) for x in self._csr), None)
-        poisson = poisson_by_mode[SERIAL]
+        poisson = plan.poisson_by_mode[SERIAL]
         rates = poisson.rates
         d_poisson_csr = (to_dev(poisson.indptr), to_dev(poisson.indices), to_dev(poisson.weights))
-        d_rec_idx = to_dev(rec_idx)
-        d_rec_v, d_rec_u = to_dev(rec_v), to_dev(rec_u)
-        capacity = max(65536, n * chunk // 20) if record_spikes else 0
+        d_rec_idx = to_dev(plan.rec_idx)
+        d_rec_v, d_rec_u = to_dev(plan.rec_v), to_dev(plan.rec_u)
+        capacity = max(65536, n * plan.chunk // 20) if plan.record_spikes else 0
         steps_out, idx_out = [], []
         try:
-            for start in range(0, n_steps, chunk):
+            for start in range(0, plan.n_steps, plan.chunk):
                 with deferred_interrupt():  # raised once this chunk is accounted for
-                    count = min(chunk, n_steps - start)
-                    g0 = run_step0 + start
+                    count = min(plan.chunk, plan.n_steps - start)
+                    g0 = plan.run_step0 + start
                     d_ext = to_dev(
-                        np.ascontiguousarray(ext[start : start + count] if ext_mode else ext)
+                        np.ascontiguousarray(
+                            plan.ext[start : start + count] if plan.ext_mode else plan.ext
+                        )
                     )
                     d_rates = to_dev(
                         np.ascontiguousarray(
@@ -767,18 +753,18 @@ class IzhikevichReservoir:
                         )
                     )
                     drive = Drive(d_bias, d_std, self._noise_every, np.uint64(self.seed),
-                                  ext_mode, d_ext, d_encoder)  # fmt: skip
+                                  plan.ext_mode, d_ext, d_encoder)  # fmt: skip
                     d_counts = cuda.device_array(count, np.int32)
                     snapshot = (
-                        [to_dev(x.copy_to_host()) for x in d_state] if record_spikes else None
+                        [to_dev(x.copy_to_host()) for x in d_state] if plan.record_spikes else None
                     )
                     while True:
                         d_buf = cuda.device_array((capacity, 2), np.int64)
                         d_base = to_dev(np.zeros(1, np.int64))
-                        record = CudaRecord(d_buf, d_base, d_counts, d_rec_idx, record_every,
-                                            run_step0, d_rec_v, d_rec_u)  # fmt: skip
+                        record = CudaRecord(d_buf, d_base, d_counts, d_rec_idx, plan.record_every,
+                                            plan.run_step0, d_rec_v, d_rec_u)  # fmt: skip
                         status, err_step, err_neuron = net.run_network_cuda(
-                            d_params, d_state, drive, d_recurrent, synapse,
+                            d_params, d_state, drive, d_recurrent, plan.synapse,
                             PoissonDrive(d_rates, *d_poisson_csr, None), g0, count, record,
                         )  # fmt: skip
                         fired = int(d_base.copy_to_host()[0])
@@ -792,10 +778,10 @@ class IzhikevichReservoir:
                         self._state = NetworkState(*(x.copy_to_host() for x in d_state))
                         self.step = err_step + 1
                         raise NonFiniteStateError(
-                            err_step - run_step0, err_neuron, "v/u", self.dt_ms
+                            err_step - plan.run_step0, err_neuron, "v/u", self.dt_ms
                         )
-                    pop_counts[start : start + count] = d_counts.copy_to_host()
-                    if record_spikes and fired:
+                    plan.pop_counts[start : start + count] = d_counts.copy_to_host()
+                    if plan.record_spikes and fired:
                         pairs = d_buf.copy_to_host()[:fired]
                         steps_out.append(pairs[:, 0] + g0)
                         idx_out.append(pairs[:, 1].astype(np.int32))
@@ -805,8 +791,8 @@ class IzhikevichReservoir:
             self._state = NetworkState(*(x.copy_to_host() for x in d_state))
             raise
         self._state = NetworkState(*(x.copy_to_host() for x in d_state))
-        rec_v[...] = d_rec_v.copy_to_host()
-        rec_u[...] = d_rec_u.copy_to_host()
+        plan.rec_v[...] = d_rec_v.copy_to_host()
+        plan.rec_u[...] = d_rec_u.copy_to_host()
         if steps_out:
             steps = np.concatenate(steps_out)
             return steps, np.concatenate(idx_out), steps.size
