@@ -33,6 +33,7 @@ from numba import njit, prange
 import spikesub.kernels.threads  # noqa: F401 - loads TBB before Numba's pool starts
 from spikesub.kernels.rng import uniform_numba
 from spikesub.models.memory import check_allocation
+from spikesub.models.validation import check_real
 
 __all__ = [
     "SparseWeights",
@@ -612,6 +613,52 @@ class SparseWeights:
         if self.nnz:
             _scale(self.weights, factor, out)
         return self.with_weights(out)
+
+    def spectral_radius(self, *, tol: float = 1e-8) -> float:
+        """The largest absolute eigenvalue of the square weight matrix.
+
+        Computed by ARPACK's Arnoldi iteration on the sparse matrix
+        (``scipy.sparse.linalg.eigs``, ``k=1``, largest magnitude; a fixed start vector, so
+        the same weights give the same value), never on a dense copy; matrices of at most 16
+        neurons, too small for ARPACK, take dense ``numpy.linalg.eigvals``. Transposing
+        changes no eigenvalue, so the CSR storage is used as it is.
+
+        Raises:
+            ValueError: the matrix is not square.
+        """
+        if self.n_pre != self.n_post:
+            raise ValueError(
+                f"the spectral radius needs a square matrix; got {self.n_post} x {self.n_pre}"
+            )
+        tol = check_real("tol", tol, low=0.0)
+        if self.nnz == 0:
+            return 0.0
+        if self.n_pre <= 16:
+            return float(np.abs(np.linalg.eigvals(self.to_dense().astype(np.float64))).max())
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.linalg import eigs
+
+        matrix = csr_matrix(
+            (self.weights.astype(np.float64), self.indices, self.indptr),
+            shape=(self.n_pre, self.n_post),
+        )
+        start = np.ones(self.n_pre) / math.sqrt(self.n_pre)
+        values = eigs(matrix, k=1, which="LM", tol=tol, v0=start, return_eigenvectors=False)
+        return float(np.abs(values).max())
+
+    def scaled_to_spectral_radius(self, radius: float) -> SparseWeights:
+        """Weights scaled so that their :meth:`spectral_radius` is ``radius`` (> 0): the
+        usual gain of a reservoir's recurrence.
+
+        Raises:
+            ValueError: ``radius`` not finite and positive, or the matrix's spectral radius
+                is 0 (no synapses, or a nilpotent matrix): no scaling reaches ``radius``.
+        """
+        radius = check_real("radius", radius, low=0.0, low_open=True)
+        current = self.spectral_radius()
+        if current == 0.0:
+            raise ValueError("the weights' spectral radius is 0: no scaling reaches a radius")
+        return self.scaled(radius / current)
 
     def astype(self, dtype: Any) -> SparseWeights:
         """Same synapses with weights cast to ``dtype`` (float32 or float64)."""

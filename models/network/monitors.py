@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from spikesub.models.memory import check_allocation
+from spikesub.models.validation import check_real, size_in_bytes
 
 
 @dataclass
@@ -96,3 +100,53 @@ class SimulationResult:
         width_s = per_bin * self.dt_ms / 1000.0
         starts = self.t_start_ms + np.arange(n_bins) * per_bin * self.dt_ms
         return starts, counts / (self.n_neurons * width_s)
+
+    def traces(
+        self, tau_ms: float, sample_ms: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exponentially filtered spike trains, the reservoir's state as readouts read it.
+
+        Each spike adds 1 to its neuron's trace, which decays with ``tau_ms``:
+        ``trace_i(t) = sum over spikes s <= t of neuron i of exp(-(t - s) / tau_ms)``. The
+        run is cut into windows of ``sample_ms`` (a whole number of steps; default one step)
+        and the traces are sampled at the end of each window, so sample ``j`` holds the
+        spikes of the first ``j + 1`` windows; a last partial window is dropped.
+
+        Returns:
+            ``(times_ms, traces)``: ``(samples,)`` the sample times (ms, absolute, the end of
+            each window) and ``(samples, n_neurons)`` float64 traces.
+
+        Raises:
+            ValueError: spikes were not recorded, ``tau_ms`` or ``sample_ms`` not positive,
+                ``sample_ms`` not a whole number of steps, or the traces over the memory
+                budget.
+        """
+        tau_ms = check_real("tau_ms", tau_ms, low=0.0, low_open=True)
+        sample_ms = self.dt_ms if sample_ms is None else sample_ms
+        sample_ms = check_real("sample_ms", sample_ms, low=0.0, low_open=True)
+        if self.spikes is None:
+            raise ValueError("traces need the spikes: run with record_spikes=True")
+        per = sample_ms / self.dt_ms
+        if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
+            raise ValueError(
+                f"sample_ms must be a whole number of steps of dt_ms = {self.dt_ms}; "
+                f"got {sample_ms}"
+            )
+        per = int(round(per))
+        n_samples = self.population_counts.shape[0] // per
+        check_allocation(
+            f"traces of {self.n_neurons:,} neurons x {n_samples:,} samples",
+            size_in_bytes(8, n_samples, self.n_neurons),
+        )
+        steps = np.rint((self.spikes.times_ms - self.t_start_ms) / self.dt_ms).astype(np.int64)
+        window = steps // per
+        keep = window < n_samples
+        steps, window, neurons = steps[keep], window[keep], self.spikes.indices[keep]
+        age_ms = ((window + 1) * per - steps) * self.dt_ms  # from the spike to its sample
+        traces = np.zeros((n_samples, self.n_neurons))
+        np.add.at(traces, (window, neurons), np.exp(-age_ms / tau_ms))
+        decay = math.exp(-per * self.dt_ms / tau_ms)
+        for j in range(1, n_samples):
+            traces[j] += decay * traces[j - 1]
+        times_ms = self.t_start_ms + (np.arange(n_samples) + 1) * per * self.dt_ms
+        return times_ms, traces

@@ -478,3 +478,35 @@ def test_large_fixed_in_degree_network():
     out_deg = c.out_degree()
     assert out_deg.sum() == n * k
     assert abs(out_deg.mean() - k) < 1e-9 and out_deg.std() < 2 * math.sqrt(k)
+
+
+# -- spectral radius ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [10, 200])
+def test_spectral_radius_matches_dense_eigenvalues(n):
+    rng = np.random.default_rng(n)
+    dense = rng.normal(size=(n, n)) * (rng.random((n, n)) < 0.1)
+    w = SparseWeights.from_dense(dense, dtype=np.float64)
+    expected = np.abs(np.linalg.eigvals(dense)).max()
+    assert w.spectral_radius() == pytest.approx(expected, rel=1e-6)
+    scaled = w.scaled_to_spectral_radius(0.9)
+    assert scaled.spectral_radius() == pytest.approx(0.9, rel=1e-6)
+    assert np.allclose(scaled.to_dense(), dense * 0.9 / expected)
+
+
+def test_spectral_radius_of_the_izhikevich_network_and_errors():
+    pop = IzhikevichPopulation.izhikevich_2003(400, 100, seed=0)
+    w = izhikevich_2003_weights(pop, seed=1)
+    dense = w.to_dense().astype(np.float64)
+    assert w.spectral_radius() == pytest.approx(np.abs(np.linalg.eigvals(dense)).max(), rel=1e-5)
+    with pytest.raises(ValueError, match="square"):
+        random_connectivity(5, 7, p=0.5, seed=0).spectral_radius()
+    empty = random_connectivity(20, 20, p=0.0, seed=0)
+    assert empty.spectral_radius() == 0.0
+    with pytest.raises(ValueError, match="spectral radius is 0"):
+        empty.scaled_to_spectral_radius(1.0)
+    with pytest.raises(ValueError, match="radius"):
+        w.scaled_to_spectral_radius(-1.0)
+    with pytest.raises(ValueError, match="radius"):
+        w.scaled_to_spectral_radius(float("inf"))

@@ -1,0 +1,2 @@
+"""Reservoir computing: the standard benchmark tasks (memory capacity, NARMA, Mackey-Glass),
+their generators and their metrics."""
