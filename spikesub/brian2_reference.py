@@ -345,8 +345,8 @@ def _prepare(reservoir: Any, duration_ms: float, current: Any, record_v: Any) ->
     n_steps = _check_duration(duration_ms, dt_ms)
     ext = None
     bias = _per_neuron("bias_current", reservoir.bias_current, n)
-    if current is not None and hasattr(current, "signal") and hasattr(current, "encoder"):
-        current = _project(current.signal, current.encoder)
+    if current is not None and hasattr(current, "per_step") and hasattr(current, "encoder"):
+        current = _project(current.per_step(n_steps, dt_ms), current.encoder)
     if current is not None and np.ndim(current) == 1:
         constant = np.asarray(current, dtype=np.float64)
         if constant.shape != (n,) or not np.all(np.isfinite(constant)):

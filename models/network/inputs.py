@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from spikesub.models.network.connectivity import SparseWeights
+from spikesub.models.validation import check_choice, check_real
 
 
 def _finite(name: str, array: np.ndarray) -> None:
@@ -19,17 +21,29 @@ def _finite(name: str, array: np.ndarray) -> None:
 class CurrentInput:
     """A low-dimensional input signal projected onto the neurons.
 
-    The current into neuron ``i`` at step ``n`` is ``sum_k encoder[i, k] * signal[n, k]``
-    (summed over the channels in ascending order): ``encoder @ signal[n]``.
+    The current into neuron ``i`` at step ``n`` is ``sum_k encoder[i, k] * s[n, k]``
+    (summed over the channels in ascending order): ``encoder @ s[n]``, where ``s[n]`` is the
+    signal at step ``n`` of the run.
+
+    Without ``sample_ms`` the signal has one row per step. With it, row ``k`` is the
+    signal's value at ``k * sample_ms`` from the run's start, and the run reads it on its own
+    step ``dt_ms``: ``interpolation="hold"`` keeps each value for its ``sample_ms`` (which must
+    be a whole number of steps), ``"linear"`` interpolates between neighbouring samples. The
+    signal must cover the run (``hold``: ``rows * sample_ms >= duration``; ``linear``: its
+    last sample at or after the run's last step).
 
     Attributes:
-        signal: ``(time, channels)`` input, one row per time step of the run.
+        signal: ``(rows, channels)`` input.
         encoder: ``(neurons, channels)`` projection weights, ``W[post, pre]`` as every weight
             matrix in spikesub.
+        sample_ms: the signal's sample period in ms (None: one row per step).
+        interpolation: ``"hold"`` or ``"linear"`` (with ``sample_ms``).
     """
 
     signal: np.ndarray
     encoder: np.ndarray
+    sample_ms: float | None = None
+    interpolation: str = "hold"
 
     def __post_init__(self) -> None:
         signal = np.asarray(self.signal, dtype=np.float64)
@@ -48,8 +62,55 @@ class CurrentInput:
             )
         _finite("signal", signal)
         _finite("encoder", encoder)
+        check_choice("interpolation", self.interpolation, ("hold", "linear"))
+        if self.sample_ms is not None:
+            object.__setattr__(
+                self, "sample_ms", check_real("sample_ms", self.sample_ms, low=0.0, low_open=True)
+            )
         object.__setattr__(self, "signal", signal)
         object.__setattr__(self, "encoder", encoder)
+
+    def per_step(self, n_steps: int, dt_ms: float) -> np.ndarray:
+        """``(n_steps, channels)`` float64: the signal at each step of a run of ``n_steps``
+        steps of ``dt_ms``, resampled as the class docstring says.
+
+        Raises:
+            ValueError: the signal does not cover the run, or ``hold`` with a ``sample_ms``
+                that is not a whole number of steps.
+        """
+        rows = self.signal.shape[0]
+        if self.sample_ms is None:
+            if rows != n_steps:
+                raise ValueError(
+                    f"signal must have one row per step ({n_steps}) when sample_ms is not "
+                    f"given; got {rows}"
+                )
+            return self.signal
+        if self.interpolation == "hold":
+            per = self.sample_ms / dt_ms
+            if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
+                raise ValueError(
+                    f"sample_ms must be a whole number of steps of dt_ms = {dt_ms} to hold the "
+                    f"signal; got {self.sample_ms} (or use interpolation='linear')"
+                )
+            per = int(round(per))
+            if rows * per < n_steps:
+                raise ValueError(
+                    f"signal covers {rows * self.sample_ms:g} ms; the run needs "
+                    f"{n_steps * dt_ms:g} ms"
+                )
+            return np.repeat(self.signal, per, axis=0)[:n_steps]
+        times = np.arange(n_steps) * dt_ms
+        last = (rows - 1) * self.sample_ms
+        if rows < 2 or last < times[-1] - 1e-9 * max(1.0, last):
+            raise ValueError(
+                f"signal's last sample is at {last:g} ms; linear interpolation needs one at or "
+                f"after the run's last step, {times[-1]:g} ms"
+            )
+        position = np.minimum(times / self.sample_ms, rows - 1)
+        left = np.minimum(np.floor(position).astype(np.int64), rows - 2)
+        frac = (position - left)[:, None]
+        return (1.0 - frac) * self.signal[left] + frac * self.signal[left + 1]
 
 
 @dataclass(frozen=True)

@@ -156,13 +156,16 @@ def _run_buffer_bytes(
 
     ``(n_steps,)`` int32 population counts, the ``(n_samples, n_recorded)`` buffers of ``v``
     and ``u`` (both made, in the state dtype), and the float64 copy the run makes of a
-    ``(steps, n)`` current array that is not a writable, C-ordered float64 array already.
+    ``(steps, n)`` current array that is not a writable, C-ordered float64 array already, or
+    a :class:`CurrentInput` signal resampled onto the run's steps.
     """
     n_bytes = 4.0 * n_steps + 2.0 * n_samples * n_recorded * np.dtype(dtype).itemsize
     if isinstance(current, np.ndarray) and current.ndim == 2:
         flags = current.flags
         if current.dtype != np.float64 or not (flags.c_contiguous and flags.writeable):
             n_bytes += 8.0 * n_steps * n
+    if isinstance(current, CurrentInput) and current.sample_ms is not None:
+        n_bytes += 8.0 * n_steps * current.signal.shape[1]  # the signal on the run's steps
     return n_bytes
 
 
@@ -831,13 +834,12 @@ class IzhikevichReservoir:
                     f"current.encoder must have {n} rows (neurons, channels); "
                     f"got {current.encoder.shape}"
                 )
-            if current.signal.shape[0] != n_steps:
-                raise ValueError(
-                    f"current.signal must have one row per step ({n_steps}); "
-                    f"got {current.signal.shape[0]}"
-                )
+            try:
+                signal = current.per_step(n_steps, self.dt_ms)
+            except ValueError as exc:
+                raise ValueError(f"current.{exc}") from None
             # the kernels read the encoder by channel: (K, N)
-            return self.bias_current, 2, _scratch(current.signal), _scratch(current.encoder.T)
+            return self.bias_current, 2, _scratch(signal), _scratch(current.encoder.T)
         array = np.asarray(current, dtype=np.float64)
         if not np.all(np.isfinite(array)):
             raise ValueError("current must be finite (found NaN or inf)")

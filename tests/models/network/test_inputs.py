@@ -124,3 +124,38 @@ def test_poisson_input_rejects_bad_rates_and_weights(rates, weights, match):
 def test_poisson_input_zero_rate_is_allowed():
     pi = PoissonInput(np.zeros(4), np.ones((2, 4)))
     assert np.all(pi.rate_hz == 0.0)
+
+
+# -- signals at their own sample rate ----------------------------------------------------------
+
+
+def test_a_held_signal_repeats_each_sample_for_its_steps():
+    signal = np.array([[1.0], [2.0], [3.0]])
+    ci = CurrentInput(signal, np.ones((4, 1)), sample_ms=0.5)
+    np.testing.assert_array_equal(ci.per_step(6, 0.25), [[1], [1], [2], [2], [3], [3]])
+    np.testing.assert_array_equal(ci.per_step(5, 0.25)[:, 0], [1, 1, 2, 2, 3])
+    with pytest.raises(ValueError, match="covers 1.5 ms; the run needs 1.75 ms"):
+        ci.per_step(7, 0.25)
+    with pytest.raises(ValueError, match="whole number of steps"):
+        ci.per_step(4, 0.2)
+
+
+def test_a_linear_signal_interpolates_between_samples():
+    signal = np.array([[0.0, 10.0], [1.0, 20.0], [3.0, 20.0]])
+    ci = CurrentInput(signal, np.ones((2, 2)), sample_ms=1.0, interpolation="linear")
+    steps = ci.per_step(5, 0.4)  # times 0, 0.4, 0.8, 1.2, 1.6 ms
+    np.testing.assert_allclose(steps[:, 0], [0.0, 0.4, 0.8, 1.4, 2.2])
+    np.testing.assert_allclose(steps[:, 1], [10.0, 14.0, 18.0, 20.0, 20.0])
+    # any step works for interpolation, and the last sample may be the last step itself
+    assert ci.per_step(21, 0.1).shape == (21, 2)
+    with pytest.raises(ValueError, match="last sample is at 2 ms"):
+        ci.per_step(22, 0.1)
+
+
+def test_signal_options_are_checked():
+    with pytest.raises(ValueError, match="sample_ms"):
+        CurrentInput(np.zeros((3, 1)), np.ones((2, 1)), sample_ms=0.0)
+    with pytest.raises(ValueError, match="interpolation"):
+        CurrentInput(np.zeros((3, 1)), np.ones((2, 1)), sample_ms=1.0, interpolation="cubic")
+    with pytest.raises(ValueError, match="one row per step"):
+        CurrentInput(np.zeros((3, 1)), np.ones((2, 1))).per_step(4, 0.1)

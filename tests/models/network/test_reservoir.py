@@ -505,3 +505,21 @@ def test_sparse_and_dense_weights_give_the_same_run():
     b = IzhikevichReservoir(pop, sparse, noise_std=5.0, backend="numba", seed=1).run(100.0)
     assert len(a.spikes) > 0
     assert_same_result(a, b)
+
+
+def test_a_signal_at_its_own_rate_drives_the_run_as_its_steps_would():
+    rng = np.random.default_rng(8)
+    signal = rng.normal(0.0, 1.0, (50, 2))  # one sample per ms
+    encoder = rng.normal(0.0, 6.0, (100, 2))
+    sampled = CurrentInput(signal, encoder, sample_ms=1.0)
+    per_step = CurrentInput(np.repeat(signal, 10, axis=0), encoder)  # dt = 0.1 ms
+    runs = []
+    for current in (sampled, per_step):
+        res = IzhikevichReservoir.izhikevich_2003(80, 20, seed=3, backend="numba")
+        runs.append(res.run(50.0, current=current, record_state="v"))
+    assert len(runs[0].spikes) > 0
+    np.testing.assert_array_equal(runs[0].spikes.indices, runs[1].spikes.indices)
+    np.testing.assert_array_equal(runs[0].state["v"], runs[1].state["v"])
+    res = IzhikevichReservoir.izhikevich_2003(80, 20, seed=3, backend="numba")
+    with pytest.raises(ValueError, match="current.signal covers 50 ms; the run needs 60 ms"):
+        res.run(60.0, current=sampled)
