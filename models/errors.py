@@ -38,6 +38,11 @@ class RunFolderError(SpikesubError, ValueError):
     or a checkpoint that does not belong to it."""
 
 
+class SavedModelError(SpikesubError, ValueError):
+    """A saved reservoir that cannot be loaded: not such a file, damaged, of another format
+    version, or with contents that do not fit together; the message names the file."""
+
+
 class NonFiniteStateError(SpikesubError, FloatingPointError):
     """A simulation's state became NaN or infinite.
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -422,6 +423,29 @@ class IzhikevichReservoir:
             raise ValueError(f"state['step'] must be an integer >= 0; got {state['step']!r}")
         self._state = NetworkState(*arrays)
         self.step = int(step)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the reservoir (parameters, weights, state and step) to one ``.npz`` file that
+        ``numpy.load(allow_pickle=False)`` reads; :meth:`load` continues it bit for bit. See
+        :mod:`spikesub.models.network.saving`. Returns the path written."""
+        from spikesub.models.network.saving import save_reservoir
+
+        return save_reservoir(self, path)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, backend: str | None = None, n_threads: int | None = None
+    ) -> IzhikevichReservoir:
+        """The reservoir :meth:`save` wrote to ``path``, at the step it was saved (on the
+        saved backend unless ``backend`` is given).
+
+        Raises:
+            SavedModelError: no such file, a damaged one, another format version, or
+                contents that do not fit together.
+        """
+        from spikesub.models.network.saving import load_reservoir
+
+        return load_reservoir(path, backend=backend, n_threads=n_threads)
 
     def config(self) -> dict[str, Any]:
         """JSON-able description of the network (for a run folder's config.json)."""

@@ -1,0 +1,158 @@
+"""Saving a reservoir to one ``.npz`` file and loading it back, without pickle.
+
+The file holds the arrays (neuron parameters, CSR weights, bias and noise, the dynamic
+state) and one JSON document (``meta``: the format and its version, the reservoir's scalar
+settings, the step it stands at). ``numpy.load(path, allow_pickle=False)`` reads it. It is
+written to a temporary file beside the target and renamed, so an interrupted save leaves the
+previous file whole. A reservoir loaded from it continues bit for bit where the saved one
+stood (same backend and thread count assumed; the CPU backends agree bit for bit anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from spikesub.models.errors import SavedModelError
+from spikesub.models.network.connectivity import SparseWeights
+from spikesub.models.network.neurons import IzhikevichPopulation
+
+if TYPE_CHECKING:
+    from spikesub.models.network.reservoir import IzhikevichReservoir
+
+FORMAT = "spikesub-izhikevich-reservoir"
+VERSION = 1
+_POPULATION_ARRAYS = ("a", "b", "c", "d", "excitatory", "v_init", "u_init", "C", "k", "v_r", "v_t")
+_SETTINGS = (
+    "synapse", "tau_syn_ms", "tau_rise_ms", "tau_decay_ms", "noise_interval_ms", "dt_ms",
+    "precision", "seed",
+)  # fmt: skip
+
+
+def save_reservoir(reservoir: IzhikevichReservoir, path: str | Path) -> Path:
+    """Write ``reservoir`` to ``path`` (``.npz`` is appended when missing); returns the path."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    population = reservoir.population
+    arrays: dict[str, np.ndarray] = {}
+    for name in _POPULATION_ARRAYS:
+        value = getattr(population, name)
+        if value is not None:
+            arrays[f"population.{name}"] = np.asarray(value)
+    weights = reservoir.weights
+    arrays.update(
+        {
+            "weights.indptr": weights.indptr,
+            "weights.indices": weights.indices,
+            "weights.weights": weights.weights,
+            "bias_current": reservoir.bias_current,
+            "noise_std": reservoir.noise_std,
+        }
+    )
+    for name, value in reservoir.state_dict().items():
+        arrays[f"state.{name}"] = value
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "population": {
+            "form": population.form,
+            "v_peak": float(population.v_peak),
+            "n_substeps": int(population.n_substeps),
+        },
+        "weights": {"n_pre": weights.n_pre, "n_post": weights.n_post},
+        "settings": {name: getattr(reservoir, name) for name in _SETTINGS},
+        "dtype": np.dtype(reservoir.dtype).name,
+        "backend": reservoir.backend,
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_reservoir(path: str | Path, *, backend: str | None = None, n_threads: int | None = None):
+    """The reservoir saved at ``path``, at the step it was saved (see the module docstring).
+
+    Args:
+        backend: run it on this backend instead of the saved one.
+        n_threads: its thread count (default: automatic).
+
+    Raises:
+        SavedModelError: no such file, a damaged file, another format or version, or
+            contents that do not fit together; the message names the file.
+    """
+    from spikesub.models.network.reservoir import IzhikevichReservoir
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise SavedModelError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise SavedModelError(f"{path}: not a readable saved reservoir ({exc})") from None
+    meta = _meta(path, arrays)
+    try:
+        population = IzhikevichPopulation(
+            form=meta["population"]["form"],
+            v_peak=meta["population"]["v_peak"],
+            n_substeps=meta["population"]["n_substeps"],
+            **{
+                name: arrays[f"population.{name}"]
+                for name in _POPULATION_ARRAYS
+                if f"population.{name}" in arrays
+            },
+        )
+        weights = SparseWeights(
+            indptr=arrays["weights.indptr"],
+            indices=arrays["weights.indices"],
+            weights=arrays["weights.weights"],
+            n_pre=meta["weights"]["n_pre"],
+            n_post=meta["weights"]["n_post"],
+        )
+        reservoir = IzhikevichReservoir(
+            population,
+            weights,
+            bias_current=arrays["bias_current"],
+            noise_std=arrays["noise_std"],
+            backend=meta["backend"] if backend is None else backend,
+            dtype=np.dtype(meta["dtype"]),
+            n_threads=n_threads,
+            **meta["settings"],
+        )
+        reservoir.load_state_dict(
+            {name[len("state.") :]: value for name, value in arrays.items() if name[:6] == "state."}
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SavedModelError(f"{path}: its contents do not fit together ({exc})") from None
+    return reservoir
+
+
+def _meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The file's JSON document, checked to be this format and version."""
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except (KeyError, ValueError):
+        raise SavedModelError(f"{path}: not a saved reservoir (no readable 'meta')") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise SavedModelError(f"{path}: not a saved reservoir (format {meta.get('format')!r})")
+    if meta.get("version") != VERSION:
+        raise SavedModelError(
+            f"{path}: saved in format version {meta.get('version')}; this spikesub reads "
+            f"version {VERSION}"
+        )
+    return meta
