@@ -1,0 +1,161 @@
+"""A spiking reservoir read by a linear readout: the echo-state recipe on spikes.
+
+A signal (``(samples, channels)``, one sample per ``sample_ms``) drives the reservoir through
+an input encoder (``W[post, pre]``, ``(neurons, channels)``), held for each sample. The
+reservoir's spikes, filtered with ``tau_ms``, are read at the end of each sample window: row
+``j`` of the traces is the state after input sample ``j``, so a readout trained on it
+predicts what follows sample ``j`` (for NARMA, ``y[j + 1]``; give targets aligned that way).
+``fit`` drops the first ``washout`` samples (the reservoir's transient from its state) and
+fits the readout offline; ``predict`` runs on and reads. Every call continues the reservoir
+and its traces where the last one ended, so one long signal cut into calls gives the traces
+of one call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from spikesub.models.network.inputs import CurrentInput
+from spikesub.models.network.reservoir import IzhikevichReservoir
+from spikesub.models.validation import check_int, check_real
+from spikesub.readouts import Readout, RidgeReadout
+
+__all__ = ["SpikingReservoirModel", "random_encoder"]
+
+
+def random_encoder(
+    n_neurons: int,
+    n_channels: int,
+    *,
+    scaling: float = 1.0,
+    connectivity: float = 1.0,
+    seed: int | np.random.Generator | None = 0,
+) -> np.ndarray:
+    """``(n_neurons, n_channels)`` input weights ``W[post, pre]``: each entry uniform on
+    ``[-scaling, scaling]`` and kept with probability ``connectivity`` (ReservoirPy's
+    ``input_scaling`` and ``input_connectivity``)."""
+    n_neurons = check_int("n_neurons", n_neurons, minimum=1)
+    n_channels = check_int("n_channels", n_channels, minimum=1)
+    scaling = check_real("scaling", scaling, low=0.0)
+    connectivity = check_real("connectivity", connectivity, low=0.0, high=1.0)
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(-scaling, scaling, (n_neurons, n_channels))
+    return weights * (rng.random((n_neurons, n_channels)) < connectivity)
+
+
+class SpikingReservoirModel:
+    """A reservoir, its input encoder and a readout (see the module docstring).
+
+    Args:
+        reservoir: the spiking network (it keeps running from call to call).
+        encoder: ``(n_neurons, channels)`` input weights (current per unit of signal).
+        sample_ms: the signal's sample period in ms (a whole number of the reservoir's steps).
+        tau_ms: time constant of the spike traces the readout reads.
+        readout: a readout over the ``n_neurons`` traces; by default a ridge regression
+            (``ridge`` penalty, with intercept) sized at the first :meth:`fit`.
+        ridge: the default readout's penalty.
+    """
+
+    def __init__(
+        self,
+        reservoir: IzhikevichReservoir,
+        encoder: Any,
+        *,
+        sample_ms: float = 1.0,
+        tau_ms: float = 20.0,
+        readout: Readout | None = None,
+        ridge: float = 1e-6,
+    ) -> None:
+        if not isinstance(reservoir, IzhikevichReservoir):
+            raise TypeError(
+                f"reservoir must be an IzhikevichReservoir; got {type(reservoir).__name__}"
+            )
+        self.reservoir = reservoir
+        encoder = np.asarray(encoder, dtype=np.float64)
+        if encoder.ndim != 2 or encoder.shape[0] != reservoir.n_neurons:
+            raise ValueError(
+                f"encoder must be (n_neurons, channels) = ({reservoir.n_neurons}, K); "
+                f"got shape {encoder.shape}"
+            )
+        self.encoder = encoder
+        self.sample_ms = check_real("sample_ms", sample_ms, low=0.0, low_open=True)
+        per = self.sample_ms / reservoir.dt_ms
+        if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
+            raise ValueError(
+                f"sample_ms must be a whole number of the reservoir's steps of dt_ms = "
+                f"{reservoir.dt_ms}; got {sample_ms}"
+            )
+        self.tau_ms = check_real("tau_ms", tau_ms, low=0.0, low_open=True)
+        if readout is not None and not isinstance(readout, Readout):
+            raise TypeError(f"readout must be a Readout; got {type(readout).__name__}")
+        if readout is not None and readout.n_inputs != reservoir.n_neurons:
+            raise ValueError(
+                f"readout must read the {reservoir.n_neurons} neurons; it takes "
+                f"{readout.n_inputs} inputs"
+            )
+        self.readout = readout
+        self.ridge = check_real("ridge", ridge, low=0.0)
+        self._trace = np.zeros(reservoir.n_neurons)
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.encoder.shape[1])
+
+    def run(self, signal: Any) -> np.ndarray:
+        """Drive the reservoir with ``signal`` ``(samples, channels)`` (or ``(samples,)`` for
+        one channel); the traces ``(samples, n_neurons)``, row ``j`` after sample ``j``."""
+        signal = self._signal(signal)
+        samples = signal.shape[0]
+        result = self.reservoir.run(
+            samples * self.sample_ms,
+            current=CurrentInput(signal, self.encoder, sample_ms=self.sample_ms),
+            record_state=(),
+            progress=False,
+        )
+        _, traces = result.traces(tau_ms=self.tau_ms, sample_ms=self.sample_ms)
+        # the traces left by the previous call decay on into this one
+        decay = math.exp(-self.sample_ms / self.tau_ms)
+        traces += np.outer(decay ** np.arange(1, samples + 1), self._trace)
+        self._trace = traces[-1].copy()
+        return traces
+
+    def fit(self, signal: Any, targets: Any, *, washout: int = 0) -> SpikingReservoirModel:
+        """Run on ``signal`` and fit the readout offline on the traces and ``targets``
+        ``(samples, outputs)`` (or ``(samples,)``), leaving out the first ``washout`` samples.
+        Returns ``self``."""
+        targets = np.asarray(targets, dtype=np.float64)
+        targets = targets[:, None] if targets.ndim == 1 else targets
+        signal = self._signal(signal)
+        if targets.ndim != 2 or targets.shape[0] != signal.shape[0]:
+            raise ValueError(
+                f"targets must have one row per signal sample ({signal.shape[0]}); got shape "
+                f"{targets.shape}"
+            )
+        washout = check_int("washout", washout, minimum=0, maximum=signal.shape[0] - 1)
+        traces = self.run(signal)
+        if self.readout is None:
+            self.readout = RidgeReadout(
+                self.reservoir.n_neurons, targets.shape[1], ridge=self.ridge, fit_intercept=True
+            )
+        self.readout.fit_offline(traces[washout:], targets[washout:])
+        return self
+
+    def predict(self, signal: Any) -> np.ndarray:
+        """Run on ``signal`` and read: ``(samples, outputs)``."""
+        if self.readout is None:
+            raise ValueError("the readout is not trained: call fit first")
+        return self.readout.predict(self.run(signal))
+
+    def _signal(self, signal: Any) -> np.ndarray:
+        signal = np.asarray(signal, dtype=np.float64)
+        signal = signal[:, None] if signal.ndim == 1 else signal
+        if signal.ndim != 2 or signal.shape[1] != self.n_channels or signal.shape[0] < 1:
+            raise ValueError(
+                f"signal must be (samples >= 1, {self.n_channels}); got shape {signal.shape}"
+            )
+        if not np.all(np.isfinite(signal)):
+            raise ValueError("signal must be finite (no NaN or inf)")
+        return signal
