@@ -15,13 +15,18 @@ Outputs are float64 whatever the weights' dtype (they are computed in float64).
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+import zipfile
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spikesub.kernels.backends import resolve_backend
-from spikesub.models.errors import SpikesubError
+from spikesub.models.errors import SavedModelError, SpikesubError
 from spikesub.models.memory import check_allocation
 from spikesub.models.validation import (
     as_dtype,
@@ -264,6 +269,52 @@ class Readout(ABC):
         readout = cls(**config)
         readout.load_state_dict(state)
         return readout
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`state_dict` to one ``.npz`` (``.npz`` appended when missing): the
+        arrays as arrays and the configuration and step count as a JSON document, so that
+        ``numpy.load(path, allow_pickle=False)`` reads it; written to a temporary file and
+        renamed. Returns the path; :meth:`load` restores the readout."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        state = self.state_dict()
+        arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+        meta = {"config": state["config"], "steps": state["steps"]}
+        arrays["meta"] = np.array(json.dumps(meta))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @staticmethod
+    def load(path: str | Path) -> Readout:
+        """The readout :meth:`save` wrote to ``path``, of the class it was saved from.
+
+        Raises:
+            SavedModelError: no such file, a damaged one, or not a saved readout (the
+                message names the file).
+        """
+        from spikesub.readouts import FORCEReadout, RidgeReadout, ThreeFactorReadout
+
+        classes = {c.__name__: c for c in (FORCEReadout, RidgeReadout, ThreeFactorReadout)}
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                state = {name: data[name] for name in data.files}
+            meta = json.loads(str(state.pop("meta")))
+            cls = classes[meta["config"]["type"]]
+            return cls.from_state_dict({**state, **meta})
+        except FileNotFoundError:
+            raise SavedModelError(f"{path}: no such file") from None
+        except (OSError, KeyError, TypeError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise SavedModelError(f"{path}: not a readable saved readout ({exc})") from None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "type")
