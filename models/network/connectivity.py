@@ -660,6 +660,45 @@ class SparseWeights:
             raise ValueError("the weights' spectral radius is 0: no scaling reaches a radius")
         return self.scaled(radius / current)
 
+    def ei_balance(self, excitatory: Any, rates_hz: Any = None) -> float:
+        """Mean inhibitory over mean excitatory input: ``sum |w|`` of the synapses from
+        inhibitory presynaptic neurons over ``sum w`` of those from excitatory ones, each
+        weighted by the presynaptic rate when ``rates_hz`` ``(n_pre,)`` is given (the input a
+        neuron receives on average), else by 1 (the synaptic weight alone). 1 is a balanced
+        network; the Izhikevich (2003) network's weights give 0.5 by weight.
+
+        Raises:
+            ValueError: ``excitatory`` not a bool ``(n_pre,)`` array, bad rates, or no
+                excitatory input to compare with.
+        """
+        excitatory = np.asarray(excitatory)
+        if excitatory.shape != (self.n_pre,) or excitatory.dtype != np.bool_:
+            raise ValueError(
+                f"excitatory must be a bool ({self.n_pre},) array; got {excitatory.dtype} "
+                f"{excitatory.shape}"
+            )
+        weight = np.ones(self.n_pre) if rates_hz is None else np.asarray(rates_hz, float)
+        if weight.shape != (self.n_pre,) or not np.all(np.isfinite(weight)) or np.any(weight < 0):
+            raise ValueError(f"rates_hz must be ({self.n_pre},), finite and >= 0")
+        pre, _ = self.pre_post()
+        drive = np.abs(self.weights.astype(np.float64)) * weight[pre]
+        from_exc = excitatory[pre]
+        exc, inh = float(drive[from_exc].sum()), float(drive[~from_exc].sum())
+        if exc == 0.0:
+            raise ValueError("no excitatory input: the E/I balance is undefined")
+        return inh / exc
+
+    def with_ei_balance(self, excitatory: Any, balance: float, rates_hz: Any = None):
+        """These weights with the inhibitory synapses scaled so that :meth:`ei_balance` is
+        ``balance`` (> 0); excitatory synapses unchanged."""
+        balance = check_real("balance", balance, low=0.0, low_open=True)
+        current = self.ei_balance(excitatory, rates_hz)
+        if current == 0.0:
+            raise ValueError("no inhibitory input to scale to an E/I balance")
+        pre, _ = self.pre_post()
+        factor = np.where(np.asarray(excitatory)[pre], 1.0, balance / current)
+        return self.with_weights((self.weights.astype(np.float64) * factor).astype(self.dtype))
+
     def astype(self, dtype: Any) -> SparseWeights:
         """Same synapses with weights cast to ``dtype`` (float32 or float64)."""
         dt = _float_dtype(dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,9 @@ class PoissonInput:
     """Independent Poisson spike trains delivered through their own synapses.
 
     Attributes:
-        rate_hz: ``(channels,)`` constant rates, or ``(time, channels)`` one row per step.
+        rate_hz: ``(channels,)`` constant rates, or ``(time, channels)``: one row per step, or,
+            with ``sample_ms``, one row per sample of that period, each held for its samples
+            (a whole number of steps; :func:`rate_code` turns a signal into such rates).
         weights: synapses from the channels to the neurons, a :class:`SparseWeights`
             (``n_pre`` channels, ``n_post`` neurons) or a dense ``(neurons, channels)`` array
             ``W[post, pre]``.
@@ -126,6 +129,7 @@ class PoissonInput:
 
     rate_hz: np.ndarray
     weights: SparseWeights | np.ndarray
+    sample_ms: float | None = None
 
     def __post_init__(self) -> None:
         rate = np.asarray(self.rate_hz, dtype=np.float64)
@@ -156,9 +160,62 @@ class PoissonInput:
             raise ValueError(
                 f"weights must come from the {rate.shape[1]} channels; got n_pre = {weights.n_pre}"
             )
+        if self.sample_ms is not None:
+            object.__setattr__(
+                self, "sample_ms", check_real("sample_ms", self.sample_ms, low=0.0, low_open=True)
+            )
         object.__setattr__(self, "rate_hz", rate)
         object.__setattr__(self, "weights", weights)
+
+    def per_step(self, n_steps: int, dt_ms: float) -> np.ndarray:
+        """The rates on a run's steps: ``(1, channels)`` when constant, else
+        ``(n_steps, channels)`` (rows held for ``sample_ms`` when it is given).
+
+        Raises:
+            ValueError: rows that do not cover the run, or a ``sample_ms`` that is not a
+                whole number of steps.
+        """
+        rows = self.rate_hz.shape[0]
+        if self.sample_ms is None:
+            if rows not in (1, n_steps):
+                raise ValueError(
+                    f"rate_hz must be (channels,) or ({n_steps}, channels); got "
+                    f"{self.rate_hz.shape}"
+                )
+            return self.rate_hz
+        per = self.sample_ms / dt_ms
+        if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
+            raise ValueError(
+                f"sample_ms must be a whole number of steps of dt_ms = {dt_ms}; got "
+                f"{self.sample_ms}"
+            )
+        per = int(round(per))
+        if rows * per < n_steps:
+            raise ValueError(
+                f"rate_hz covers {rows * self.sample_ms:g} ms; the run needs {n_steps * dt_ms:g} ms"
+            )
+        return np.repeat(self.rate_hz, per, axis=0)[:n_steps]
 
     @property
     def n_channels(self) -> int:
         return int(self.rate_hz.shape[1])
+
+
+def rate_code(signal: Any, *, low_hz: float = 0.0, high_hz: float = 100.0, span: Any = None):
+    """A signal ``(samples, channels)`` (or ``(samples,)``) as Poisson rates: each channel
+    mapped linearly from ``span`` = ``(lo, hi)`` (default: the signal's own minimum and
+    maximum over all channels) onto ``[low_hz, high_hz]``, values outside the span clipped.
+    Returns ``(samples, channels)`` rates in Hz for :class:`PoissonInput`."""
+    signal = np.asarray(signal, dtype=np.float64)
+    signal = signal[:, None] if signal.ndim == 1 else signal
+    if signal.ndim != 2 or signal.size == 0:
+        raise ValueError(f"signal must be (samples, channels); got shape {signal.shape}")
+    _finite("signal", signal)
+    low_hz = check_real("low_hz", low_hz, low=0.0)
+    high_hz = check_real("high_hz", high_hz, low=low_hz)
+    lo, hi = (signal.min(), signal.max()) if span is None else span
+    lo, hi = check_real("span[0]", lo), check_real("span[1]", hi)
+    if not hi > lo:
+        raise ValueError(f"span must rise: (lo, hi) with hi > lo; got ({lo}, {hi})")
+    unit = np.clip((signal - lo) / (hi - lo), 0.0, 1.0)
+    return low_hz + unit * (high_hz - low_hz)

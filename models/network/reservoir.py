@@ -895,11 +895,10 @@ class IzhikevichReservoir:
             raise ValueError(
                 f"poisson.weights must target the {n} neurons; got {poisson.weights.n_post}"
             )
-        rates = poisson.rate_hz
-        if rates.shape[0] not in (1, n_steps):
-            raise ValueError(
-                f"poisson.rate_hz must be (channels,) or ({n_steps}, channels); got {rates.shape}"
-            )
+        try:
+            rates = poisson.per_step(n_steps, self.dt_ms)
+        except ValueError as exc:
+            raise ValueError(f"poisson.{exc}") from None
         if np.any(rates * self.dt_ms * 1e-3 > 1.0):
             raise ValueError(f"poisson.rate_hz must be <= 1 / dt = {1000.0 / self.dt_ms} Hz")
         w = poisson.weights

@@ -510,3 +510,27 @@ def test_spectral_radius_of_the_izhikevich_network_and_errors():
         w.scaled_to_spectral_radius(-1.0)
     with pytest.raises(ValueError, match="radius"):
         w.scaled_to_spectral_radius(float("inf"))
+
+
+def test_ei_balance_by_hand_and_its_scaling():
+    # W[post, pre]: neuron 0 (excitatory) -> 1 (2.0) and -> 2 (1.0); neuron 2 (inhibitory) -> 0
+    dense = np.array([[0.0, 0.0, -3.0], [2.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    w = SparseWeights.from_dense(dense, dtype=np.float64)
+    excitatory = np.array([True, True, False])
+    assert w.ei_balance(excitatory) == pytest.approx(3.0 / 3.0)
+    assert w.ei_balance(excitatory, rates_hz=[10.0, 0.0, 5.0]) == pytest.approx(15.0 / 30.0)
+    doubled = w.with_ei_balance(excitatory, 2.0)
+    assert doubled.ei_balance(excitatory) == pytest.approx(2.0)
+    np.testing.assert_allclose(doubled.to_dense(), [[0, 0, -6.0], [2.0, 0, 0], [1.0, 0, 0]])
+    pop = IzhikevichPopulation.izhikevich_2003(400, 100, seed=0)
+    assert izhikevich_2003_weights(pop, seed=1).ei_balance(pop.excitatory) == pytest.approx(
+        0.5, rel=0.05
+    )
+    with pytest.raises(ValueError, match="excitatory must be"):
+        w.ei_balance([1, 1, 0])
+    with pytest.raises(ValueError, match="rates_hz"):
+        w.ei_balance(excitatory, rates_hz=[1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="no excitatory input"):
+        w.ei_balance(np.zeros(3, bool))
+    with pytest.raises(ValueError, match="balance"):
+        w.with_ei_balance(excitatory, 0.0)

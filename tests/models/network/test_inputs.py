@@ -159,3 +159,27 @@ def test_signal_options_are_checked():
         CurrentInput(np.zeros((3, 1)), np.ones((2, 1)), sample_ms=1.0, interpolation="cubic")
     with pytest.raises(ValueError, match="one row per step"):
         CurrentInput(np.zeros((3, 1)), np.ones((2, 1))).per_step(4, 0.1)
+
+
+def test_rate_code_maps_a_signal_onto_rates():
+    from spikesub.models.network.inputs import rate_code
+
+    rates = rate_code(np.array([-1.0, 0.0, 1.0, 3.0]), low_hz=10.0, high_hz=50.0, span=(-1, 1))
+    np.testing.assert_allclose(rates[:, 0], [10.0, 30.0, 50.0, 50.0])  # 3 is clipped
+    own = rate_code(np.array([[2.0, 4.0], [6.0, 2.0]]), high_hz=40.0)  # span (2, 6)
+    np.testing.assert_allclose(own, [[0.0, 20.0], [40.0, 0.0]])
+    with pytest.raises(ValueError, match="span must rise"):
+        rate_code(np.ones(3))
+    with pytest.raises(ValueError, match="high_hz"):
+        rate_code(np.arange(3.0), low_hz=5.0, high_hz=1.0)
+
+
+def test_sampled_poisson_rates_are_held_on_the_steps():
+    pi = PoissonInput(np.array([[10.0], [20.0]]), np.ones((3, 1)), sample_ms=0.5)
+    np.testing.assert_array_equal(pi.per_step(4, 0.25)[:, 0], [10, 10, 20, 20])
+    with pytest.raises(ValueError, match="covers 1 ms; the run needs 1.25 ms"):
+        pi.per_step(5, 0.25)
+    with pytest.raises(ValueError, match="whole number of steps"):
+        pi.per_step(4, 0.3)
+    constant = PoissonInput([5.0], np.ones((3, 1)))
+    assert constant.per_step(7, 0.1).shape == (1, 1)

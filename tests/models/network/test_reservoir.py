@@ -523,3 +523,18 @@ def test_a_signal_at_its_own_rate_drives_the_run_as_its_steps_would():
     res = IzhikevichReservoir.izhikevich_2003(80, 20, seed=3, backend="numba")
     with pytest.raises(ValueError, match="current.signal covers 50 ms; the run needs 60 ms"):
         res.run(60.0, current=sampled)
+
+
+def test_sampled_poisson_rates_drive_the_run_as_their_steps_would():
+    rng = np.random.default_rng(9)
+    rates = rng.uniform(0.0, 300.0, (40, 3))  # one row per ms
+    weights = rng.uniform(0.0, 5.0, (100, 3))
+    outs = []
+    for poisson in (
+        PoissonInput(rates, weights, sample_ms=1.0),
+        PoissonInput(np.repeat(rates, 10, axis=0), weights),
+    ):
+        res = IzhikevichReservoir.izhikevich_2003(80, 20, seed=3, backend="numba")
+        outs.append(res.run(40.0, poisson=poisson, record_state="v"))
+    assert len(outs[0].spikes) > 0
+    np.testing.assert_array_equal(outs[0].state["v"], outs[1].state["v"])
