@@ -88,19 +88,7 @@ class CurrentInput:
                 )
             return self.signal
         if self.interpolation == "hold":
-            per = self.sample_ms / dt_ms
-            if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
-                raise ValueError(
-                    f"sample_ms must be a whole number of steps of dt_ms = {dt_ms} to hold the "
-                    f"signal; got {self.sample_ms} (or use interpolation='linear')"
-                )
-            per = int(round(per))
-            if rows * per < n_steps:
-                raise ValueError(
-                    f"signal covers {rows * self.sample_ms:g} ms; the run needs "
-                    f"{n_steps * dt_ms:g} ms"
-                )
-            return np.repeat(self.signal, per, axis=0)[:n_steps]
+            return _held("signal", self.signal, self.sample_ms, n_steps, dt_ms)
         times = np.arange(n_steps) * dt_ms
         last = (rows - 1) * self.sample_ms
         if rows < 2 or last < times[-1] - 1e-9 * max(1.0, last):
@@ -183,22 +171,29 @@ class PoissonInput:
                     f"{self.rate_hz.shape}"
                 )
             return self.rate_hz
-        per = self.sample_ms / dt_ms
-        if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
-            raise ValueError(
-                f"sample_ms must be a whole number of steps of dt_ms = {dt_ms}; got "
-                f"{self.sample_ms}"
-            )
-        per = int(round(per))
-        if rows * per < n_steps:
-            raise ValueError(
-                f"rate_hz covers {rows * self.sample_ms:g} ms; the run needs {n_steps * dt_ms:g} ms"
-            )
-        return np.repeat(self.rate_hz, per, axis=0)[:n_steps]
+        return _held("rate_hz", self.rate_hz, self.sample_ms, n_steps, dt_ms)
 
     @property
     def n_channels(self) -> int:
         return int(self.rate_hz.shape[1])
+
+
+def _held(name: str, rows: np.ndarray, sample_ms: float, n_steps: int, dt_ms: float):
+    """``rows`` (one per ``sample_ms``) held on the ``n_steps`` steps of ``dt_ms``: each row
+    repeated for its steps; ``sample_ms`` must be a whole number of steps and the rows must
+    cover the run."""
+    per = sample_ms / dt_ms
+    if not math.isclose(per, round(per), rel_tol=1e-9) or round(per) < 1:
+        raise ValueError(
+            f"sample_ms must be a whole number of steps of dt_ms = {dt_ms} to hold {name}; "
+            f"got {sample_ms}"
+        )
+    per = int(round(per))
+    if rows.shape[0] * per < n_steps:
+        raise ValueError(
+            f"{name} covers {rows.shape[0] * sample_ms:g} ms; the run needs {n_steps * dt_ms:g} ms"
+        )
+    return np.repeat(rows, per, axis=0)[:n_steps]
 
 
 def rate_code(signal: Any, *, low_hz: float = 0.0, high_hz: float = 100.0, span: Any = None):

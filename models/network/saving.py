@@ -3,7 +3,7 @@
 The file holds the arrays (neuron parameters, CSR weights, bias and noise, the dynamic
 state) and one JSON document (``meta``: the format and its version, the reservoir's scalar
 settings, the step it stands at). ``numpy.load(path, allow_pickle=False)`` reads it. It is
-written to a temporary file beside the target and renamed, so an interrupted save leaves the
+written atomically (:mod:`spikesub.models.files`), so an interrupted save leaves the
 previous file whole. A reservoir loaded from it continues bit for bit where the saved one
 stood (same backend and thread count assumed; the CPU backends agree bit for bit anyway).
 """
@@ -11,8 +11,6 @@ stood (same backend and thread count assumed; the CPU backends agree bit for bit
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from spikesub.models.errors import SavedModelError
+from spikesub.models.files import write_npz
 from spikesub.models.network.connectivity import SparseWeights
 from spikesub.models.network.neurons import IzhikevichPopulation
 
@@ -73,14 +72,7 @@ def save_reservoir(reservoir: IzhikevichReservoir, path: str | Path) -> Path:
     }
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_npz(path, **arrays)
     return path
 
 

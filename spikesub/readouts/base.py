@@ -16,8 +16,6 @@ Outputs are float64 whatever the weights' dtype (they are computed in float64).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from spikesub.kernels.backends import resolve_backend
 from spikesub.models.errors import SavedModelError, SpikesubError
+from spikesub.models.files import write_npz
 from spikesub.models.memory import check_allocation
 from spikesub.models.validation import (
     as_dtype,
@@ -273,8 +272,8 @@ class Readout(ABC):
     def save(self, path: str | Path) -> Path:
         """Write :meth:`state_dict` to one ``.npz`` (``.npz`` appended when missing): the
         arrays as arrays and the configuration and step count as a JSON document, so that
-        ``numpy.load(path, allow_pickle=False)`` reads it; written to a temporary file and
-        renamed. Returns the path; :meth:`load` restores the readout."""
+        ``numpy.load(path, allow_pickle=False)`` reads it; written atomically. Returns the
+        path; :meth:`load` restores the readout."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
@@ -283,14 +282,7 @@ class Readout(ABC):
         meta = {"config": state["config"], "steps": state["steps"]}
         arrays["meta"] = np.array(json.dumps(meta))
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_npz(path, **arrays)
         return path
 
     @staticmethod
