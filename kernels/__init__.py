@@ -16,7 +16,7 @@ before Numba starts its thread pool.
 
 from __future__ import annotations
 
-import importlib as _importlib
+from spikesub.kernels.lazy_exports import lazy_getattr
 
 _EXPORTS: dict[str, str] = {
     "BACKEND_CHOICES": "spikesub.kernels.backends",
@@ -130,13 +130,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spikesub.kernels' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__ = lazy_getattr("spikesub.kernels", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

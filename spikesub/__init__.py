@@ -18,7 +18,7 @@ imported on first use).
 
 from __future__ import annotations
 
-import importlib as _importlib
+from spikesub.kernels.lazy_exports import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -86,15 +86,7 @@ _SUBMODULES: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(_importlib.import_module(_EXPORTS[name]), name)
-    elif name in _SUBMODULES:
-        value = _importlib.import_module(_SUBMODULES[name])
-    else:
-        raise AttributeError(f"module 'spikesub' has no attribute {name!r}")
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__ = lazy_getattr("spikesub", _EXPORTS, globals(), _SUBMODULES)
 
 
 def __dir__() -> list[str]:

@@ -28,7 +28,7 @@ the argument checks need torch only, and the layers load the Numba kernels when 
 
 from __future__ import annotations
 
-import importlib as _importlib
+from spikesub.kernels.lazy_exports import lazy_getattr
 
 # Every public name and the module it comes from.
 _EXPORTS: dict[str, str] = {
@@ -65,12 +65,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -14,8 +14,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from spikesub.kernels.lazy_exports import lazy_getattr
 
 # torch takes seconds to import: the names load on first use (``spikesub --help`` stays fast)
 _EXPORTS = {
@@ -65,8 +64,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"spikesub.continual.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'spikesub.continual' has no attribute {name!r}")
+__getattr__ = lazy_getattr("spikesub.continual", _EXPORTS, globals())

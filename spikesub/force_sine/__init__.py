@@ -18,9 +18,8 @@ The configuration imports nothing heavy; the run module loads Numba.
 
 from __future__ import annotations
 
-import importlib as _importlib
-
 from spikesub.force_sine.config import MATLAB_NEURONS, QUICK, ForceSineConfig
+from spikesub.kernels.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "build_network": "spikesub.force_sine.network",
@@ -35,13 +34,7 @@ _EXPORTS = {
 __all__ = ["MATLAB_NEURONS", "QUICK", "ForceSineConfig", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spikesub.force_sine' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("spikesub.force_sine", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

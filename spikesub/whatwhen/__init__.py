@@ -22,7 +22,7 @@ been imported.)
 
 from __future__ import annotations
 
-import importlib as _importlib
+from spikesub.kernels.lazy_exports import lazy_getattr
 
 # Each name loads its module on first use: the run imports Numba, the figures matplotlib,
 # and ``spikesub --help`` needs neither.
@@ -56,13 +56,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(name for name in _EXPORTS if name != "save_docs_figures")
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spikesub.whatwhen' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("spikesub.whatwhen", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:
