@@ -473,34 +473,29 @@ def _parse_str(flag: str):
     return str
 
 
-def _parse_ints(flag: str):
-    def parse(text: str) -> tuple[int, ...]:
+def _parse_list(convert, example: str, noun: str):
+    """A parser of comma-separated ``convert`` values (at least one) into a tuple."""
+
+    def parse(text: str) -> tuple:
         try:
-            sizes = tuple(int(part) for part in text.split(",") if part.strip())
+            values = tuple(convert(part) for part in text.split(",") if part.strip())
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"needs comma-separated integers, e.g. 800,800; got {text!r}"
-            ) from None
-        if not sizes:
-            raise argparse.ArgumentTypeError(f"needs at least one size; got {text!r}")
-        return sizes
-
-    return parse
-
-
-def _parse_floats(flag: str):
-    def parse(text: str) -> tuple[float, ...]:
-        try:
-            values = tuple(float(part) for part in text.split(",") if part.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"needs comma-separated numbers, e.g. 200,300.5; got {text!r}"
+                f"needs comma-separated {noun}s, e.g. {example}; got {text!r}"
             ) from None
         if not values:
-            raise argparse.ArgumentTypeError(f"needs at least one number; got {text!r}")
+            raise argparse.ArgumentTypeError(f"needs at least one {noun}; got {text!r}")
         return values
 
     return parse
+
+
+def _parse_ints(flag: str):
+    return _parse_list(int, "800,800", "integer")
+
+
+def _parse_floats(flag: str):
+    return _parse_list(float, "200,300.5", "number")
 
 
 def _parse_reals(flag: str):
