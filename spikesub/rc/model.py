@@ -107,7 +107,10 @@ class SpikingReservoirModel:
     def run(self, signal: Any) -> np.ndarray:
         """Drive the reservoir with ``signal`` ``(samples, channels)`` (or ``(samples,)`` for
         one channel); the traces ``(samples, n_neurons)``, row ``j`` after sample ``j``."""
-        signal = self._signal(signal)
+        return self._run(self._signal(signal))
+
+    def _run(self, signal: np.ndarray) -> np.ndarray:
+        """:meth:`run` on a checked ``(samples, channels)`` signal."""
         samples = signal.shape[0]
         result = self.reservoir.run(
             samples * self.sample_ms,
@@ -135,7 +138,7 @@ class SpikingReservoirModel:
                 f"{targets.shape}"
             )
         washout = check_int("washout", washout, minimum=0, maximum=signal.shape[0] - 1)
-        traces = self.run(signal)
+        traces = self._run(signal)
         if self.readout is None:
             self.readout = RidgeReadout(
                 self.reservoir.n_neurons, targets.shape[1], ridge=self.ridge, fit_intercept=True
