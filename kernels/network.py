@@ -9,14 +9,19 @@ One call advances the whole network by ``n_steps`` time steps. Each step ``g``
    from the counter-based RNG (stream :data:`STREAM_NOISE`, counter = interval
    number, index = neuron), and ``synaptic`` is the filtered synaptic current
    (zero for delta synapses);
-2. Euler update of ``v`` and ``u`` (see :mod:`spikesub.kernels.izhikevich`);
-3. threshold ``v >= v_peak``; a non-finite ``v`` or ``u`` stops the loop;
+2. Euler update of ``v`` and ``u`` (see :mod:`spikesub.kernels.izhikevich`), or for
+   leaky integrate-and-fire neurons the exact update of :mod:`spikesub.kernels.lif`
+   (``u`` then counts the refractory steps left: a refractory neuron counts one down and
+   is held at ``v_reset``);
+3. threshold ``v >= v_peak`` (LIF: ``v >= v_th`` of each neuron); a non-finite ``v`` or
+   ``u`` stops the loop;
 4. Poisson input channels fire with probability ``rate_hz * dt_ms / 1000``
    (stream :data:`STREAM_POISSON`, counter = step, index = channel);
 5. spikes of this step are delivered through the recurrent CSR weights, then
    the Poisson spikes through the input CSR weights: into ``v`` directly for
    delta synapses (``v_post += w``), else into the synaptic input buffer;
-6. reset of the neurons that spiked (``v = c``, ``u += d``);
+6. reset of the neurons that spiked (``v = c``, ``u += d``; LIF: ``v = v_reset`` or
+   ``v -= v_th - v_reset``, and ``u`` = the refractory steps);
 7. synaptic filter update with this step's input (exponential or
    double-exponential, :mod:`spikesub.kernels.synapses`).
 
@@ -104,6 +109,10 @@ STATUS_NONFINITE = 1
 
 FORM_2003 = 0
 FORM_2007 = 1
+FORM_LIF_ZERO = 2
+"""Leaky integrate-and-fire neurons reset to ``v_reset`` (see :class:`NeuronParams`)."""
+FORM_LIF_SUBTRACT = 3
+"""Leaky integrate-and-fire neurons whose ``v`` drops by ``v_th - v_reset`` at a spike."""
 SYNAPSE_DELTA = 0
 SYNAPSE_EXPONENTIAL = 1
 SYNAPSE_DOUBLE_EXPONENTIAL = 2
@@ -141,8 +150,10 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
     The synapses of spikes found by other parts are prefetched first, all at once (this part's
     own spikes had theirs prefetched during the update, see :func:`_prefetch_ahead`).
     """
+    form = params.form
     c = params.c
     d = params.d
+    v_t = params.v_t
     v, u, syn_a, syn_b, syn_in, noise = state
     rec_indptr, rec_indices, rec_weights, rec_splits = recurrent
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
@@ -161,7 +172,10 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
     for s in range(n_prev):
         i = prev[s]
         if lo <= i < hi:
-            v[i] = c[i]
+            if form == FORM_LIF_SUBTRACT:
+                v[i] = np.float64(v[i]) - (np.float64(v_t[i]) - np.float64(c[i]))
+            else:
+                v[i] = c[i]
             u[i] = np.float64(u[i]) + d[i]
     if syn_mode == 1:
         for i in range(np.uint64(lo), np.uint64(hi)):
@@ -308,6 +322,58 @@ def _euler_substeps(lo, hi, params, state, current, v_peak):
 
 
 @njit(inline="always")
+def _lif_block(lo, hi, params, state, current):
+    """Exact step of leaky integrate-and-fire neurons lo:hi for a current held over the step
+    (``a`` = ``exp(-dt / tau)``, ``b`` = resistance, ``C`` = ``v_rest``, ``c`` = ``v_reset``,
+    ``v_t`` = ``v_th``; ``u`` = refractory steps left), in the parameters' dtype.
+
+    Returns the alarm: nonzero when a neuron reached its ``v_th`` or became non-finite;
+    :func:`_scan_block_lif` then says which.
+    """
+    decay = params.a
+    resistance = params.b
+    v_reset = params.c
+    v_rest = params.C
+    v_th = params.v_t
+    v = state.v
+    u = state.u
+    f = decay.dtype.type
+    one = f(1.0)
+    zero = v.dtype.type(0.0)
+    alarm = 0
+    for i in range(lo, hi):
+        ui = u[i]
+        if ui > zero:
+            u[i] = ui - v.dtype.type(1.0)
+            v[i] = v_reset[i]
+        else:
+            vr = v_rest[i]
+            dec = decay[i]
+            v[i] = vr + (f(v[i]) - vr) * dec + (one - dec) * resistance[i] * f(current[i])
+        vs = v[i]
+        alarm |= (f(vs) >= v_th[i]) | ((vs - vs) != zero)
+    return alarm
+
+
+@njit(inline="always")
+def _scan_block_lif(lo, hi, params, state, spikes, slot):
+    """:func:`_scan_block` with each neuron's own threshold ``v_th`` (``params.v_t``)."""
+    v_th = params.v_t
+    f = v_th.dtype.type
+    v = state.v
+    zero = v.dtype.type(0.0)
+    bad = 0
+    for i in range(lo, hi):
+        vs = v[i]
+        if f(vs) >= v_th[i]:
+            spikes[slot] = i
+            slot += 1
+        if (vs - vs) != zero:
+            bad += 1
+    return slot, bad
+
+
+@njit(inline="always")
 def _scan_block(lo, hi, state, v_peak, spikes, slot):
     """After an alarm in lo:hi: append the neurons with ``v >= v_peak`` to ``spikes[slot:]``
     (ascending) and count the non-finite ones. Returns ``(next free slot, non-finite count)``."""
@@ -378,7 +444,17 @@ def _update_range(lo, hi, step, params, state, drive, held, syn_mode, cur, spike
     slot = np.int64(lo)
     next_spike = np.int64(lo)  # the next spike and synapse whose cache lines to prefetch
     next_synapse = np.int64(-1)
-    if n_substeps == 1 and form == 0:
+    if form >= FORM_LIF_ZERO:
+        for b0 in range(lo, hi, block):
+            b1 = min(b0 + block, hi)
+            if _lif_block(b0, b1, params, state, current):
+                slot, n_bad = _scan_block_lif(b0, b1, params, state, spikes, slot)
+                bad += n_bad
+            if next_spike < slot:
+                next_spike, next_synapse = _prefetch_ahead(
+                    spikes, slot, next_spike, next_synapse, recurrent, part
+                )
+    elif n_substeps == 1 and form == 0:
         for b0 in range(lo, hi, block):
             b1 = min(b0 + block, hi)
             if _euler_2003(b0, b1, params, state, current, v_peak):
@@ -669,6 +745,10 @@ def _euler_numpy(form, v, u, current, params):
     dt = f(dt_ms)
     v_old = v.astype(a.dtype)
     u_old = u.astype(a.dtype)
+    if form >= FORM_LIF_ZERO:
+        refractory = u > 0
+        integrated = C + (v_old - C) * a + (f(1.0) - a) * b * current
+        return np.where(refractory, c, integrated), np.where(refractory, u - 1, u)
     if form == FORM_2003:
         v_new = v_old + dt * (f(0.04) * v_old * v_old + f(5.0) * v_old + f(140.0) - u_old + current)
         u_new = u_old + dt * a * (b * v_old - u_old)
@@ -754,7 +834,10 @@ def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, 
         bad = ~(np.isfinite(v) & np.isfinite(u))
         if bad.any():
             return finish(STATUS_NONFINITE, g, int(np.argmax(bad)))
-        spikes = np.flatnonzero(v.astype(np.float64) >= v_peak).astype(np.int32)
+        if form >= FORM_LIF_ZERO:
+            spikes = np.flatnonzero(v.astype(v_t.dtype) >= v_t).astype(np.int32)
+        else:
+            spikes = np.flatnonzero(v.astype(np.float64) >= v_peak).astype(np.int32)
         pop_counts[step] = spikes.size
         if record_spikes and spikes.size:
             steps_out.append(np.full(spikes.size, g, dtype=np.int64))
@@ -767,7 +850,11 @@ def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, 
         target = v if syn_mode == SYNAPSE_DELTA else syn_in
         csr_propagate_numpy(spikes, spikes.size, rec_indptr, rec_indices, rec_weights, target)
         csr_propagate_numpy(in_spikes, in_spikes.size, in_indptr, in_indices, in_weights, target)
-        v[spikes] = c[spikes]
+        if form == FORM_LIF_SUBTRACT:
+            drop = v_t[spikes].astype(np.float64) - c[spikes].astype(np.float64)
+            v[spikes] = v[spikes].astype(np.float64) - drop
+        else:
+            v[spikes] = c[spikes]
         u[spikes] = u[spikes].astype(np.float64) + d[spikes]
         if syn_mode == SYNAPSE_EXPONENTIAL:
             syn_a[:] = syn_a.astype(np.float64) * decay_a + syn_in.astype(np.float64)
@@ -812,7 +899,18 @@ def _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, coun
         current = current + acc
     if syn_mode != 0:
         current = current + syn_a[i]
-    if form == 0:
+    threshold = v_peak
+    if form >= 2:
+        threshold = np.float64(v_t[i])
+        ui = np.float64(u[i])
+        if ui > 0.0:
+            vi = np.float64(c[i])
+            ui = ui - 1.0
+        else:
+            vr = np.float64(C[i])
+            dec = np.float64(a[i])
+            vi = vr + (np.float64(v[i]) - vr) * dec + (1.0 - dec) * np.float64(b[i]) * current
+    elif form == 0:
         vi, ui = izhikevich2003_scalar_cuda(
             np.float64(v[i]), np.float64(u[i]), current, a[i], b[i], dt_ms, n_substeps
         )
@@ -825,7 +923,7 @@ def _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, coun
     u[i] = ui
     if not (math.isfinite(v[i]) and math.isfinite(u[i])):
         cuda.atomic.min(err, 0, g * v.shape[0] + i)
-    fired = np.float64(v[i]) >= v_peak
+    fired = np.float64(v[i]) >= threshold
     spiked[i] = fired
     if fired:
         spikes[cuda.atomic.add(counters, slot, 1)] = i
@@ -854,12 +952,16 @@ def _deliver_part(
 @cuda.jit(device=True)
 def _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf):
     """Reset, synaptic filters and spike recording of neuron ``i``."""
+    form = params.form
     c = params.c
     d = params.d
     v, u, syn_a, syn_b, syn_in, noise = state
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
     if spiked[i]:
-        v[i] = c[i]
+        if form == 3:
+            v[i] = np.float64(v[i]) - (np.float64(params.v_t[i]) - np.float64(c[i]))
+        else:
+            v[i] = c[i]
         u[i] = np.float64(u[i]) + d[i]
         if rec_buf.shape[0] > 0:
             slot = cuda.atomic.add(spike_base, 0, 1)

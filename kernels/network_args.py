@@ -15,9 +15,16 @@ import numpy as np
 
 class NeuronParams(NamedTuple):
     """The neurons' parameters. Their arrays set the arithmetic's dtype: all float64, or all
-    float32 for float32 arithmetic (one sub-step)."""
+    float32 for float32 arithmetic (one sub-step).
 
-    form: int  # 0 = Izhikevich (2003), 1 = Izhikevich (2007)
+    Leaky integrate-and-fire neurons (``form`` 2: reset to ``v_reset``; 3: ``v`` drops by
+    ``v_th - v_reset``) use the fields as ``a`` = ``exp(-dt_ms / tau_ms)``, ``b`` = resistance,
+    ``c`` = ``v_reset``, ``d`` = refractory steps, ``C`` = ``v_rest``, ``v_t`` = ``v_th``, each
+    ``(N,)``; ``k`` and ``v_r`` are unused, ``v_peak`` is the largest ``v_th`` (for reference
+    only) and ``n_substeps`` is 1.
+    """
+
+    form: int  # 0 = Izhikevich (2003), 1 = Izhikevich (2007), 2 / 3 = LIF (zero / subtract)
     a: np.ndarray  # (N,)
     b: np.ndarray  # (N,)
     c: np.ndarray  # (N,) reset potential, mV

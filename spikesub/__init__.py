@@ -51,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "IzhikevichPopulation": "spikesub.models.network.neurons",
     "LIFPopulation": "spikesub.models.network.neurons",
     "IzhikevichReservoir": "spikesub.models.network.reservoir",
+    "LIFReservoir": "spikesub.models.network.reservoir",
+    "SpikingReservoir": "spikesub.models.network.reservoir",
     "FORCEReadout": "spikesub.readouts",
     "RidgeReadout": "spikesub.readouts",
     "ThreeFactorReadout": "spikesub.readouts",

@@ -409,6 +409,11 @@ class LIFPopulation:
         resistance: membrane resistance (MOhm with I in nA), scalar or ``(n,)``.
         refractory_ms: refractory period in ms (>= 0), rounded to whole steps in :meth:`run`.
         reset: ``"zero"`` or ``"subtract"``.
+        excitatory: which neurons are excitatory (a bool or ``(n,)`` bool; default all), for
+            Dale's-law weights, E/I balance and plots when the population is a reservoir's
+            (:class:`spikesub.models.network.reservoir.LIFReservoir`).
+        v_init: initial potential of a reservoir's neurons, scalar or ``(n,)``; ``v_rest``
+            by default.
     """
 
     n: int
@@ -419,9 +424,41 @@ class LIFPopulation:
     resistance: float | np.ndarray = 1.0
     refractory_ms: float = 0.0
     reset: str = "zero"
+    excitatory: Any = None
+    v_init: float | np.ndarray | None = None
+
+    form: ClassVar[str] = "lif"
 
     def __post_init__(self) -> None:
         self._validate()
+        self.excitatory = _frozen(_excitatory(self.excitatory, int(self.n), True))
+
+    @property
+    def n_excitatory(self) -> int:
+        """Number of excitatory neurons."""
+        return int(np.count_nonzero(self.excitatory))
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The checked per-neuron parameters as ``(n,)`` float64 arrays: ``tau_ms``,
+        ``v_rest``, ``v_th``, ``v_reset``, ``resistance`` and ``v_init``."""
+        params = self._validate()
+        init = params["v_rest"]
+        if self.v_init is not None:
+            init = _per_neuron("v_init", self.v_init, self.n)
+        return {**params, "v_init": init}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary for ``config.json``: sizes, parameter min / mean / max."""
+        params = self.parameters()
+        return {
+            "form": self.form,
+            "n": int(self.n),
+            "n_excitatory": self.n_excitatory,
+            "n_inhibitory": int(self.n) - self.n_excitatory,
+            "reset": self.reset,
+            "refractory_ms": float(self.refractory_ms),
+            "parameters": {name: _stats(value) for name, value in params.items()},
+        }
 
     def _validate(self) -> dict[str, np.ndarray]:
         """Check the parameters; return them as ``(n,)`` float64 arrays."""

@@ -1,4 +1,9 @@
-"""A recurrent network of Izhikevich neurons with sparse synapses, on any backend."""
+"""Recurrent networks of spiking neurons with sparse synapses, on any backend.
+
+:class:`SpikingReservoir` simulates Izhikevich (2003 or 2007 form) or leaky integrate-and-fire
+populations with the same synapses, drive, monitors and seeds; :class:`IzhikevichReservoir` and
+:class:`LIFReservoir` are the same class restricted to one kind of neuron.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ from spikesub.models.network.connectivity import SparseWeights, izhikevich_2003_
 from spikesub.models.network.inputs import CurrentInput, PoissonInput
 from spikesub.models.network.loop_choice import SERIAL, THREADED, LoopChooser
 from spikesub.models.network.monitors import SimulationResult, SpikeTrains
-from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.neurons import IzhikevichPopulation, LIFPopulation
 from spikesub.models.validation import as_dtype, as_real_array, check_index_array, check_int
 
 SYNAPSES: dict[str, int] = {
@@ -72,7 +77,7 @@ MAX_STEPS = 2.0**62
 
 @dataclass
 class _RunPlan:
-    """One call of :meth:`IzhikevichReservoir.run`: its steps, the kernels' argument groups
+    """One call of :meth:`SpikingReservoir.run`: its steps, the kernels' argument groups
     that stay the same for the whole call, and the recording buffers the loops fill."""
 
     n_steps: int
@@ -153,7 +158,7 @@ def _empty_csr(n_pre: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.
 def _run_buffer_bytes(
     n_steps: int, n_samples: int, n_recorded: int, dtype: np.dtype, current: Any, n: int
 ) -> float:
-    """Bytes :meth:`IzhikevichReservoir.run` allocates before its first step.
+    """Bytes :meth:`SpikingReservoir.run` allocates before its first step.
 
     ``(n_steps,)`` int32 population counts, the ``(n_samples, n_recorded)`` buffers of ``v``
     and ``u`` (both made, in the state dtype), and the float64 copy the run makes of a
@@ -170,11 +175,15 @@ def _run_buffer_bytes(
     return n_bytes
 
 
-class IzhikevichReservoir:
-    """A population of Izhikevich neurons with recurrent synapses and external drive.
+class SpikingReservoir:
+    """A population of spiking neurons with recurrent synapses and external drive.
 
     Args:
-        population: the neurons (2003 or 2007 form, heterogeneous parameters allowed).
+        population: the neurons: an :class:`IzhikevichPopulation` (2003 or 2007 form) or an
+            :class:`LIFPopulation` (heterogeneous parameters allowed in both). For LIF neurons
+            the state ``u`` is the number of refractory steps left, and ``synapse="delta"``
+            adds ``w`` to ``v`` directly (in the units of ``v``), while a current ``I`` moves
+            ``v`` towards ``v_rest + resistance * I``.
         weights: recurrent synapses: a :class:`SparseWeights` (CSR by presynaptic row), a
             dense ``(N, N)`` array ``W[post, pre]`` (row ``i`` holds the weights onto neuron
             ``i``, as in ``torch.nn.Linear``), or ``None`` for no recurrence.
@@ -209,9 +218,11 @@ class IzhikevichReservoir:
     ``"numpy"`` and ``"numba"`` backends (and between them).
     """
 
+    _POPULATIONS: tuple[type, ...] = (IzhikevichPopulation, LIFPopulation)
+
     def __init__(
         self,
-        population: IzhikevichPopulation,
+        population: IzhikevichPopulation | LIFPopulation,
         weights: SparseWeights | np.ndarray | None = None,
         *,
         synapse: str = "delta",
@@ -228,9 +239,11 @@ class IzhikevichReservoir:
         seed: int = 0,
         n_threads: int | None = None,
     ) -> None:
-        if not isinstance(population, IzhikevichPopulation):
+        if not isinstance(population, self._POPULATIONS):
+            names = " or ".join(t.__name__ for t in self._POPULATIONS)
             raise TypeError(
-                f"population must be an IzhikevichPopulation; got {type(population).__name__}"
+                f"{type(self).__name__}: population must be an {names}; "
+                f"got {type(population).__name__}"
             )
         self.population = population
         n = population.n
@@ -279,6 +292,13 @@ class IzhikevichReservoir:
         self._splits = self._split_by_mode(*self._csr[:2], n)
         self.reset_state()
 
+    @staticmethod
+    def for_population(population: Any, *args: Any, **kwargs: Any) -> SpikingReservoir:
+        """The reservoir class of ``population``'s kind (:class:`IzhikevichReservoir` or
+        :class:`LIFReservoir`), built with the given arguments."""
+        cls = LIFReservoir if isinstance(population, LIFPopulation) else IzhikevichReservoir
+        return cls(population, *args, **kwargs)
+
     def _set_threads(self, n_threads: int | None) -> None:
         """Set ``n_threads``, ``threads_automatic`` and, in the automatic mode, the chooser.
 
@@ -311,52 +331,6 @@ class IzhikevichReservoir:
         self.thread_stats: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------------------
-    @classmethod
-    def izhikevich_2003(
-        cls,
-        n_exc: int = 800,
-        n_inh: int = 200,
-        *,
-        p: float | None = 1.0,
-        in_degree: int | None = None,
-        dt_ms: float = 0.1,
-        noise_std_exc: float = 5.0,
-        noise_std_inh: float = 2.0,
-        backend: str = "auto",
-        dtype: Any = np.float32,
-        precision: str = "float64",
-        seed: int = 0,
-        n_threads: int | None = None,
-    ) -> IzhikevichReservoir:
-        """The network of Izhikevich (2003), "Simple model of spiking neurons", scaled to any size.
-
-        ``n_exc`` excitatory and ``n_inh`` inhibitory heterogeneous neurons; weights
-        ``0.5 U(0,1)`` (excitatory) and ``-U(0,1)`` (inhibitory), connected with probability
-        ``p`` or a fixed ``in_degree``, scaled by ``1000 / K`` so that every size receives the
-        mean input of the original all-to-all 1000-neuron network; thalamic noise of standard
-        deviation 5 (excitatory) and 2 (inhibitory) held for 1 ms; delta synapses.
-        """
-        _check_seed(seed)
-        if in_degree is not None:
-            p = None
-        _check_population_memory(n_exc, n_inh)
-        population = IzhikevichPopulation.izhikevich_2003(n_exc, n_inh, seed=seed)
-        weights = izhikevich_2003_weights(population, p=p, in_degree=in_degree, seed=seed)
-        noise = np.where(population.excitatory, noise_std_exc, noise_std_inh)
-        return cls(
-            population,
-            weights,
-            synapse="delta",
-            noise_std=noise,
-            noise_interval_ms=1.0,
-            dt_ms=dt_ms,
-            backend=backend,
-            dtype=dtype,
-            precision=precision,
-            seed=seed,
-            n_threads=n_threads,
-        )
-
     # ------------------------------------------------------------------------------------------
     @property
     def n_neurons(self) -> int:
@@ -374,21 +348,29 @@ class IzhikevichReservoir:
 
     @property
     def u(self) -> np.ndarray:
-        """Recovery variables ``(N,)`` (a copy)."""
+        """Recovery variables ``(N,)`` (a copy); for LIF neurons the refractory steps left."""
         return np.array(self._state[1], copy=True)
 
     def reset_state(self) -> None:
         """Back to the population's initial state at t = 0 (synaptic currents cleared)."""
         n = self.n_neurons
+        v_init, u_init = self._initial_state()
         self._state = NetworkState(
-            v=self.population.v_init.astype(self.dtype),
-            u=self.population.u_init.astype(self.dtype),
+            v=v_init.astype(self.dtype),
+            u=u_init.astype(self.dtype),
             syn_a=np.zeros(n, self.dtype),
             syn_b=np.zeros(n, self.dtype),
             syn_in=np.zeros(n, self.dtype),
             noise=np.zeros(n, np.float64),
         )
         self.step = 0
+
+    def _initial_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """The population's initial ``v`` and ``u`` (LIF: ``v_init``, no refractory steps)."""
+        p = self.population
+        if isinstance(p, LIFPopulation):
+            return p.parameters()["v_init"], np.zeros(self.n_neurons)
+        return p.v_init, p.u_init
 
     _STATE_NAMES = NetworkState._fields
 
@@ -432,7 +414,7 @@ class IzhikevichReservoir:
     @classmethod
     def load(
         cls, path: str | Path, *, backend: str | None = None, n_threads: int | None = None
-    ) -> IzhikevichReservoir:
+    ) -> SpikingReservoir:
         """The reservoir :meth:`save` wrote to ``path``, at the step it was saved (on the
         saved backend unless ``backend`` is given).
 
@@ -617,6 +599,8 @@ class IzhikevichReservoir:
             x = np.zeros(n) if x is None else x
             return x if x.dtype == work and not x.flags.writeable else _readonly(x.astype(work))
 
+        if isinstance(p, LIFPopulation):
+            return self._lif_params(per_neuron)
         return NeuronParams(
             form=net.FORM_2003 if p.form == "2003" else net.FORM_2007,
             a=per_neuron(p.a),
@@ -629,6 +613,27 @@ class IzhikevichReservoir:
             v_t=per_neuron(p.v_t),
             v_peak=float(p.v_peak),
             n_substeps=int(p.n_substeps),
+            dt_ms=self.dt_ms,
+        )
+
+    def _lif_params(self, per_neuron) -> NeuronParams:
+        """:meth:`_neuron_params` of an LIF population, in the fields :class:`NeuronParams`
+        documents for the LIF forms."""
+        p = self.population
+        params = p.parameters()
+        refractory_steps = float(round(float(p.refractory_ms) / self.dt_ms))
+        return NeuronParams(
+            form=net.FORM_LIF_SUBTRACT if p.reset == "subtract" else net.FORM_LIF_ZERO,
+            a=per_neuron(np.exp(-self.dt_ms / params["tau_ms"])),
+            b=per_neuron(params["resistance"]),
+            c=per_neuron(params["v_reset"]),
+            d=per_neuron(np.full(self.n_neurons, refractory_steps)),
+            C=per_neuron(params["v_rest"]),
+            k=per_neuron(None),
+            v_r=per_neuron(None),
+            v_t=per_neuron(params["v_th"]),
+            v_peak=float(params["v_th"].max()),
+            n_substeps=1,
             dt_ms=self.dt_ms,
         )
 
@@ -949,3 +954,62 @@ class IzhikevichReservoir:
         if not names:
             return np.zeros(0, np.int64), names
         return idx, names
+
+
+class IzhikevichReservoir(SpikingReservoir):
+    """A :class:`SpikingReservoir` of Izhikevich neurons (an :class:`IzhikevichPopulation`)."""
+
+    _POPULATIONS = (IzhikevichPopulation,)
+
+    @classmethod
+    def izhikevich_2003(
+        cls,
+        n_exc: int = 800,
+        n_inh: int = 200,
+        *,
+        p: float | None = 1.0,
+        in_degree: int | None = None,
+        dt_ms: float = 0.1,
+        noise_std_exc: float = 5.0,
+        noise_std_inh: float = 2.0,
+        backend: str = "auto",
+        dtype: Any = np.float32,
+        precision: str = "float64",
+        seed: int = 0,
+        n_threads: int | None = None,
+    ) -> IzhikevichReservoir:
+        """The network of Izhikevich (2003), "Simple model of spiking neurons", scaled to any size.
+
+        ``n_exc`` excitatory and ``n_inh`` inhibitory heterogeneous neurons; weights
+        ``0.5 U(0,1)`` (excitatory) and ``-U(0,1)`` (inhibitory), connected with probability
+        ``p`` or a fixed ``in_degree``, scaled by ``1000 / K`` so that every size receives the
+        mean input of the original all-to-all 1000-neuron network; thalamic noise of standard
+        deviation 5 (excitatory) and 2 (inhibitory) held for 1 ms; delta synapses.
+        """
+        _check_seed(seed)
+        if in_degree is not None:
+            p = None
+        _check_population_memory(n_exc, n_inh)
+        population = IzhikevichPopulation.izhikevich_2003(n_exc, n_inh, seed=seed)
+        weights = izhikevich_2003_weights(population, p=p, in_degree=in_degree, seed=seed)
+        noise = np.where(population.excitatory, noise_std_exc, noise_std_inh)
+        return cls(
+            population,
+            weights,
+            synapse="delta",
+            noise_std=noise,
+            noise_interval_ms=1.0,
+            dt_ms=dt_ms,
+            backend=backend,
+            dtype=dtype,
+            precision=precision,
+            seed=seed,
+            n_threads=n_threads,
+        )
+
+
+class LIFReservoir(SpikingReservoir):
+    """A :class:`SpikingReservoir` of leaky integrate-and-fire neurons (an
+    :class:`LIFPopulation`)."""
+
+    _POPULATIONS = (LIFPopulation,)

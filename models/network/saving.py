@@ -20,31 +20,29 @@ import numpy as np
 from spikesub.models.errors import SavedModelError
 from spikesub.models.files import write_npz
 from spikesub.models.network.connectivity import SparseWeights
-from spikesub.models.network.neurons import IzhikevichPopulation
+from spikesub.models.network.neurons import IzhikevichPopulation, LIFPopulation
 
 if TYPE_CHECKING:
-    from spikesub.models.network.reservoir import IzhikevichReservoir
+    from spikesub.models.network.reservoir import SpikingReservoir
 
-FORMAT = "spikesub-izhikevich-reservoir"
+FORMAT = "spikesub-reservoir"
 VERSION = 1
+_FORMATS = (FORMAT, "spikesub-izhikevich-reservoir")  # the second: the same layout, Izhikevich only
 _POPULATION_ARRAYS = ("a", "b", "c", "d", "excitatory", "v_init", "u_init", "C", "k", "v_r", "v_t")
+_LIF_ARRAYS = ("tau_ms", "v_rest", "v_th", "v_reset", "resistance", "excitatory", "v_init")
 _SETTINGS = (
     "synapse", "tau_syn_ms", "tau_rise_ms", "tau_decay_ms", "noise_interval_ms", "dt_ms",
     "precision", "seed",
 )  # fmt: skip
 
 
-def save_reservoir(reservoir: IzhikevichReservoir, path: str | Path) -> Path:
+def save_reservoir(reservoir: SpikingReservoir, path: str | Path) -> Path:
     """Write ``reservoir`` to ``path`` (``.npz`` is appended when missing); returns the path."""
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     population = reservoir.population
-    arrays: dict[str, np.ndarray] = {}
-    for name in _POPULATION_ARRAYS:
-        value = getattr(population, name)
-        if value is not None:
-            arrays[f"population.{name}"] = np.asarray(value)
+    arrays, population_meta = _population_arrays(population)
     weights = reservoir.weights
     arrays.update(
         {
@@ -60,11 +58,7 @@ def save_reservoir(reservoir: IzhikevichReservoir, path: str | Path) -> Path:
     meta = {
         "format": FORMAT,
         "version": VERSION,
-        "population": {
-            "form": population.form,
-            "v_peak": float(population.v_peak),
-            "n_substeps": int(population.n_substeps),
-        },
+        "population": population_meta,
         "weights": {"n_pre": weights.n_pre, "n_post": weights.n_post},
         "settings": {name: getattr(reservoir, name) for name in _SETTINGS},
         "dtype": np.dtype(reservoir.dtype).name,
@@ -87,7 +81,7 @@ def load_reservoir(path: str | Path, *, backend: str | None = None, n_threads: i
         SavedModelError: no such file, a damaged file, another format or version, or
             contents that do not fit together; the message names the file.
     """
-    from spikesub.models.network.reservoir import IzhikevichReservoir
+    from spikesub.models.network.reservoir import SpikingReservoir
 
     path = Path(path)
     try:
@@ -99,16 +93,7 @@ def load_reservoir(path: str | Path, *, backend: str | None = None, n_threads: i
         raise SavedModelError(f"{path}: not a readable saved reservoir ({exc})") from None
     meta = _meta(path, arrays)
     try:
-        population = IzhikevichPopulation(
-            form=meta["population"]["form"],
-            v_peak=meta["population"]["v_peak"],
-            n_substeps=meta["population"]["n_substeps"],
-            **{
-                name: arrays[f"population.{name}"]
-                for name in _POPULATION_ARRAYS
-                if f"population.{name}" in arrays
-            },
-        )
+        population = _population(meta["population"], arrays)
         weights = SparseWeights(
             indptr=arrays["weights.indptr"],
             indices=arrays["weights.indices"],
@@ -116,7 +101,7 @@ def load_reservoir(path: str | Path, *, backend: str | None = None, n_threads: i
             n_pre=meta["weights"]["n_pre"],
             n_post=meta["weights"]["n_post"],
         )
-        reservoir = IzhikevichReservoir(
+        reservoir = SpikingReservoir.for_population(
             population,
             weights,
             bias_current=arrays["bias_current"],
@@ -134,13 +119,59 @@ def load_reservoir(path: str | Path, *, backend: str | None = None, n_threads: i
     return reservoir
 
 
+def _population_arrays(population: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays (``population.<name>``) and the JSON settings that rebuild ``population``."""
+    if isinstance(population, LIFPopulation):
+        params = population.parameters()
+        arrays = {f"population.{name}": params[name] for name in _LIF_ARRAYS if name in params}
+        arrays["population.excitatory"] = np.asarray(population.excitatory)
+        meta = {
+            "form": "lif",
+            "reset": population.reset,
+            "refractory_ms": float(population.refractory_ms),
+        }
+        return arrays, meta
+    arrays = {
+        f"population.{name}": np.asarray(getattr(population, name))
+        for name in _POPULATION_ARRAYS
+        if getattr(population, name) is not None
+    }
+    meta = {
+        "form": population.form,
+        "v_peak": float(population.v_peak),
+        "n_substeps": int(population.n_substeps),
+    }
+    return arrays, meta
+
+
+def _population(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """The population that :func:`_population_arrays` described."""
+    if meta["form"] == "lif":
+        return LIFPopulation(
+            n=int(arrays["population.tau_ms"].shape[0]),
+            reset=meta["reset"],
+            refractory_ms=meta["refractory_ms"],
+            **{name: arrays[f"population.{name}"] for name in _LIF_ARRAYS},
+        )
+    return IzhikevichPopulation(
+        form=meta["form"],
+        v_peak=meta["v_peak"],
+        n_substeps=meta["n_substeps"],
+        **{
+            name: arrays[f"population.{name}"]
+            for name in _POPULATION_ARRAYS
+            if f"population.{name}" in arrays
+        },
+    )
+
+
 def _meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """The file's JSON document, checked to be this format and version."""
     try:
         meta = json.loads(str(arrays["meta"]))
     except (KeyError, ValueError):
         raise SavedModelError(f"{path}: not a saved reservoir (no readable 'meta')") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in _FORMATS:
         raise SavedModelError(f"{path}: not a saved reservoir (format {meta.get('format')!r})")
     if meta.get("version") != VERSION:
         raise SavedModelError(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from spikesub.models.network.inputs import CurrentInput
-from spikesub.models.network.reservoir import IzhikevichReservoir
+from spikesub.models.network.reservoir import SpikingReservoir
 from spikesub.models.validation import check_int, check_real
 from spikesub.readouts import Readout, RidgeReadout
 
@@ -61,7 +61,7 @@ class SpikingReservoirModel:
 
     def __init__(
         self,
-        reservoir: IzhikevichReservoir,
+        reservoir: SpikingReservoir,
         encoder: Any,
         *,
         sample_ms: float = 1.0,
@@ -69,10 +69,8 @@ class SpikingReservoirModel:
         readout: Readout | None = None,
         ridge: float = 1e-6,
     ) -> None:
-        if not isinstance(reservoir, IzhikevichReservoir):
-            raise TypeError(
-                f"reservoir must be an IzhikevichReservoir; got {type(reservoir).__name__}"
-            )
+        if not isinstance(reservoir, SpikingReservoir):
+            raise TypeError(f"reservoir must be a SpikingReservoir; got {type(reservoir).__name__}")
         self.reservoir = reservoir
         encoder = np.asarray(encoder, dtype=np.float64)
         if encoder.ndim != 2 or encoder.shape[0] != reservoir.n_neurons:

@@ -51,7 +51,7 @@ def test_the_file_needs_no_pickle_and_says_what_it_is(tmp_path):
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         assert data["weights.indices"].dtype == np.int32
-    assert meta["format"] == "spikesub-izhikevich-reservoir" and meta["version"] == 1
+    assert meta["format"] == "spikesub-reservoir" and meta["version"] == 1
     assert meta["settings"]["seed"] == 5 and meta["backend"] == "numba"
     again = IzhikevichReservoir.load(path, backend="numpy")
     assert again.backend == "numpy"
