@@ -228,7 +228,7 @@ _jump_cuda = cuda.jit(device=True)(_jump_scalar)
 # NumPy reference
 
 
-def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def row_slots(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """CSR slots of ``rows`` (ascending rows, ascending slots within a row), int64."""
     starts = indptr[rows]
     lengths = indptr[rows + 1] - starts
@@ -254,7 +254,7 @@ def _pre_phase_numpy(syn, rule, state, pre_spiked):
         state.x_pre[rows] = 1.0
     else:
         state.x_pre[rows] = state.x_pre[rows] + 1.0
-    slots = _row_slots(syn.indptr, rows)
+    slots = row_slots(syn.indptr, rows)
     slots = slots[syn.plastic[slots]]
     w = np.asarray(state.weights[slots], dtype=np.float64)
     dw = -float(rule.a_minus) * state.x_post[syn.indices[slots]]
@@ -271,7 +271,7 @@ def _post_phase_numpy(syn, rule, state, post_spiked):
         state.x_post[cols] = 1.0
     else:
         state.x_post[cols] = state.x_post[cols] + 1.0
-    pos = _row_slots(syn.col_ptr, cols)
+    pos = row_slots(syn.col_ptr, cols)
     slots = syn.col_slots[pos]
     keep = syn.plastic[slots]
     slots, pre = slots[keep], syn.col_pre[pos[keep]]
@@ -450,12 +450,12 @@ def stdp_run_numba(syn, rule, state, pre_raster, post_raster, mod=None) -> None:
     mod = mod if use else _no_modulation(pre_raster.shape[0])
     mod = Modulation(int(mod.update_every), float(mod.decay_e), mod.gain, int(mod.step0))
     _stdp_run_numba(
-        syn, _typed_rule(rule), state, np.ascontiguousarray(pre_raster, dtype=np.bool_),
+        syn, typed_rule(rule), state, np.ascontiguousarray(pre_raster, dtype=np.bool_),
         np.ascontiguousarray(post_raster, dtype=np.bool_), use, mod,
     )  # fmt: skip
 
 
-def _typed_rule(rule: STDPRule) -> STDPRule:
+def typed_rule(rule: STDPRule) -> STDPRule:
     """The rule with Python scalars of fixed types (one compiled specialisation)."""
     return STDPRule(
         float(rule.a_plus), float(rule.a_minus), float(rule.decay_pre), float(rule.decay_post),
@@ -525,44 +525,44 @@ def _eligibility_kernel(weights, elig, plastic, gain, decay_e, w_min, w_max):
         elig[s] = c * decay_e
 
 
-def _blocks(n: int) -> int:
+def cuda_blocks(n: int) -> int:
     return max(1, (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK)
 
 
-def _launch_step_cuda(syn, rule, state, pre_spiked, post_spiked) -> None:
+def stdp_launch_cuda(syn, rule, state, pre_spiked, post_spiked) -> None:
     """The launches of one step; every array already on the device."""
     tpb = THREADS_PER_BLOCK
     n_pre, n_post = array_length(state.x_pre), array_length(state.x_post)
     trace_mode, bound_mode = int(rule.trace_mode), int(rule.bound_mode)
     w_min, w_max, to_elig = float(rule.w_min), float(rule.w_max), bool(rule.to_eligibility)
-    _decay_kernel[_blocks(n_pre), tpb](state.x_pre, float(rule.decay_pre))
-    _decay_kernel[_blocks(n_post), tpb](state.x_post, float(rule.decay_post))
-    _pre_phase_kernel[_blocks(n_pre), tpb](
+    _decay_kernel[cuda_blocks(n_pre), tpb](state.x_pre, float(rule.decay_pre))
+    _decay_kernel[cuda_blocks(n_post), tpb](state.x_post, float(rule.decay_post))
+    _pre_phase_kernel[cuda_blocks(n_pre), tpb](
         syn.indptr, syn.indices, syn.plastic, state.x_pre, state.x_post, state.weights,
         state.eligibility, pre_spiked, float(rule.a_minus), trace_mode, bound_mode, w_min,
         w_max, to_elig,
     )  # fmt: skip
-    _post_phase_kernel[_blocks(n_post), tpb](
+    _post_phase_kernel[cuda_blocks(n_post), tpb](
         syn.col_ptr, syn.col_slots, syn.col_pre, syn.plastic, state.x_pre, state.x_post,
         state.weights, state.eligibility, post_spiked, float(rule.a_plus), trace_mode,
         bound_mode, w_min, w_max, to_elig,
     )  # fmt: skip
 
 
-def _eligibility_launch(weights, eligibility, plastic, gain, decay_e, w_min, w_max) -> None:
-    _eligibility_kernel[_blocks(array_length(weights)), THREADS_PER_BLOCK](
+def eligibility_launch_cuda(weights, eligibility, plastic, gain, decay_e, w_min, w_max) -> None:
+    _eligibility_kernel[cuda_blocks(array_length(weights)), THREADS_PER_BLOCK](
         weights, eligibility, plastic, float(gain), float(decay_e), float(w_min), float(w_max)
     )
 
 
-def _elig_array(eligibility: np.ndarray) -> np.ndarray:
+def eligibility_placeholder(eligibility: np.ndarray) -> np.ndarray:
     """A (1,) placeholder for an unused (0,) eligibility (a device array must not be empty)."""
     return eligibility if eligibility.shape[0] else np.zeros(1)
 
 
 def _to_device(syn: PlasticSynapses, state: STDPState):
     d_syn = PlasticSynapses(*(cuda.to_device(np.ascontiguousarray(a)) for a in syn))
-    arrays = (state.x_pre, state.x_post, state.weights, _elig_array(state.eligibility))
+    arrays = (state.x_pre, state.x_post, state.weights, eligibility_placeholder(state.eligibility))
     return d_syn, STDPState(*(cuda.to_device(a) for a in arrays))
 
 
@@ -585,7 +585,7 @@ def eligibility_apply_cuda(weights, eligibility, plastic, gain, decay_e, w_min, 
     NumPy arrays (copied to the device and back) or device arrays."""
     if array_length(weights) == 0:
         return
-    _eligibility_launch(weights, eligibility, plastic, gain, decay_e, w_min, w_max)
+    eligibility_launch_cuda(weights, eligibility, plastic, gain, decay_e, w_min, w_max)
 
 
 def stdp_run_cuda(syn, rule, state, pre_raster, post_raster, mod=None) -> None:
@@ -596,9 +596,9 @@ def stdp_run_cuda(syn, rule, state, pre_raster, post_raster, mod=None) -> None:
     d_syn, d_state = _to_device(syn, state)
     for n in range(pre_raster.shape[0]):
         d_pre, d_post = cuda.to_device(pre_raster[n]), cuda.to_device(post_raster[n])
-        _launch_step_cuda(d_syn, rule, d_state, d_pre, d_post)
+        stdp_launch_cuda(d_syn, rule, d_state, d_pre, d_post)
         if mod is not None and _modulation_due(mod, n) and syn.indices.shape[0]:
-            _eligibility_launch(
+            eligibility_launch_cuda(
                 d_state.weights, d_state.eligibility, d_syn.plastic, mod.gain[n], mod.decay_e,
                 rule.w_min, rule.w_max,
             )  # fmt: skip
