@@ -3,7 +3,11 @@
 A signal (``(samples, channels)``, one sample per ``sample_ms``) drives the reservoir through
 an input encoder (``W[post, pre]``, ``(neurons, channels)``), held for each sample. The
 reservoir's spikes, filtered with ``tau_ms``, are read at the end of each sample window: row
-``j`` of the traces is the state after input sample ``j``, so a readout trained on it
+``j`` of the traces is the state after input sample ``j``. With several time constants the
+state is the traces of each, side by side (``(samples, n_neurons * len(tau_ms))``, the
+neurons' traces of the first time constant first): fast traces say what the reservoir did
+last, slow ones what it did over the last samples, and a readout weighs both. A readout
+trained on the state
 predicts what follows sample ``j`` (for NARMA, ``y[j + 1]``; give targets aligned that way).
 ``fit`` drops the first ``washout`` samples (the reservoir's transient from its state) and
 fits the readout offline; ``predict`` runs on and reads. Every call continues the reservoir
@@ -14,6 +18,7 @@ of one call.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -53,8 +58,9 @@ class SpikingReservoirModel:
         reservoir: the spiking network (it keeps running from call to call).
         encoder: ``(n_neurons, channels)`` input weights (current per unit of signal).
         sample_ms: the signal's sample period in ms (a whole number of the reservoir's steps).
-        tau_ms: time constant of the spike traces the readout reads.
-        readout: a readout over the ``n_neurons`` traces; by default a ridge regression
+        tau_ms: time constant of the spike traces the readout reads (> 0), or several, whose
+            traces are read side by side.
+        readout: a readout over the :attr:`n_features` traces; by default a ridge regression
             (``ridge`` penalty, with intercept) sized at the first :meth:`fit`.
         ridge: the default readout's penalty.
     """
@@ -65,7 +71,7 @@ class SpikingReservoirModel:
         encoder: Any,
         *,
         sample_ms: float = 1.0,
-        tau_ms: float = 20.0,
+        tau_ms: float | Sequence[float] = 20.0,
         readout: Readout | None = None,
         ridge: float = 1e-6,
     ) -> None:
@@ -86,25 +92,30 @@ class SpikingReservoirModel:
                 f"sample_ms must be a whole number of the reservoir's steps of dt_ms = "
                 f"{reservoir.dt_ms}; got {sample_ms}"
             )
-        self.tau_ms = check_real("tau_ms", tau_ms, low=0.0, low_open=True)
+        self.tau_ms = _time_constants(tau_ms)
         if readout is not None and not isinstance(readout, Readout):
             raise TypeError(f"readout must be a Readout; got {type(readout).__name__}")
-        if readout is not None and readout.n_inputs != reservoir.n_neurons:
+        if readout is not None and readout.n_inputs != self.n_features:
             raise ValueError(
-                f"readout must read the {reservoir.n_neurons} neurons; it takes "
-                f"{readout.n_inputs} inputs"
+                f"readout must read the {reservoir.n_neurons} neurons x {len(self.tau_ms)} time "
+                f"constants = {self.n_features} traces; it takes {readout.n_inputs} inputs"
             )
         self.readout = readout
         self.ridge = check_real("ridge", ridge, low=0.0)
-        self._trace = np.zeros(reservoir.n_neurons)
+        self._trace = np.zeros(self.n_features)
 
     @property
     def n_channels(self) -> int:
         return int(self.encoder.shape[1])
 
+    @property
+    def n_features(self) -> int:
+        """Columns of the state: ``n_neurons`` per time constant."""
+        return int(self.reservoir.n_neurons * len(self.tau_ms))
+
     def run(self, signal: Any) -> np.ndarray:
         """Drive the reservoir with ``signal`` ``(samples, channels)`` (or ``(samples,)`` for
-        one channel); the traces ``(samples, n_neurons)``, row ``j`` after sample ``j``."""
+        one channel); the traces ``(samples, n_features)``, row ``j`` after sample ``j``."""
         return self._run(self._signal(signal))
 
     def _run(self, signal: np.ndarray) -> np.ndarray:
@@ -116,10 +127,15 @@ class SpikingReservoirModel:
             record_state=(),
             progress=False,
         )
-        _, traces = result.traces(tau_ms=self.tau_ms, sample_ms=self.sample_ms)
-        # the traces left by the previous call decay on into this one
-        decay = math.exp(-self.sample_ms / self.tau_ms)
-        traces += np.outer(decay ** np.arange(1, samples + 1), self._trace)
+        n = self.reservoir.n_neurons
+        traces = np.empty((samples, self.n_features))
+        steps = np.arange(1, samples + 1)
+        for k, tau in enumerate(self.tau_ms):
+            block = traces[:, k * n : (k + 1) * n]
+            block[:] = result.traces(tau_ms=tau, sample_ms=self.sample_ms)[1]
+            # the traces left by the previous call decay on into this one
+            decay = math.exp(-self.sample_ms / tau)
+            block += np.outer(decay**steps, self._trace[k * n : (k + 1) * n])
         self._trace = traces[-1].copy()
         return traces
 
@@ -139,7 +155,7 @@ class SpikingReservoirModel:
         traces = self._run(signal)
         if self.readout is None:
             self.readout = RidgeReadout(
-                self.reservoir.n_neurons, targets.shape[1], ridge=self.ridge, fit_intercept=True
+                self.n_features, targets.shape[1], ridge=self.ridge, fit_intercept=True
             )
         self.readout.fit_offline(traces[washout:], targets[washout:])
         return self
@@ -160,3 +176,13 @@ class SpikingReservoirModel:
         if not np.all(np.isfinite(signal)):
             raise ValueError("signal must be finite (no NaN or inf)")
         return signal
+
+
+def _time_constants(tau_ms: Any) -> tuple[float, ...]:
+    """One time constant or several, each checked (> 0), as a tuple."""
+    if isinstance(tau_ms, (str, bytes)) or not isinstance(tau_ms, (Sequence, np.ndarray)):
+        return (check_real("tau_ms", tau_ms, low=0.0, low_open=True),)
+    values = tuple(check_real("tau_ms", tau, low=0.0, low_open=True) for tau in tau_ms)
+    if not values:
+        raise ValueError("tau_ms must hold at least one time constant")
+    return values
