@@ -25,6 +25,8 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
                                  rule against FORCE)
   spikesub continual --help      continual learning of a spiking MLP: HLOP, GPM, EWC, ...
   spikesub force-sine --help     a spiking network learns a sine by FORCE (Nicola & Clopath 2017)
+  spikesub rc --help             reservoir-computing benchmark (MC, NARMA-10, Mackey-Glass):
+                                 spiking reservoirs against an echo-state network
   spikesub sweep FILE            many runs of a job (grid, seeds, an Optuna search) on Ray
   spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
   spikesub data verify DIR       check the dataset files in DIR (sizes, headers, checksums)
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
     from spikesub.force_sine import cli as force_sine_cli
+    from spikesub.rc import cli as rc_cli
     from spikesub.simulate import cli as simulate_cli
     from spikesub.sweep import cli as sweep_cli
     from spikesub.whatwhen import cli as whatwhen_cli
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     whatwhen_cli.register(sub)
     continual_cli.register(sub)
     force_sine_cli.register(sub)
+    rc_cli.register(sub)
     sweep_cli.register(sub)
     data_cli.register(sub)
     return parser
@@ -146,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
     from spikesub.force_sine import cli as force_sine_cli
+    from spikesub.rc import cli as rc_cli
     from spikesub.simulate import cli as simulate_cli
     from spikesub.sweep import cli as sweep_cli
     from spikesub.whatwhen import cli as whatwhen_cli
@@ -158,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "whatwhen": whatwhen_cli.run_cli,
         "continual": continual_cli.run_cli,
         "force-sine": force_sine_cli.run_cli,
+        "rc": rc_cli.run_cli,
         "sweep": sweep_cli.run_cli,
         "data": data_cli.run_cli,
     }

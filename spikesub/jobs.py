@@ -85,6 +85,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.force_sine.cli",
         description="FORCE learning of a sine by a spiking network (Nicola & Clopath 2017)",
     ),
+    "rc": Job(
+        config="spikesub.rc.config:RcConfig",
+        run="spikesub.rc.run:run",
+        figures="spikesub.rc.figures:plot",
+        cli="spikesub.rc.cli",
+        description="reservoir-computing benchmark: MC, NARMA-10, Mackey-Glass; spiking vs ESN",
+    ),
     "sweep": Job(
         config=None,
         run=None,
