@@ -53,7 +53,8 @@ separated by grid-wide barriers.
 
 Argument groups: the named tuples of :mod:`spikesub.kernels.network_args`, the same for
 every backend (``params`` :class:`NeuronParams`, ``state`` :class:`NetworkState`, ``drive``
-:class:`Drive`, ``recurrent`` :class:`Recurrent`, ``synapse`` :class:`Synapse`, ``poisson``
+:class:`Drive`, ``recurrent`` :class:`Recurrent`, ``synapse`` :class:`Synapse`,
+``homeostasis`` :class:`Homeostasis`, ``poisson``
 :class:`PoissonDrive`, and ``record`` :class:`Record` on the CPU or :class:`CudaRecord` on
 CUDA), where their fields, shapes and units are documented.
 
@@ -89,7 +90,9 @@ from spikesub.kernels.network_args import Record
 from spikesub.kernels.propagation import (
     CACHE_LINE_BYTES,
     csr_prefetch_range_numba,
+    csr_propagate_gain_numpy,
     csr_propagate_numpy,
+    csr_propagate_range_gain_numba,
     csr_propagate_range_numba,
 )
 from spikesub.kernels.rng import (
@@ -144,7 +147,7 @@ _PREFETCH_LINES_PER_BLOCK = 16
 
 @njit(inline="always")
 def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, recurrent,
-                  synapse, poisson):  # fmt: skip
+                  synapse, homeostasis, poisson):  # fmt: skip
     """Deliver the previous step's spikes into neurons lo:hi, reset them, update filters.
 
     The synapses of spikes found by other parts are prefetched first, all at once (this part's
@@ -154,8 +157,11 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
     c = params.c
     d = params.d
     v_t = params.v_t
-    v, u, syn_a, syn_b, syn_in, noise = state
-    rec_indptr, rec_indices, rec_weights, rec_splits = recurrent
+    v, u, syn_a, syn_b, syn_in, noise, inh_gain, rate_hz = state
+    rec_indptr = recurrent.indptr
+    rec_indices = recurrent.indices
+    rec_weights = recurrent.weights
+    rec_splits = recurrent.splits
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
     rates, in_indptr, in_indices, in_weights, in_splits = poisson
     target = v if syn_mode == 0 else syn_in
@@ -163,9 +169,14 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
         i = prev[s]
         if not (lo <= i < hi):
             csr_prefetch_range_numba(i, rec_indices, rec_weights, rec_splits, part)
-    csr_propagate_range_numba(
-        prev, n_prev, rec_indptr, rec_indices, rec_weights, rec_splits, part, target
-    )
+    if homeostasis.on:
+        csr_propagate_range_gain_numba(
+            prev, n_prev, rec_splits, rec_indices, rec_weights, inh_gain, part, target
+        )
+    else:
+        csr_propagate_range_numba(
+            prev, n_prev, rec_indptr, rec_indices, rec_weights, rec_splits, part, target
+        )
     csr_propagate_range_numba(
         in_spikes, n_in, in_indptr, in_indices, in_weights, in_splits, part, target
     )
@@ -177,6 +188,8 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
             else:
                 v[i] = c[i]
             u[i] = np.float64(u[i]) + d[i]
+    if homeostasis.on:
+        _homeostasis_range(lo, hi, prev, n_prev, homeostasis, inh_gain, rate_hz)
     if syn_mode == 1:
         for i in range(np.uint64(lo), np.uint64(hi)):
             syn_a[i] = np.float64(syn_a[i]) * decay_a + np.float64(syn_in[i])
@@ -189,6 +202,26 @@ def _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, part, params, state, re
             syn_a[i] = r_old * decay_a + syn_dt * h_old
             syn_b[i] = h_old * decay_b + np.float64(syn_in[i]) * hr_norm
             syn_in[i] = 0.0
+
+
+@njit(inline="always")
+def _homeostasis_range(lo, hi, prev, n_prev, homeostasis, inh_gain, rate_hz):
+    """After step ``t``'s delivery and reset, for neurons lo:hi: decay the rate estimates, add
+    the jump of those among the ``prev`` spikes, and move each inhibitory gain by its rate
+    error (see :class:`spikesub.kernels.network_args.Homeostasis`)."""
+    decay = homeostasis.rate_decay
+    for i in range(lo, hi):
+        rate_hz[i] = rate_hz[i] * decay
+    for s in range(n_prev):
+        i = prev[s]
+        if lo <= i < hi:
+            rate_hz[i] = rate_hz[i] + homeostasis.rate_jump_hz
+    target = homeostasis.target_hz
+    gain_step = homeostasis.gain_step
+    gain_max = homeostasis.gain_max
+    for i in range(lo, hi):
+        g = inh_gain[i] + gain_step * (rate_hz[i] - target[i])
+        inh_gain[i] = min(max(g, 0.0), gain_max)
 
 
 @njit(cache=True, error_model="numpy")
@@ -504,12 +537,14 @@ _N_COUNTERS = 3
 
 
 @njit(inline="always")
-def _step_part(t, first, p, step0, params, state, drive, recurrent, synapse, poisson, record,
-               scratch, shared, noise_on):  # fmt: skip
+def _step_part(t, first, p, step0, params, state, drive, recurrent, synapse, homeostasis, poisson,
+               record, scratch, shared, noise_on):  # fmt: skip
     """Step ``t`` (call-local index) for part ``p``: finish step ``t - 1`` for its neurons
     (delivery, reset, filters), then, unless ``t`` is the sub-run's last index, sample, draw
     the noise, update and threshold them."""
-    v, u, syn_a, syn_b, syn_in, noise = state
+    v = state.v
+    u = state.u
+    noise = state.noise
     bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
     rec_idx = record.rec_idx
     record_every = record.record_every
@@ -524,7 +559,7 @@ def _step_part(t, first, p, step0, params, state, drive, recurrent, synapse, poi
         n_prev = atomic_load_numba(shared, _N_PREV)
         n_in = atomic_load_numba(shared, _N_IN)
         _finish_range(prev, n_prev, in_spikes, n_in, lo, hi, p, params, state, recurrent,
-                      synapse, poisson)  # fmt: skip
+                      synapse, homeostasis, poisson)  # fmt: skip
     if t == atomic_load_numba(shared, _LAST):
         return
     n_rec = rec_idx.shape[0]
@@ -601,8 +636,8 @@ def _serial_phase(t, step0, params, state, drive, poisson, record, scratch, shar
 
 
 @njit(cache=True, error_model="numpy")
-def _worker(part, first, step0, params, state, drive, recurrent, synapse, poisson, record,
-            scratch, shared, counters, noise_on):  # fmt: skip
+def _worker(part, first, step0, params, state, drive, recurrent, synapse, homeostasis, poisson,
+            record, scratch, shared, counters, noise_on):  # fmt: skip
     """One thread's share of steps ``first .. shared[_LAST]`` (call-local indices).
 
     Each step, the worker first claims its own part, then the others in turn: a part is
@@ -621,7 +656,7 @@ def _worker(part, first, step0, params, state, drive, recurrent, synapse, poisso
             p = (part + k) % n_parts
             if atomic_add_numba(counters, base + p, 1) == 0:
                 _step_part(t, first, p, step0, params, state, drive, recurrent, synapse,
-                           poisson, record, scratch, shared, noise_on)  # fmt: skip
+                           homeostasis, poisson, record, scratch, shared, noise_on)  # fmt: skip
                 atomic_add_numba(counters, base + n_parts + _PARTS_DONE, 1)
         wait_until_at_least_numba(counters, base + n_parts + _PARTS_DONE, n_parts)
         if t == atomic_load_numba(shared, _LAST):
@@ -636,7 +671,9 @@ def _worker(part, first, step0, params, state, drive, recurrent, synapse, poisso
         t += 1
 
 
-def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
+def _network_loop(
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
+):
     v = state.v
     noise_std = drive.noise_std
     rec_splits = recurrent.splits
@@ -685,8 +722,8 @@ def _network_loop(params, state, drive, recurrent, synapse, poisson, step0, n_st
         sub_record = Record(record_spikes, spike_steps, spike_idx, n_recorded, pop_counts,
                             rec_idx, record_every, run_step0, rec_v, rec_u)  # fmt: skip
         for part in prange(n_parts):
-            _worker(part, first, step0, params, state, drive, recurrent, synapse, poisson,
-                    sub_record, scratch, shared, counters, noise_on)  # fmt: skip
+            _worker(part, first, step0, params, state, drive, recurrent, synapse, homeostasis,
+                    poisson, sub_record, scratch, shared, counters, noise_on)  # fmt: skip
         # atomic loads: the compiler must not take the values stored before the region for
         # what the workers left (it did, with plain loads, in the threaded variant)
         status = atomic_load_numba(shared, _STATUS)
@@ -706,31 +743,35 @@ _network_loop_inline = njit(inline="always")(_network_loop)
 
 @njit(cache=True, error_model="numpy")
 def run_network_numba_serial(
-    params, state, drive, recurrent, synapse, poisson, step0, n_steps, record
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
 ):
     """Single-threaded Numba loop (small networks: no per-step thread hand-off). Given splits
     of several parts, it steps them one after the other."""
     return _network_loop_inline(
-        params, state, drive, recurrent, synapse, poisson, step0, n_steps, record
+        params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
     )
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def run_network_numba_parallel(
-    params, state, drive, recurrent, synapse, poisson, step0, n_steps, record
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
 ):
     """Multi-threaded Numba loop: one worker per part of ``recurrent``'s ``splits``, all steps
     of a chunk in one parallel region (see :func:`_worker`)."""
     return _network_loop_inline(
-        params, state, drive, recurrent, synapse, poisson, step0, n_steps, record
+        params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
     )
 
 
-def run_network_numba(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
+def run_network_numba(
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
+):
     """Numba CPU loop; parallel when the recurrent ``splits`` have more than one part."""
     parallel = recurrent.splits.shape[1] > 2
     fn = run_network_numba_parallel if parallel else run_network_numba_serial
-    return fn(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record)
+    return fn(
+        params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -778,10 +819,12 @@ def _euler_substeps_numpy(form, v, u, current, params):
     return v64, u64
 
 
-def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, n_steps, record):
+def run_network_numpy(
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record
+):
     """NumPy reference of the fused loop (same arguments and result as the Numba version)."""
     form, a, b, c, d, C, k, v_r, v_t, v_peak, n_substeps, dt_ms = params
-    v, u, syn_a, syn_b, syn_in, noise = state
+    v, u, syn_a, syn_b, syn_in, noise, inh_gain, rate_hz = state
     bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
     rec_indptr, rec_indices, rec_weights, _ = recurrent
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
@@ -848,7 +891,12 @@ def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, 
             draws = uniform_numpy(int(seed), STREAM_POISSON, g, channels)
             in_spikes = np.flatnonzero(draws < rates[row] * dt_ms * 1e-3).astype(np.int32)
         target = v if syn_mode == SYNAPSE_DELTA else syn_in
-        csr_propagate_numpy(spikes, spikes.size, rec_indptr, rec_indices, rec_weights, target)
+        if homeostasis.on:
+            csr_propagate_gain_numpy(
+                spikes, spikes.size, rec_indptr, rec_indices, rec_weights, inh_gain, target
+            )
+        else:
+            csr_propagate_numpy(spikes, spikes.size, rec_indptr, rec_indices, rec_weights, target)
         csr_propagate_numpy(in_spikes, in_spikes.size, in_indptr, in_indices, in_weights, target)
         if form == FORM_LIF_SUBTRACT:
             drop = v_t[spikes].astype(np.float64) - c[spikes].astype(np.float64)
@@ -856,6 +904,11 @@ def run_network_numpy(params, state, drive, recurrent, synapse, poisson, step0, 
         else:
             v[spikes] = c[spikes]
         u[spikes] = u[spikes].astype(np.float64) + d[spikes]
+        if homeostasis.on:
+            rate_hz *= homeostasis.rate_decay
+            rate_hz[spikes] += homeostasis.rate_jump_hz
+            gain = inh_gain + homeostasis.gain_step * (rate_hz - homeostasis.target_hz)
+            inh_gain[:] = np.minimum(np.maximum(gain, 0.0), homeostasis.gain_max)
         if syn_mode == SYNAPSE_EXPONENTIAL:
             syn_a[:] = syn_a.astype(np.float64) * decay_a + syn_in.astype(np.float64)
             syn_in[:] = 0.0
@@ -883,7 +936,10 @@ def _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, coun
     """Input current, neuron update and threshold of neuron ``i``; appends it to ``spikes``
     (through the counter ``counters[slot]``) when it fires."""
     form, a, b, c, d, C, k, v_r, v_t, v_peak, n_substeps, dt_ms = params
-    v, u, syn_a, syn_b, syn_in, noise = state
+    v = state.v
+    u = state.u
+    syn_a = state.syn_a
+    noise = state.noise
     bias, noise_std, noise_every, seed, ext_mode, ext, encoder = drive
     if noise_std[i] != 0.0 and (step == 0 or g % noise_every == 0):
         noise[i] = noise_std[i] * normal_cuda(
@@ -931,15 +987,21 @@ def _update_one(i, params, state, drive, syn_mode, g, step, spiked, spikes, coun
 
 @cuda.jit(device=True)
 def _deliver_part(
-    block, n_blocks, thread, n_threads, spikes, n_spikes, indptr, indices, weights, rates, step,
-    g, seed, dt_ms, in_indptr, in_indices, in_weights, target,
+    block, n_blocks, thread, n_threads, spikes, n_spikes, indptr, indices, weights, gain_on,
+    inh_gain, rates, step, g, seed, dt_ms, in_indptr, in_indices, in_weights, target,
 ):  # fmt: skip
-    """This block's share of the delivery: a block per spike, threads over its row, then the
-    Poisson channels spread over all threads; atomic additions into ``target``."""
+    """This block's share of the delivery: a block per spike, threads over its row (inhibitory
+    weights scaled by their target's ``inh_gain`` when ``gain_on``), then the Poisson channels
+    spread over all threads; atomic additions into ``target``."""
     for s in range(block, n_spikes, n_blocks):
         i = spikes[s]
         for j in range(indptr[i] + thread, indptr[i + 1], n_threads):
-            cuda.atomic.add(target, indices[j], weights[j])
+            post = indices[j]
+            if gain_on and weights[j] < 0.0:
+                # the product in float64, rounded to the target's dtype by the addition
+                cuda.atomic.add(target, post, np.float64(weights[j]) * inh_gain[post])
+            else:
+                cuda.atomic.add(target, post, weights[j])
     n_channels = rates.shape[1]
     row = step if rates.shape[0] > 1 else 0
     for q in range(block * n_threads + thread, n_channels, n_blocks * n_threads):
@@ -950,12 +1012,12 @@ def _deliver_part(
 
 
 @cuda.jit(device=True)
-def _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf):
-    """Reset, synaptic filters and spike recording of neuron ``i``."""
+def _finish_one(i, params, state, synapse, homeostasis, spiked, step, spike_base, rec_buf):
+    """Reset, homeostasis, synaptic filters and spike recording of neuron ``i``."""
     form = params.form
     c = params.c
     d = params.d
-    v, u, syn_a, syn_b, syn_in, noise = state
+    v, u, syn_a, syn_b, syn_in, noise, inh_gain, rate_hz = state
     syn_mode, decay_a, decay_b, syn_dt, tau_rise, tau_decay = synapse
     if spiked[i]:
         if form == 3:
@@ -968,6 +1030,13 @@ def _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf):
             if slot < rec_buf.shape[0]:
                 rec_buf[slot, 0] = step
                 rec_buf[slot, 1] = i
+    if homeostasis.on:
+        rate = rate_hz[i] * homeostasis.rate_decay
+        if spiked[i]:
+            rate = rate + homeostasis.rate_jump_hz
+        rate_hz[i] = rate
+        gain = inh_gain[i] + homeostasis.gain_step * (rate - homeostasis.target_hz[i])
+        inh_gain[i] = min(max(gain, 0.0), homeostasis.gain_max)
     if syn_mode == 1:
         syn_a[i] = np.float64(syn_a[i]) * decay_a + np.float64(syn_in[i])
         syn_in[i] = 0.0
@@ -988,23 +1057,25 @@ def _cuda_update(params, state, drive, syn_mode, g, step, spiked, spikes, counte
 
 @cuda.jit
 def _cuda_deliver(
-    spikes, counters, indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr, in_indices,
-    in_weights, target,
+    spikes, counters, indptr, indices, weights, gain_on, inh_gain, rates, step, g, seed, dt_ms,
+    in_indptr, in_indices, in_weights, target,
 ):  # fmt: skip
     _deliver_part(
         cuda.blockIdx.x, cuda.gridDim.x, cuda.threadIdx.x, cuda.blockDim.x, spikes, counters[0],
-        indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr, in_indices, in_weights,
-        target,
+        indptr, indices, weights, gain_on, inh_gain, rates, step, g, seed, dt_ms, in_indptr,
+        in_indices, in_weights, target,
     )  # fmt: skip
 
 
 @cuda.jit
-def _cuda_finish(params, state, synapse, spiked, counters, step, pop_counts, spike_base, rec_buf):
+def _cuda_finish(
+    params, state, synapse, homeostasis, spiked, counters, step, pop_counts, spike_base, rec_buf
+):
     i = cuda.grid(1)
     if i == 0:
         pop_counts[step] = counters[0]
     if i < state.v.shape[0]:
-        _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf)
+        _finish_one(i, params, state, synapse, homeostasis, spiked, step, spike_base, rec_buf)
 
 
 @cuda.jit(device=True)
@@ -1029,8 +1100,8 @@ def _cuda_zero_counter(counters):
 
 @cuda.jit
 def _cuda_run_persistent(
-    params, state, drive, synapse, recurrent, poisson, target, step0, n_steps, spiked, spikes,
-    counters, err, record,
+    params, state, drive, synapse, recurrent, homeostasis, poisson, target, step0, n_steps, spiked,
+    spikes, counters, err, record,
 ):  # fmt: skip
     """All ``n_steps`` steps in one cooperative launch, the phases of a step separated by
     grid-wide barriers; threads stride over neurons, blocks over spikes.
@@ -1065,14 +1136,14 @@ def _cuda_run_persistent(
         grid.sync()
         _deliver_part(
             cuda.blockIdx.x, cuda.gridDim.x, cuda.threadIdx.x, cuda.blockDim.x, spikes,
-            counters[slot], indptr, indices, weights, rates, step, g, seed, dt_ms, in_indptr,
-            in_indices, in_weights, target,
+            counters[slot], indptr, indices, weights, homeostasis.on, state.inh_gain, rates, step,
+            g, seed, dt_ms, in_indptr, in_indices, in_weights, target,
         )  # fmt: skip
         grid.sync()
         if tid == 0:
             pop_counts[step] = counters[slot]
         for i in range(tid, n, stride):
-            _finish_one(i, params, state, synapse, spiked, step, spike_base, rec_buf)
+            _finish_one(i, params, state, synapse, homeostasis, spiked, step, spike_base, rec_buf)
         grid.sync()
 
 
@@ -1085,8 +1156,9 @@ def _cooperative_blocks(kernel, args, threads: int) -> int:
 
 
 def run_network_cuda(
-    params, state, drive, recurrent, synapse, poisson, step0, n_steps, record, persistent=True
-):
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record,
+    persistent=True,
+):  # fmt: skip
     """CUDA loop: every array argument must already be on the device (``cuda.to_device``).
 
     ``record`` differs from the CPU loops: ``(rec_buf, spike_base, pop_counts, rec_idx,
@@ -1112,15 +1184,16 @@ def run_network_cuda(
     if persistent and n_steps > 0:
         csr = (recurrent.indptr, recurrent.indices, recurrent.weights)
         channels = (poisson.rates, poisson.indptr, poisson.indices, poisson.weights)
-        args = (params, state, drive, synapse, csr, channels, target, step0,
-                n_steps, spiked, spikes, counters, err, record)  # fmt: skip
+        args = (params, state, drive, synapse, csr, homeostasis, channels, target,
+                step0, n_steps, spiked, spikes, counters, err, record)  # fmt: skip
         blocks = min(_cooperative_blocks(_cuda_run_persistent, args, _THREADS),
                      (n + _THREADS - 1) // _THREADS)  # fmt: skip
         if blocks >= 1:
             _cuda_run_persistent[blocks, _THREADS](*args)
     if blocks < 1:
-        _run_steps_by_launches(params, state, drive, recurrent, synapse, poisson, step0, n_steps,
-                               record, spiked, spikes, counters, err, target)  # fmt: skip
+        _run_steps_by_launches(params, state, drive, recurrent, synapse, homeostasis, poisson,
+                               step0, n_steps, record, spiked, spikes, counters, err,
+                               target)  # fmt: skip
     first_bad = int(err.copy_to_host()[0])
     if first_bad != np.iinfo(np.int64).max:
         return STATUS_NONFINITE, first_bad // n, first_bad % n
@@ -1128,8 +1201,8 @@ def run_network_cuda(
 
 
 def _run_steps_by_launches(
-    params, state, drive, recurrent, synapse, poisson, step0, n_steps, record, spiked, spikes,
-    counters, err, target,
+    params, state, drive, recurrent, synapse, homeostasis, poisson, step0, n_steps, record, spiked,
+    spikes, counters, err, target,
 ):  # fmt: skip
     rec_buf, spike_base, pop_counts, rec_idx, record_every, run_step0, rec_v, rec_u = record
     n = state.v.shape[0]
@@ -1153,9 +1226,10 @@ def _run_steps_by_launches(
             params, state, drive, syn_mode, g, step, spiked, spikes, counters, err
         )
         _cuda_deliver[deliver_blocks, _THREADS](
-            spikes, counters, indptr, indices, weights, rates, step, g, seed, dt_ms,
-            in_indptr, in_indices, in_weights, target,
+            spikes, counters, indptr, indices, weights, homeostasis.on, state.inh_gain, rates,
+            step, g, seed, dt_ms, in_indptr, in_indices, in_weights, target,
         )  # fmt: skip
         _cuda_finish[blocks, _THREADS](
-            params, state, synapse, spiked, counters, step, pop_counts, spike_base, rec_buf
-        )
+            params, state, synapse, homeostasis, spiked, counters, step, pop_counts, spike_base,
+            rec_buf,
+        )  # fmt: skip

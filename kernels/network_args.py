@@ -48,6 +48,8 @@ class NetworkState(NamedTuple):
     syn_b: np.ndarray  # the double-exponential h
     syn_in: np.ndarray  # the step's synaptic input, zero between steps
     noise: np.ndarray  # the noise held for the current interval
+    inh_gain: np.ndarray  # (N,) float64 scale of each neuron's inhibitory synaptic input
+    rate_hz: np.ndarray  # (N,) float64 each neuron's firing-rate estimate (homeostasis), Hz
 
 
 class Drive(NamedTuple):
@@ -60,6 +62,24 @@ class Drive(NamedTuple):
     ext_mode: int  # 0: none; 1: ext is (n_steps, N); 2: ext is (n_steps, K), current ext @ encoder
     ext: np.ndarray  # per-step external input of this call (rows from the call's first step)
     encoder: np.ndarray  # (K, N) by channel (CurrentInput.encoder.T), summed over K ascending
+
+
+class Homeostasis(NamedTuple):
+    """Inhibitory homeostasis: each neuron scales its inhibitory synaptic input by its own gain
+    (``NetworkState.inh_gain``, at delivery: ``w * gain[post]`` for ``w < 0``), and after every
+    step its rate estimate and gain move towards its target rate::
+
+        rate_hz <- rate_hz * rate_decay (+ rate_jump_hz if it spiked)
+        inh_gain <- clip(inh_gain + gain_step * (rate_hz - target_hz), 0, gain_max)
+
+    With ``on`` 0 nothing is scaled or updated (the gains stay as they are)."""
+
+    on: int
+    target_hz: np.ndarray  # (N,) float64 target rates, Hz
+    rate_decay: float  # exp(-dt_ms / tau_ms) of the rate estimate
+    rate_jump_hz: float  # 1000 / tau_ms: the estimate's jump at a spike (unit area)
+    gain_step: float  # learning rate * dt_ms / 1000: gain change per step and Hz of error
+    gain_max: float
 
 
 class Recurrent(NamedTuple):

@@ -73,6 +73,26 @@ def csr_propagate_numpy(
     np.add.at(out, indices[positions], weights[positions].astype(out.dtype, copy=False))
 
 
+def csr_propagate_gain_numpy(spike_idx, n_spikes, indptr, indices, weights, gain, out):
+    """:func:`csr_propagate_numpy` with every negative (inhibitory) weight scaled by its
+    postsynaptic neuron's ``gain`` ((n_post,) float64): ``out[j] += w * gain[j]`` for ``w < 0``,
+    the product in float64, then rounded to ``out``'s dtype; positive weights as they are."""
+    rows = np.asarray(spike_idx[:n_spikes], dtype=np.int64)
+    if rows.size == 0:
+        return
+    starts = indptr[rows].astype(np.int64)
+    lengths = indptr[rows + 1].astype(np.int64) - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return
+    first = np.cumsum(lengths) - lengths
+    positions = np.repeat(starts - first, lengths) + np.arange(total, dtype=np.int64)
+    post = indices[positions]
+    values = weights[positions].astype(np.float64)
+    values = np.where(values < 0.0, values * gain[post], values)
+    np.add.at(out, post, values.astype(out.dtype))
+
+
 # CSR propagation: Numba CPU --------------------------------------------------
 
 
@@ -119,6 +139,20 @@ def csr_propagate_range_numba(spike_idx, n_spikes, indptr, indices, weights, spl
         i = np.uint64(spike_idx[s])
         for k in range(np.uint64(splits[i, part]), np.uint64(splits[i, part + 1])):
             out[np.uint64(indices[k])] += out.dtype.type(weights[k])
+
+
+@njit(inline="always", cache=True, error_model="numpy")
+def csr_propagate_range_gain_numba(spike_idx, n_spikes, splits, indices, weights, gain, part, out):
+    """:func:`csr_propagate_range_numba` with the inhibitory weights scaled by ``gain`` of
+    their postsynaptic neuron (as :func:`csr_propagate_gain_numpy`, same bits)."""
+    for s in range(n_spikes):
+        i = np.uint64(spike_idx[s])
+        for k in range(np.uint64(splits[i, part]), np.uint64(splits[i, part + 1])):
+            j = np.uint64(indices[k])
+            w = np.float64(weights[k])
+            if w < 0.0:
+                w = w * gain[j]
+            out[j] += out.dtype.type(w)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")

@@ -200,7 +200,7 @@ def assert_same_result(a: SimulationResult, b: SimulationResult):
 
 
 def assert_same_state(sa, sb):
-    names = ("v", "u", "syn_a", "syn_b", "syn_in", "noise")
+    names = ("v", "u", "syn_a", "syn_b", "syn_in", "noise", "inh_gain", "rate_hz")
     for name, x, y in zip(names, sa, sb, strict=True):
         assert x.dtype == y.dtype, name
         np.testing.assert_array_equal(x, y, err_msg=name)

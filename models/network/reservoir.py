@@ -42,6 +42,7 @@ from spikesub.models.errors import NonFiniteStateError
 from spikesub.models.interrupts import deferred_interrupt
 from spikesub.models.memory import check_allocation
 from spikesub.models.network.connectivity import SparseWeights, izhikevich_2003_weights
+from spikesub.models.network.homeostasis import InhibitoryHomeostasis, homeostasis_off
 from spikesub.models.network.inputs import CurrentInput, PoissonInput
 from spikesub.models.network.loop_choice import SERIAL, THREADED, LoopChooser
 from spikesub.models.network.monitors import SimulationResult, SpikeTrains
@@ -207,6 +208,10 @@ class SpikingReservoir:
             counts and rates; the NumPy and Numba backends still agree bit for bit, both in
             float32); the CUDA backend ignores it and computes in float64.
         seed: seed of the noise and Poisson draws (counter-based: identical on all backends).
+        homeostasis: an :class:`InhibitoryHomeostasis`: each neuron scales its inhibitory
+            synaptic input by a gain that tracks its target firing rate (the gains and rate
+            estimates are state: :attr:`inhibitory_gain`, :attr:`rate_estimate_hz`). ``None``
+            (default): no scaling.
         n_threads: threads of the Numba backend. ``None`` (default): automatic, the cores this
             process may use (:func:`spikesub.kernels.threads.automatic_threads`) from
             N >= 2048 on (else 1), and each chunk of a run goes to the threaded or the serial
@@ -238,6 +243,7 @@ class SpikingReservoir:
         precision: str = "float64",
         seed: int = 0,
         n_threads: int | None = None,
+        homeostasis: InhibitoryHomeostasis | None = None,
     ) -> None:
         if not isinstance(population, self._POPULATIONS):
             names = " or ".join(t.__name__ for t in self._POPULATIONS)
@@ -281,6 +287,7 @@ class SpikingReservoir:
         self.seed = _check_seed(seed)
         self.backend = resolve_backend(backend)
         self.weights = self._check_weights(weights, n)
+        self._set_homeostasis(homeostasis)
         self._set_threads(n_threads)
         self._csr = (
             _readonly(self.weights.indptr),
@@ -291,6 +298,26 @@ class SpikingReservoir:
         # other costs it about 15 % (measured at 10k neurons). Both give the same floats.
         self._splits = self._split_by_mode(*self._csr[:2], n)
         self.reset_state()
+
+    def _set_homeostasis(self, homeostasis: InhibitoryHomeostasis | None) -> None:
+        """Check ``homeostasis`` against the network; set it and the loops' group."""
+        n = self.n_neurons
+        if homeostasis is None:
+            self.homeostasis = None
+            self._homeostasis_args = homeostasis_off(n)
+            return
+        if not isinstance(homeostasis, InhibitoryHomeostasis):
+            raise TypeError(
+                f"homeostasis must be an InhibitoryHomeostasis or None; got "
+                f"{type(homeostasis).__name__}"
+            )
+        if not np.any(self.weights.weights < 0):
+            raise ValueError(
+                "homeostasis scales inhibitory (negative) recurrent weights; these weights have "
+                "none"
+            )
+        self.homeostasis = homeostasis
+        self._homeostasis_args = homeostasis.kernel_args(n, self.dt_ms)
 
     @staticmethod
     def for_population(population: Any, *args: Any, **kwargs: Any) -> SpikingReservoir:
@@ -362,8 +389,23 @@ class SpikingReservoir:
             syn_b=np.zeros(n, self.dtype),
             syn_in=np.zeros(n, self.dtype),
             noise=np.zeros(n, np.float64),
+            inh_gain=np.full(n, self._initial_gain()),
+            rate_hz=np.zeros(n),
         )
         self.step = 0
+
+    def _initial_gain(self) -> float:
+        return 1.0 if self.homeostasis is None else float(self.homeostasis.initial_gain)
+
+    @property
+    def inhibitory_gain(self) -> np.ndarray:
+        """``(N,)`` gains of each neuron's inhibitory input (all 1 without homeostasis)."""
+        return np.array(self._state.inh_gain, copy=True)
+
+    @property
+    def rate_estimate_hz(self) -> np.ndarray:
+        """``(N,)`` the homeostasis' firing-rate estimates, Hz (zeros without homeostasis)."""
+        return np.array(self._state.rate_hz, copy=True)
 
     def _initial_state(self) -> tuple[np.ndarray, np.ndarray]:
         """The population's initial ``v`` and ``u`` (LIF: ``v_init``, no refractory steps)."""
@@ -385,6 +427,10 @@ class SpikingReservoir:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state saved by :meth:`state_dict` (shapes and dtypes must match)."""
+        state = dict(state)
+        # states saved before the homeostasis existed lack its two arrays: its initial values
+        state.setdefault("inh_gain", np.full(self.n_neurons, self._initial_gain()))
+        state.setdefault("rate_hz", np.zeros(self.n_neurons))
         missing = [k for k in (*self._STATE_NAMES, "step") if k not in state]
         if missing:
             raise ValueError(f"state is missing {missing}")
@@ -445,6 +491,7 @@ class SpikingReservoir:
             "seed": self.seed,
             "n_threads": self.n_threads,
             "threads_automatic": self.threads_automatic,
+            "homeostasis": None if self.homeostasis is None else self.homeostasis.to_dict(),
         }
 
     # ------------------------------------------------------------------------------------------
@@ -671,7 +718,8 @@ class SpikingReservoir:
             )  # fmt: skip
             args = (
                 plan.params, self._state, drive, recurrent[mode], plan.synapse,
-                plan.poisson_by_mode[mode]._replace(rates=rate_chunk), g0, count, record,
+                self._homeostasis_args, plan.poisson_by_mode[mode]._replace(rates=rate_chunk), g0,
+                count, record,
             )  # fmt: skip
             with deferred_interrupt():  # Ctrl-C is raised once this chunk is accounted for
                 status, err_step, err_neuron, n_recorded, spike_steps, spike_idx = self._run_chunk(
@@ -759,6 +807,9 @@ class SpikingReservoir:
         d_bias, d_std = to_dev(plan.bias), to_dev(self.noise_std)
         d_encoder = to_dev(plan.encoder)
         d_recurrent = Recurrent(*(to_dev(x) for x in self._csr), None)
+        d_homeostasis = self._homeostasis_args._replace(
+            target_hz=to_dev(self._homeostasis_args.target_hz)
+        )
         poisson = plan.poisson_by_mode[SERIAL]
         rates = poisson.rates
         d_poisson_csr = (to_dev(poisson.indptr), to_dev(poisson.indices), to_dev(poisson.weights))
@@ -793,7 +844,7 @@ class SpikingReservoir:
                         record = CudaRecord(d_buf, d_base, d_counts, d_rec_idx, plan.record_every,
                                             plan.run_step0, d_rec_v, d_rec_u)  # fmt: skip
                         status, err_step, err_neuron = net.run_network_cuda(
-                            d_params, d_state, drive, d_recurrent, plan.synapse,
+                            d_params, d_state, drive, d_recurrent, plan.synapse, d_homeostasis,
                             PoissonDrive(d_rates, *d_poisson_csr, None), g0, count, record,
                         )  # fmt: skip
                         fired = int(d_base.copy_to_host()[0])

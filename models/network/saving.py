@@ -20,6 +20,7 @@ import numpy as np
 from spikesub.models.errors import SavedModelError
 from spikesub.models.files import write_npz
 from spikesub.models.network.connectivity import SparseWeights
+from spikesub.models.network.homeostasis import InhibitoryHomeostasis
 from spikesub.models.network.neurons import IzhikevichPopulation, LIFPopulation
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ FORMAT = "spikesub-reservoir"
 VERSION = 1
 _FORMATS = (FORMAT, "spikesub-izhikevich-reservoir")  # the second: the same layout, Izhikevich only
 _POPULATION_ARRAYS = ("a", "b", "c", "d", "excitatory", "v_init", "u_init", "C", "k", "v_r", "v_t")
+_HOMEOSTASIS_SETTINGS = ("tau_ms", "learning_rate", "gain_max", "initial_gain")
 _LIF_ARRAYS = ("tau_ms", "v_rest", "v_th", "v_reset", "resistance", "excitatory", "v_init")
 _SETTINGS = (
     "synapse", "tau_syn_ms", "tau_rise_ms", "tau_decay_ms", "noise_interval_ms", "dt_ms",
@@ -55,12 +57,18 @@ def save_reservoir(reservoir: SpikingReservoir, path: str | Path) -> Path:
     )
     for name, value in reservoir.state_dict().items():
         arrays[f"state.{name}"] = value
+    homeostasis = None
+    if reservoir.homeostasis is not None:
+        h = reservoir.homeostasis
+        arrays["homeostasis.target_hz"] = h.targets(reservoir.n_neurons)
+        homeostasis = {name: float(getattr(h, name)) for name in _HOMEOSTASIS_SETTINGS}
     meta = {
         "format": FORMAT,
         "version": VERSION,
         "population": population_meta,
         "weights": {"n_pre": weights.n_pre, "n_post": weights.n_post},
         "settings": {name: getattr(reservoir, name) for name in _SETTINGS},
+        "homeostasis": homeostasis,
         "dtype": np.dtype(reservoir.dtype).name,
         "backend": reservoir.backend,
     }
@@ -109,6 +117,7 @@ def load_reservoir(path: str | Path, *, backend: str | None = None, n_threads: i
             backend=meta["backend"] if backend is None else backend,
             dtype=np.dtype(meta["dtype"]),
             n_threads=n_threads,
+            homeostasis=_homeostasis(meta.get("homeostasis"), arrays),
             **meta["settings"],
         )
         reservoir.load_state_dict(
@@ -163,6 +172,13 @@ def _population(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
             if f"population.{name}" in arrays
         },
     )
+
+
+def _homeostasis(settings: dict[str, Any] | None, arrays: dict[str, np.ndarray]):
+    """The saved :class:`InhibitoryHomeostasis`, or None."""
+    if settings is None:
+        return None
+    return InhibitoryHomeostasis(target_rate_hz=arrays["homeostasis.target_hz"], **settings)
 
 
 def _meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

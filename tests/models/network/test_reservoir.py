@@ -187,7 +187,9 @@ def test_reset_state_then_rerun_is_identical(backend):
     assert res.step == 0 and res.t_ms == 0.0
     np.testing.assert_array_equal(res.v, res.population.v_init.astype(np.float32))
     np.testing.assert_array_equal(res.u, res.population.u_init.astype(np.float32))
-    assert all(not np.any(x) for x in final_state(res)[2:])
+    assert all(not np.any(x) for x in final_state(res)[2:6])
+    np.testing.assert_array_equal(res.inhibitory_gain, 1.0)  # no homeostasis: gains stay 1
+    assert not np.any(res.rate_estimate_hz)
     _, run_args = net_exponential(backend)
     again = res.run(**run_args, record_state=("v", "u"), record_indices=np.arange(res.n_neurons))
     assert_same_result(first, again)
