@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "IZHIKEVICH_PRESETS": "spikesub.models.network.neurons",
     "IzhikevichPopulation": "spikesub.models.network.neurons",
     "LIFPopulation": "spikesub.models.network.neurons",
+    "InhibitoryHomeostasis": "spikesub.models.network.homeostasis",
+    "lognormal_targets": "spikesub.models.network.homeostasis",
     "IzhikevichReservoir": "spikesub.models.network.reservoir",
     "PlasticNetwork": "spikesub.models.network.plasticity",
     "PlasticRun": "spikesub.models.network.plasticity",
