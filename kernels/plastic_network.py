@@ -18,7 +18,8 @@ step ``n`` (global step ``g = step0 + n``, neuron ``i``):
    (ascending presynaptic neuron; the weights as they were before this step's plasticity);
 5. plasticity: one step of :func:`~spikesub.kernels.stdp.stdp_step_numpy` with the step's
    spikes as both the presynaptic and the postsynaptic spikes (its own order: trace decay,
-   presynaptic events, postsynaptic events);
+   presynaptic events, postsynaptic events, or the events the other way round with the
+   rule's ``post_first``);
 6. dopamine: ``level = level * decay + reward[n]`` (``reward`` in units of dopamine per step,
    ``decay = exp(-dt_ms / tau_dopamine_ms)``); the step's ``level`` is recorded; with R-STDP,
    when ``g % update_every == 0``,

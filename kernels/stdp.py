@@ -30,6 +30,15 @@ Order of operations in one time step (:func:`stdp_step_numpy` and every other ba
 A pre and a post spike in the same step therefore count as pre-before-post (``+a_plus``,
 no depression): Brian2's order too (its ``on_pre`` pathway runs before ``on_post``).
 
+With ``post_first`` the two phases swap (decay, then step 3, then step 2): the potentiation
+reads the presynaptic trace *before* this step's presynaptic jumps and the depression reads
+the postsynaptic trace *after* this step's postsynaptic jumps, so a pair in the same step
+counts as post-before-pre (``-a_minus``, no potentiation). That is the order of Izhikevich's
+published code (spnet.m, daspnet.m), where a spike reaches its targets one step later: a
+postsynaptic spike in the spike's own step cannot have been caused by it. A pre spike ``k``
+steps before a post spike then gives ``a_plus * decay_pre**k`` (``k >= 1``), a post spike
+``k`` steps before a pre spike ``-a_minus * decay_post**k`` (``k >= 0``).
+
 Bounds (``bound_mode``):
 
 * :data:`BOUND_ADDITIVE`: ``dw`` as above, then ``w = clip(w + dw, w_min, w_max)`` after each
@@ -109,6 +118,7 @@ class STDPRule(NamedTuple):
     w_min: float
     w_max: float
     to_eligibility: bool  # False: changes go to the weights; True: to the eligibility trace
+    post_first: bool = False  # True: postsynaptic events first (a same-step pair depresses)
 
 
 class PlasticSynapses(NamedTuple):
@@ -289,7 +299,8 @@ def stdp_step_numpy(
     pre_spiked: np.ndarray,
     post_spiked: np.ndarray,
 ) -> None:
-    """One time step of STDP (decay, presynaptic events, postsynaptic events), in place.
+    """One time step of STDP (decay, presynaptic events, postsynaptic events; the events the
+    other way round with ``rule.post_first``), in place.
 
     Args:
         syn: the synapses (:func:`plastic_synapses`).
@@ -300,8 +311,14 @@ def stdp_step_numpy(
     """
     state.x_pre[...] = state.x_pre * float(rule.decay_pre)
     state.x_post[...] = state.x_post * float(rule.decay_post)
-    _pre_phase_numpy(syn, rule, state, np.asarray(pre_spiked, dtype=bool))
-    _post_phase_numpy(syn, rule, state, np.asarray(post_spiked, dtype=bool))
+    pre_spiked = np.asarray(pre_spiked, dtype=bool)
+    post_spiked = np.asarray(post_spiked, dtype=bool)
+    if rule.post_first:
+        _post_phase_numpy(syn, rule, state, post_spiked)
+        _pre_phase_numpy(syn, rule, state, pre_spiked)
+    else:
+        _pre_phase_numpy(syn, rule, state, pre_spiked)
+        _post_phase_numpy(syn, rule, state, post_spiked)
 
 
 def eligibility_apply_numpy(
@@ -413,8 +430,12 @@ def stdp_step_numba(syn, rule, state, pre_spiked, post_spiked):
     """Numba version of :func:`stdp_step_numpy` (same bits)."""
     _decay_numba(state.x_pre, np.float64(rule.decay_pre))
     _decay_numba(state.x_post, np.float64(rule.decay_post))
-    _pre_phase_numba(syn, rule, state, pre_spiked)
-    _post_phase_numba(syn, rule, state, post_spiked)
+    if rule.post_first:
+        _post_phase_numba(syn, rule, state, post_spiked)
+        _pre_phase_numba(syn, rule, state, pre_spiked)
+    else:
+        _pre_phase_numba(syn, rule, state, pre_spiked)
+        _post_phase_numba(syn, rule, state, post_spiked)
 
 
 @njit(cache=True, error_model="numpy")
@@ -460,7 +481,7 @@ def typed_rule(rule: STDPRule) -> STDPRule:
     return STDPRule(
         float(rule.a_plus), float(rule.a_minus), float(rule.decay_pre), float(rule.decay_post),
         int(rule.trace_mode), int(rule.bound_mode), float(rule.w_min), float(rule.w_max),
-        bool(rule.to_eligibility),
+        bool(rule.to_eligibility), bool(rule.post_first),
     )  # fmt: skip
 
 
@@ -537,15 +558,23 @@ def stdp_launch_cuda(syn, rule, state, pre_spiked, post_spiked) -> None:
     w_min, w_max, to_elig = float(rule.w_min), float(rule.w_max), bool(rule.to_eligibility)
     _decay_kernel[cuda_blocks(n_pre), tpb](state.x_pre, float(rule.decay_pre))
     _decay_kernel[cuda_blocks(n_post), tpb](state.x_post, float(rule.decay_post))
+    post_first = bool(rule.post_first)
+    if post_first:
+        _post_launch_cuda(syn, rule, state, post_spiked, n_post)
     _pre_phase_kernel[cuda_blocks(n_pre), tpb](
         syn.indptr, syn.indices, syn.plastic, state.x_pre, state.x_post, state.weights,
         state.eligibility, pre_spiked, float(rule.a_minus), trace_mode, bound_mode, w_min,
         w_max, to_elig,
     )  # fmt: skip
-    _post_phase_kernel[cuda_blocks(n_post), tpb](
+    if not post_first:
+        _post_launch_cuda(syn, rule, state, post_spiked, n_post)
+
+
+def _post_launch_cuda(syn, rule, state, post_spiked, n_post) -> None:
+    _post_phase_kernel[cuda_blocks(n_post), THREADS_PER_BLOCK](
         syn.col_ptr, syn.col_slots, syn.col_pre, syn.plastic, state.x_pre, state.x_post,
-        state.weights, state.eligibility, post_spiked, float(rule.a_plus), trace_mode,
-        bound_mode, w_min, w_max, to_elig,
+        state.weights, state.eligibility, post_spiked, float(rule.a_plus), int(rule.trace_mode),
+        int(rule.bound_mode), float(rule.w_min), float(rule.w_max), bool(rule.to_eligibility),
     )  # fmt: skip
 
 

@@ -49,6 +49,7 @@ __all__ = ["STDP", "PlasticNetwork", "PlasticRun", "RewardSTDP"]
 
 BOUNDS = ("additive", "multiplicative")
 TRACES = ("additive", "nearest")
+SAME_STEP = ("ltp", "ltd")
 _RUNS = {"numpy": plastic_run_numpy, "numba": plastic_run_numba, "cuda": plastic_run_cuda}
 
 
@@ -70,6 +71,13 @@ class STDP:
         bounds: ``"additive"`` (hard clip to the bounds) or ``"multiplicative"`` (soft bounds).
         trace: ``"additive"`` (a spike adds 1 to its trace: all pairs count) or ``"nearest"``
             (a spike sets its trace to 1: only the nearest earlier spike counts).
+        same_step: what a presynaptic and a postsynaptic spike in the same step count as:
+            ``"ltp"`` (pre-before-post, ``+a_plus``; Brian2's order) or ``"ltd"``
+            (post-before-pre, ``-a_minus``: the order of Izhikevich's published code, where a
+            spike reaches its target one step later, so a postsynaptic spike of the same step
+            cannot have been caused by it). With ``"ltd"`` a pair ``k >= 1`` steps apart,
+            pre first, gives ``a_plus * exp(-k dt / tau_plus_ms)``, and post first, ``k >= 0``
+            steps apart, ``-a_minus * exp(-k dt / tau_minus_ms)``.
     """
 
     a_plus: float = 0.01
@@ -80,6 +88,7 @@ class STDP:
     w_max: float = 1.0
     bounds: str = "additive"
     trace: str = "additive"
+    same_step: str = "ltp"
 
     def __post_init__(self) -> None:
         for name in ("a_plus", "a_minus"):
@@ -95,6 +104,8 @@ class STDP:
         object.__setattr__(self, "w_max", w_max)
         object.__setattr__(self, "bounds", check_choice("bounds", self.bounds, BOUNDS))
         object.__setattr__(self, "trace", check_choice("trace", self.trace, TRACES))
+        same_step = check_choice("same_step", self.same_step, SAME_STEP)
+        object.__setattr__(self, "same_step", same_step)
 
     def kernel_rule(self, dt_ms: float, *, to_eligibility: bool = False) -> STDPRule:
         """The kernels' :class:`~spikesub.kernels.stdp.STDPRule` for steps of ``dt_ms``."""
@@ -104,7 +115,7 @@ class STDP:
             math.exp(-dt_ms / self.tau_minus_ms),
             TRACE_NEAREST if self.trace == "nearest" else TRACE_ADDITIVE,
             BOUND_MULTIPLICATIVE if self.bounds == "multiplicative" else BOUND_ADDITIVE,
-            self.w_min, self.w_max, bool(to_eligibility),
+            self.w_min, self.w_max, bool(to_eligibility), self.same_step == "ltd",
         )  # fmt: skip
 
 
@@ -119,10 +130,10 @@ class RewardSTDP:
 
     Attributes:
         stdp: the pairing rule whose changes go into the eligibility (its bounds bound w).
-        tau_e_ms: eligibility time constant (ms, > 0; Izhikevich: 1000).
-        tau_dopamine_ms: dopamine time constant (ms, > 0; Izhikevich: 200).
+        tau_e_ms: eligibility time constant (ms, > 0; Izhikevich: 1000, his code 995).
+        tau_dopamine_ms: dopamine time constant (ms, > 0; Izhikevich: 200, his code 199.5).
         lr: learning rate in 1/ms per unit of dopamine (>= 0).
-        tonic_dopamine: dopamine level always present (>= 0; Izhikevich: 0.002 per 10 ms).
+        tonic_dopamine: dopamine level always present (>= 0; Izhikevich's code: 0.002).
         update_every_ms: ms between weight updates (> 0, a multiple of the network's dt_ms).
     """
 
@@ -144,14 +155,26 @@ class RewardSTDP:
 
     @classmethod
     def izhikevich_2007(cls) -> RewardSTDP:
-        """The values of Izhikevich (2007): ``A+ = 0.1``, ``A- = 0.15``, tau 20 ms, nearest
-        spike pairing, weights in [0, 4], ``tau_c = 1 s``, ``tau_DA = 0.2 s``, weight step
-        every 10 ms of ``(0.002 + DA) * c`` (so ``lr = 0.1`` per ms)."""
+        """The rule of Izhikevich (2007) as his published code (daspnet.m) steps it with 1 ms
+        steps: a spike sets its trace to 0.1 (nearest-spike pairing) and the traces decay by
+        0.95 per ms (``tau = -1 / ln 0.95 = 19.5`` ms; the paper's 20 ms); a postsynaptic
+        spike adds the presynaptic trace to the eligibility ``sd`` (``A+ = 0.1``), a
+        presynaptic spike subtracts 1.5 times the postsynaptic trace (``A- = 0.15``), a pair
+        in the same step counting as post-before-pre (``same_step="ltd"``); every 10 ms the
+        weights move by ``(0.002 + DA) * sd``, clipped to [0, 4], and ``sd`` decays by 0.99
+        (``tau_c = -10 / ln 0.99 = 995`` ms; the paper's 1 s); the dopamine decays by 0.995
+        per ms (``tau_DA = 199.5`` ms; the paper's 0.2 s). The code's LTP at a lag of ``k``
+        ms is ``0.1 * 0.95**(k - 1)``: with this module's order (the traces decay before the
+        events of a step) that is ``a_plus = 0.1 / 0.95``."""
+        tau = -1.0 / math.log(0.95)
         stdp = STDP(
-            a_plus=0.1, a_minus=0.15, tau_plus_ms=20.0, tau_minus_ms=20.0, w_min=0.0, w_max=4.0,
-            bounds="additive", trace="nearest",
+            a_plus=0.1 / 0.95, a_minus=0.15, tau_plus_ms=tau, tau_minus_ms=tau, w_min=0.0,
+            w_max=4.0, bounds="additive", trace="nearest", same_step="ltd",
         )  # fmt: skip
-        return cls(stdp=stdp)
+        return cls(
+            stdp=stdp, tau_e_ms=-10.0 / math.log(0.99), tau_dopamine_ms=-1.0 / math.log(0.995),
+            lr=0.1, tonic_dopamine=0.002, update_every_ms=10.0,
+        )  # fmt: skip
 
     def update_every_steps(self, dt_ms: float) -> int:
         """``update_every_ms`` in steps of ``dt_ms``; ValueError if it is not a multiple."""
@@ -457,9 +480,13 @@ class PlasticNetwork:
         inhibitory fast-spiking ones (``a = 0.1, b = 0.2, c = -65, d = 2``), ``v`` integrated
         in two 0.5 ms sub-steps of a 1 ms step; each neuron sends ``synapses_per_neuron``
         synapses to distinct random targets (excitatory: any neuron; inhibitory: excitatory
-        neurons only), weights 1 and -1; noise ``U(-6.5, 6.5)`` per neuron and ms; only the
-        excitatory synapses learn, by ``rule`` (default :meth:`RewardSTDP.izhikevich_2007`).
-        Connectivity comes from ``numpy.random.default_rng(seed)``; the noise from ``seed``.
+        neurons only), weights 1 and -1, all with a delay of one step (1 ms); thalamic noise
+        ``U(-6.5, 6.5)`` per neuron and ms; only the excitatory synapses learn, by ``rule``
+        (default :meth:`RewardSTDP.izhikevich_2007`), as in the published code (daspnet.m),
+        whose weight step touches only the excitatory rows. One difference: the code draws
+        each neuron's targets with replacement (a pair may be connected twice), this one
+        without; in both a neuron may target itself. Connectivity comes from
+        ``numpy.random.default_rng(seed)``; the noise from ``seed``.
         """
         n_exc = check_int("n_exc", n_exc, minimum=1)
         n_inh = check_int("n_inh", n_inh, minimum=0)

@@ -28,7 +28,9 @@ from spikesub.kernels.stdp import (
 RUNS = {"numpy": plastic_run_numpy, "numba": plastic_run_numba, "cuda": plastic_run_cuda}
 
 
-def _network(seed, n=30, p=0.2, elig=False, bound=BOUND_ADDITIVE, trace=TRACE_ADDITIVE):
+def _network(
+    seed, n=30, p=0.2, elig=False, bound=BOUND_ADDITIVE, trace=TRACE_ADDITIVE, post_first=False
+):
     rng = np.random.default_rng(seed)
     exc = np.arange(n) < int(0.8 * n)
     dense = rng.random((n, n)) < p
@@ -42,7 +44,9 @@ def _network(seed, n=30, p=0.2, elig=False, bound=BOUND_ADDITIVE, trace=TRACE_AD
         30.0, 2, 1.0,
     )  # fmt: skip
     drive = NoiseDrive(np.full(n, 4.0), np.full(n, 10.0), 1234 + seed)
-    rule = STDPRule(0.1, 0.12, math.exp(-1 / 20), math.exp(-1 / 20), trace, bound, 0.0, 4.0, elig)
+    rule = STDPRule(
+        0.1, 0.12, math.exp(-1 / 20), math.exp(-1 / 20), trace, bound, 0.0, 4.0, elig, post_first
+    )
     dopa = Dopamine(math.exp(-1 / 200), 0.01, 0.1 * 5 * 1.0, 5, math.exp(-5 / 1000))
     stdp = STDPState(np.zeros(n), np.zeros(n), weights, np.zeros(pre.size if elig else 0))
     return neurons, drive, syn, rule, dopa, stdp
@@ -81,6 +85,7 @@ CASES = [
     dict(elig=False, bound=BOUND_ADDITIVE, trace=TRACE_ADDITIVE),
     dict(elig=False, bound=BOUND_MULTIPLICATIVE, trace=TRACE_NEAREST),
     dict(elig=True, bound=BOUND_ADDITIVE, trace=TRACE_NEAREST),
+    dict(elig=True, bound=BOUND_ADDITIVE, trace=TRACE_NEAREST, post_first=True),
 ]
 
 
@@ -96,7 +101,7 @@ def test_numba_equals_numpy(case):
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the simulator's
-@pytest.mark.parametrize("case", [CASES[0], CASES[2]])  # uint64 hashing, wrapping as intended
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[3]])  # uint64 hashing, wrapping
 def test_cuda_simulator_equals_numpy(case):
     net = _network(2, n=12, p=0.4, **case)
     ref_status, ref = _run("numpy", net, 25, _reward(25), step0=3)

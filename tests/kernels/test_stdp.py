@@ -31,10 +31,12 @@ TAU_PLUS, TAU_MINUS = 20.0, 30.0
 RUNS = {"numpy": stdp_run_numpy, "numba": stdp_run_numba, "cuda": stdp_run_cuda}
 
 
-def _rule(bound=BOUND_ADDITIVE, trace=TRACE_ADDITIVE, elig=False, w_min=0.0, w_max=1.0):
+def _rule(
+    bound=BOUND_ADDITIVE, trace=TRACE_ADDITIVE, elig=False, w_min=0.0, w_max=1.0, post_first=False
+):
     return STDPRule(
         0.01, 0.012, math.exp(-DT / TAU_PLUS), math.exp(-DT / TAU_MINUS), trace, bound,
-        w_min, w_max, elig,
+        w_min, w_max, elig, post_first,
     )  # fmt: skip
 
 
@@ -68,6 +70,27 @@ def test_same_step_counts_as_pre_before_post():
     syn, state = _one_synapse()
     stdp_run_numpy(syn, _rule(), state, _raster(3, [1]), _raster(3, [1]))
     assert state.weights[0] == pytest.approx(0.5 + 0.01)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_post_first_counts_the_same_step_as_post_before_pre(backend):
+    syn, state = _one_synapse()
+    RUNS[backend](syn, _rule(post_first=True), state, _raster(3, [1]), _raster(3, [1]))
+    assert state.weights[0] == pytest.approx(0.5 - 0.012)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("lag", [1, 2, 7])
+def test_post_first_windows(backend, lag):
+    """Pre ``lag`` steps before post: ``+a_plus d**lag``; post ``lag`` before pre: ``-a_minus
+    d**lag`` (as with the default order, which differs only in the same step)."""
+    rule = _rule(post_first=True)
+    syn, up = _one_synapse()
+    RUNS[backend](syn, rule, up, _raster(20, [3]), _raster(20, [3 + lag]))
+    assert up.weights[0] == pytest.approx(0.5 + 0.01 * math.exp(-lag / TAU_PLUS), rel=1e-14)
+    syn, down = _one_synapse()
+    RUNS[backend](syn, rule, down, _raster(20, [3 + lag]), _raster(20, [3]))
+    assert down.weights[0] == pytest.approx(0.5 - 0.012 * math.exp(-lag / TAU_MINUS), rel=1e-14)
 
 
 def test_additive_traces_sum_and_nearest_traces_restart():
@@ -168,14 +191,18 @@ CASES = [
     (BOUND_MULTIPLICATIVE, TRACE_NEAREST, False, np.float32),
     (BOUND_MULTIPLICATIVE, TRACE_ADDITIVE, True, np.float64),
 ]
+POST_FIRST = [(BOUND_ADDITIVE, TRACE_NEAREST, True, np.float64, True)]
 
 
-@pytest.mark.parametrize(("bound", "trace", "elig", "dtype"), CASES)
+@pytest.mark.parametrize(
+    ("bound", "trace", "elig", "dtype", "post_first"),
+    [(*case, False) for case in CASES] + POST_FIRST,
+)
 @pytest.mark.parametrize("backend", ["numba", "cuda"])
-def test_backends_equal_numpy_bit_for_bit(backend, bound, trace, elig, dtype):
+def test_backends_equal_numpy_bit_for_bit(backend, bound, trace, elig, dtype, post_first):
     n_steps = 60 if backend == "numba" else 12
     syn, state, pre, post, mod = _random_case(5, dtype=dtype, elig=elig, n_steps=n_steps)
-    rule = _rule(bound=bound, trace=trace, elig=elig, w_min=0.0, w_max=1.0)
+    rule = _rule(bound=bound, trace=trace, elig=elig, w_min=0.0, w_max=1.0, post_first=post_first)
     ref, got = _copy(state), _copy(state)
     stdp_run_numpy(syn, rule, ref, pre, post, mod)
     RUNS[backend](syn, rule, got, pre, post, mod)

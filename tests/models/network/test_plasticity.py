@@ -27,6 +27,7 @@ def _small(backend="numba", rule=None, seed=3):
         (dict(w_min=1.0, w_max=1.0), ValueError, "w_max"),
         (dict(bounds="soft"), ValueError, "bounds"),
         (dict(trace=1), TypeError, "trace"),
+        (dict(same_step="both"), ValueError, "same_step"),
     ],
 )
 def test_stdp_refuses_bad_parameters(kwargs, error, name):
@@ -60,6 +61,41 @@ def test_kernel_rule_decays_are_exponentials_of_dt():
     rule = STDP(tau_plus_ms=10.0, tau_minus_ms=40.0, bounds="multiplicative").kernel_rule(0.5)
     assert rule.decay_pre == math.exp(-0.05) and rule.decay_post == math.exp(-0.5 / 40)
     assert rule.bound_mode == 1 and not rule.to_eligibility
+
+
+def test_same_step_picks_the_kernel_order():
+    assert not STDP().kernel_rule(1.0).post_first
+    assert STDP(same_step="ltd").kernel_rule(1.0).post_first
+
+
+def test_izhikevich_2007_steps_like_the_published_code():
+    """daspnet.m with 1 ms steps: traces x 0.95 per ms, LTP 0.1 * 0.95**(k - 1) at a lag of k
+    ms, LTD 0.15 * 0.95**k, eligibility x 0.99 and ``w += (0.002 + DA) * c`` every 10 ms,
+    DA x 0.995 per ms, weights in [0, 4]."""
+    rule = RewardSTDP.izhikevich_2007()
+    k = rule.stdp.kernel_rule(1.0, to_eligibility=True)
+    assert k.decay_pre == pytest.approx(0.95, rel=1e-14)
+    assert k.decay_post == pytest.approx(0.95, rel=1e-14)
+    assert k.a_plus * k.decay_pre == pytest.approx(0.1, rel=1e-14)
+    assert k.a_minus == 0.15 and k.post_first and k.trace_mode == 1
+    assert (k.w_min, k.w_max, k.bound_mode) == (0.0, 4.0, 0)
+    d = rule.dopamine(1.0)
+    assert d.decay == pytest.approx(0.995, rel=1e-14)
+    assert d.decay_e == pytest.approx(0.99, rel=1e-14)
+    assert d.update_every == 10 and d.tonic == 0.002
+    assert d.gain_per_dopamine == pytest.approx(1.0, rel=1e-14)
+
+
+def test_izhikevich_2007_self_synapses_do_not_run_away():
+    """A neuron's synapse onto itself sees its own spikes in the same step: post-before-pre in
+    the published code, so tonic dopamine alone must not drive it to the bound."""
+    net = PlasticNetwork.izhikevich_2007(seed=1)
+    pre, post = net.sparse_weights().pre_post()
+    self_exc = (pre == post) & net.plastic
+    assert self_exc.sum() > 20
+    out = net.run(20_000.0)
+    assert out.weights[self_exc].max() < 1.0
+    assert out.weights[net.plastic].max() < 2.0
 
 
 def test_network_refuses_bad_arguments():
