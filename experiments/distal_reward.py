@@ -3,24 +3,34 @@ singles out one synapse among 80 000 although its reward comes seconds late.
 
 800 excitatory and 200 inhibitory Izhikevich neurons, 100 synapses each, 1 ms steps, noise
 U(-6.5, 6.5) per neuron and ms (``ss.PlasticNetwork.izhikevich_2007``); the excitatory
-synapses learn by R-STDP (``ss.RewardSTDP.izhikevich_2007``: eligibility tau 1 s, dopamine
-tau 0.2 s, weights in [0, 4], all weights start at 1). One excitatory synapse n1 -> n2 is
-chosen at random and set to 0. Whenever n2 fires within ``--window-ms`` after n1 (the
-published code's 20 ms by default), a dopamine pulse of 0.5 is delivered 1-3 s later
-(uniform). The network runs one second per call, the rewards being scheduled between calls
-(every delay is longer than a call, so none is late).
+synapses learn by R-STDP as the published code (daspnet.m) steps it
+(``ss.RewardSTDP.izhikevich_2007``: eligibility tau 1 s, dopamine tau 0.2 s, tonic dopamine
+0.002, weights in [0, 4], all excitatory weights start at 1, a pre and a post spike in the
+same step count as post-before-pre). One excitatory synapse n1 -> n2 is chosen at random
+and set to 0. Whenever n2 fires within ``--window-ms`` after n1 (the published code's 20 ms
+by default), a dopamine pulse of 0.5 is delivered 1-3 s later (uniform). The network runs
+one second per call, the rewards being scheduled between calls (every delay is longer than
+a call, so none is late).
 
-Writes into the run folder: ``config.json``, ``metrics.json`` (the chosen weight at the end
-against the other excitatory weights' mean and percentiles, the rewards, the rates),
-``distal_reward.npz`` (per second: the chosen weight and eligibility, the others' mean and
-percentiles; the dopamine level every 10 ms; the reward times; the final weights) and
-``distal_reward.png`` (the chosen weight against the others over time, the dopamine trace,
-the final weight distribution).
+The control (``--control``, run by default after the rewarded run): the same network, chosen
+synapse and noise, with as many rewards as the rewarded run got but at uniformly random
+times, tied to nothing the synapse does (``random``; the published code has no control
+run), or with no reward at all (``none``); ``off`` skips it. Both runs are identical up to the first
+reward.
+
+Writes into the run folder: ``config.json``, ``metrics.json`` (for the rewarded run and,
+under ``"control"``, the control: the chosen weight at the end, its rank among all 80 000
+excitatory synapses, the other excitatory weights' mean and percentiles, the rewards, the
+rates), ``distal_reward.npz`` (per second: the chosen weight and eligibility, the others'
+mean and percentiles; the dopamine level every 10 ms; the reward times; the final weights;
+the control's under the same names prefixed ``control_``) and ``distal_reward.png`` (the
+chosen weight against the others over time, rewarded and control, the dopamine traces, the
+final weight distributions).
 
 Usage::
 
-    python experiments/distal_reward.py --out runs/distal-reward            # 60 min simulated
-    python experiments/distal_reward.py --quick --out runs/distal-quick     # 20 s, seconds
+    python experiments/distal_reward.py --out runs/distal-reward            # 2 x 60 min
+    python experiments/distal_reward.py --quick --out runs/distal-quick     # 2 x 20 s
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ REWARD = 0.5
 DELAY_MS = (1000.0, 3000.0)
 DOPAMINE_EVERY = 10  # steps between saved dopamine samples
 QUICK_MINUTES = 1.0 / 3.0
+RULE_W_MAX = ss.RewardSTDP.izhikevich_2007().stdp.w_max
+CONTROLS = ("random", "none", "off")
 
 
 def choose_synapse(net: ss.PlasticNetwork, rng: np.random.Generator) -> tuple[int, int, int]:
@@ -67,8 +79,14 @@ def coincidences(
     return hits, float(pre_all[-1])
 
 
-def simulate(args: argparse.Namespace) -> dict[str, np.ndarray | list | float]:
-    """Run the experiment; returns the recorded arrays and counts."""
+def simulate(
+    args: argparse.Namespace, control_rewards: np.ndarray | None = None
+) -> dict[str, np.ndarray | list | float]:
+    """Run the experiment; returns the recorded arrays and counts.
+
+    ``control_rewards`` None: the rewarded run (a reward 1-3 s after each n1 -> n2 pairing).
+    Otherwise the control: the same network, chosen synapse and noise, the rewards at the
+    given steps whatever the synapse does (an empty array: no reward at all)."""
     net = ss.PlasticNetwork.izhikevich_2007(seed=args.seed, backend=args.backend)
     rng = np.random.default_rng(args.seed + 1)
     n1, n2, slot = choose_synapse(net, rng)
@@ -79,12 +97,15 @@ def simulate(args: argparse.Namespace) -> dict[str, np.ndarray | list | float]:
     others[slot] = False
     n_chunks = int(round(args.minutes * 60_000.0 / CHUNK_MS))
     steps = int(CHUNK_MS)
-    pending: list[int] = []  # reward steps not delivered yet
-    rec: dict[str, list] = {k: [] for k in ("w", "c", "mean", "p50", "p99", "max", "rate")}
+    rewarded = control_rewards is None
+    # reward steps not delivered yet
+    pending: list[int] = [] if rewarded else [int(s) for s in control_rewards]
+    rec: dict[str, list] = {k: [] for k in ("w", "c", "mean", "p50", "p99", "p999", "max", "rate")}
     dopamine, reward_steps, coincidence_ms = [], [], []
     last_pre = -math.inf
     show = not args.quiet and sys.stderr.isatty()
-    for _ in tqdm(range(n_chunks), disable=not show, unit="s", desc="distal reward"):
+    desc = "distal reward" if rewarded else "control"
+    for _ in tqdm(range(n_chunks), disable=not show, unit="s", desc=desc):
         step0 = net.step
         reward = np.zeros(steps)
         for s in [s for s in pending if s < step0 + steps]:
@@ -99,14 +120,17 @@ def simulate(args: argparse.Namespace) -> dict[str, np.ndarray | list | float]:
         )  # fmt: skip
         for t in hits:
             coincidence_ms.append(t)
-            pending.append(int(round(t)) + int(rng.integers(*DELAY_MS, endpoint=True)))
+            if rewarded:
+                pending.append(int(round(t)) + int(rng.integers(*DELAY_MS, endpoint=True)))
         w = out.weights
         rest = w[others]
         rec["w"].append(w[slot])
         rec["c"].append(net.eligibility[slot])
         rec["mean"].append(rest.mean())
-        rec["p50"].append(np.percentile(rest, 50))
-        rec["p99"].append(np.percentile(rest, 99))
+        p50, p99, p999 = np.percentile(rest, (50, 99, 99.9))
+        rec["p50"].append(p50)
+        rec["p99"].append(p99)
+        rec["p999"].append(p999)
         rec["max"].append(rest.max())
         rec["rate"].append(len(spikes) / net.n / (CHUNK_MS / 1000.0))
         dopamine.append(out.dopamine[::DOPAMINE_EVERY])
@@ -119,54 +143,128 @@ def simulate(args: argparse.Namespace) -> dict[str, np.ndarray | list | float]:
     return {"arrays": arrays, "pre": n1, "post": n2, "slot": slot, "others": others, "net": net}
 
 
-def metrics(result: dict, args: argparse.Namespace, wall_s: float) -> dict:
+def control_reward_steps(n_rewards: int, args: argparse.Namespace) -> np.ndarray:
+    """The control's reward steps: as many rewards as the rewarded run got, at uniformly
+    random steps from the first possible reward (1 s) to the end, drawn from ``seed + 2``
+    (tied to nothing the network does); none with ``--control none``."""
+    if args.control == "none":
+        return np.zeros(0, dtype=np.int64)
+    total = int(round(args.minutes * 60_000.0))
+    lo = min(int(DELAY_MS[0]), total - 1)
+    rng = np.random.default_rng(args.seed + 2)
+    return np.sort(rng.integers(lo, total, size=n_rewards))
+
+
+def run_metrics(result: dict) -> dict:
+    """The end of one run: the chosen weight against the other excitatory weights."""
     a = result["arrays"]
     rest = result["net"].weights_array()[result["others"]]
     chosen = float(a["w"][-1]) if a["w"].size else float("nan")
     return {
-        "simulated_minutes": args.minutes,
-        "chosen_synapse": {"pre": result["pre"], "post": result["post"], "slot": result["slot"]},
         "chosen_weight_final": chosen,
+        "chosen_rank": 1 + int(np.count_nonzero(rest > chosen)),
+        "chosen_percentile": float(100.0 * np.count_nonzero(rest < chosen) / rest.size),
         "others_mean_final": float(rest.mean()),
         "others_median_final": float(np.median(rest)),
         "others_p99_final": float(np.percentile(rest, 99)),
+        "others_p999_final": float(np.percentile(rest, 99.9)),
         "others_max_final": float(rest.max()),
         "others_at_or_above_chosen": int(np.count_nonzero(rest >= chosen)),
+        "others_at_max": int(np.count_nonzero(rest >= RULE_W_MAX)),
         "n_others": int(rest.size),
         "n_rewards": int(a["reward_ms"].size),
         "n_coincidences": int(a["coincidence_ms"].size),
         "mean_rate_hz": float(a["rate"].mean()) if a["rate"].size else 0.0,
-        "wall_s": wall_s,
     }
 
 
+def metrics(result: dict, control: dict | None, args: argparse.Namespace, wall_s: float) -> dict:
+    """The rewarded run's numbers at the top level, the control's under ``"control"``.
+
+    ``chosen_rank``: 1 + the number of other excitatory synapses strictly stronger than the
+    chosen one at the end (1 = the strongest, ties shared)."""
+    m = {
+        "simulated_minutes": args.minutes,
+        "chosen_synapse": {"pre": result["pre"], "post": result["post"], "slot": result["slot"]},
+        **run_metrics(result),
+        "control_kind": args.control,
+        "control": None if control is None else run_metrics(control),
+        "wall_s": wall_s,
+    }
+    return m
+
+
+def _runs(a: dict[str, np.ndarray]) -> list[tuple[str, str, str]]:
+    """(label, key prefix, colour) of the runs recorded in ``a``."""
+    runs = [("rewarded", "", "crimson")]
+    if "control_w" in a:
+        runs.append(("control", "control_", "tab:blue"))
+    return runs
+
+
 def figure(a: dict[str, np.ndarray], m: dict, path) -> None:
-    fig = Figure(figsize=(10, 7))
+    fig = Figure(figsize=(11, 8))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.3, 1.0))
     ax = fig.add_subplot(grid[0, :])
     minutes = a["time_s"] / 60.0
-    ax.plot(minutes, a["w"], color="crimson", label="chosen synapse")
-    ax.plot(minutes, a["mean"], color="black", label="others: mean")
-    ax.plot(minutes, a["p99"], color="grey", linestyle="--", label="others: 99th percentile")
-    ax.plot(minutes, a["max"], color="grey", linestyle=":", label="others: max")
+    for label, key, colour in _runs(a):
+        mm = m if not key else m["control"]
+        ax.plot(
+            minutes, a[key + "w"], color=colour, linewidth=1.6,
+            label=f"chosen synapse, {label} (rank {mm['chosen_rank']} at the end)",
+        )  # fmt: skip
+        ax.fill_between(
+            minutes, a[key + "p50"], a[key + "p99"], color=colour, alpha=0.12,
+            label=f"others, {label}: median to 99th percentile",
+        )  # fmt: skip
+        ax.plot(
+            minutes, a[key + "p999"], color=colour, linestyle="--", linewidth=0.8,
+            label=f"others, {label}: 99.9th percentile",
+        )  # fmt: skip
+        ax.plot(
+            minutes, a[key + "max"], color=colour, linestyle=":", linewidth=0.8,
+            label=f"others, {label}: max",
+        )  # fmt: skip
     ax.set_xlabel("time (min)")
     ax.set_ylabel("synaptic weight")
-    ax.set_title("distal reward: the rewarded synapse against the other 80 000 excitatory ones")
-    ax.legend(loc="center right", fontsize=8)
+    ax.set_title("distal reward: the chosen synapse against the other 79 999 excitatory ones")
+    ax.legend(loc="center right", fontsize=7)
     ax = fig.add_subplot(grid[1, 0])
-    t_s = np.arange(a["dopamine"].size) * DOPAMINE_EVERY / 1000.0
-    ax.plot(t_s / 60.0, a["dopamine"], color="tab:blue", linewidth=0.5)
+    for label, key, colour in _runs(a):
+        dopa = a[key + "dopamine"]
+        t_s = np.arange(dopa.size) * DOPAMINE_EVERY / 1000.0
+        n = m["n_rewards"] if not key else m["control"]["n_rewards"]
+        ax.plot(t_s / 60.0, dopa, color=colour, linewidth=0.5, label=f"{label}: {n} rewards")
     ax.set_xlabel("time (min)")
     ax.set_ylabel("dopamine (phasic)")
-    ax.set_title(f"{m['n_rewards']} rewards")
+    ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[1, 1])
-    ax.hist(a["final_weights"], bins=80, color="grey", log=True)
-    ax.axvline(m["chosen_weight_final"], color="crimson", label="chosen synapse")
+    bins = np.linspace(0.0, RULE_W_MAX, 81)
+    for label, key, colour in _runs(a):
+        mm = m if not key else m["control"]
+        ax.hist(
+            a[key + "final_weights"], bins=bins, color=colour, log=True, histtype="step",
+            label=f"{label}: all excitatory",
+        )  # fmt: skip
+        ax.axvline(
+            mm["chosen_weight_final"], color=colour, linestyle="--", label=f"{label}: chosen"
+        )
     ax.set_xlabel("weight at the end")
     ax.set_ylabel("synapses")
     ax.legend(fontsize=8)
     fig.tight_layout()
     ss.runs.save_figure(fig, path)
+
+
+def _summary(name: str, m: dict) -> str:
+    return (
+        f"{name}: chosen weight {m['chosen_weight_final']:.3f} (rank {m['chosen_rank']} of "
+        f"{m['n_others'] + 1}); others mean {m['others_mean_final']:.3f}, median "
+        f"{m['others_median_final']:.3f}, 99th percentile {m['others_p99_final']:.3f}, max "
+        f"{m['others_max_final']:.3f} ({m['others_at_or_above_chosen']} at or above the "
+        f"chosen one); {m['n_rewards']} rewards, {m['n_coincidences']} n1 -> n2 pairings; "
+        f"mean rate {m['mean_rate_hz']:.2f} Hz"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,6 +274,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1, help="network, noise and reward seed")
     parser.add_argument("--backend", default="numba", help="numpy, numba, cuda or auto")
     parser.add_argument("--quick", action="store_true", help="20 simulated seconds")
+    parser.add_argument(
+        "--control", choices=CONTROLS, default="random",
+        help="the control run: 'random' (default: as many rewards as the rewarded run got, at "
+        "random times), 'none' (no reward) or 'off' (no control run)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--out", default=None, help="run folder (default runs/distal-reward-*)")
     add_job_arguments(parser)
@@ -190,22 +293,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.seed < 0:
         parser.error(f"--seed must be >= 0; got {args.seed}")
     out = ss.runs.make_run_dir(args.out, prefix="distal-reward")
-    config = {k: getattr(args, k) for k in ("minutes", "window_ms", "seed", "backend", "quick")}
+    keys = ("minutes", "window_ms", "seed", "backend", "quick", "control")
+    config = {k: getattr(args, k) for k in keys}
     config.update(reward=REWARD, reward_delay_ms=list(DELAY_MS), chunk_ms=CHUNK_MS)
     ss.runs.write_json(out / "config.json", config)
     started = time.perf_counter()
     result = simulate(args)
-    m = metrics(result, args, time.perf_counter() - started)
+    control = None
+    if args.control != "off":
+        steps = control_reward_steps(int(result["arrays"]["reward_ms"].size), args)
+        control = simulate(args, control_rewards=steps)
+    m = metrics(result, control, args, time.perf_counter() - started)
     ss.runs.write_json(out / "metrics.json", m)
-    ss.runs.write_npz(out / "distal_reward.npz", **result["arrays"])
-    figure(result["arrays"], m, out / "distal_reward.png")
-    print(
-        f"{args.minutes:g} simulated min in {m['wall_s']:.0f} s: chosen weight "
-        f"{m['chosen_weight_final']:.3f}; others mean {m['others_mean_final']:.3f}, "
-        f"99th percentile {m['others_p99_final']:.3f}, max {m['others_max_final']:.3f} "
-        f"({m['others_at_or_above_chosen']} of {m['n_others']} at or above it); "
-        f"{m['n_rewards']} rewards; mean rate {m['mean_rate_hz']:.2f} Hz"
-    )
+    arrays = dict(result["arrays"])
+    if control is not None:
+        arrays.update({f"control_{k}": v for k, v in control["arrays"].items()})
+    ss.runs.write_npz(out / "distal_reward.npz", **arrays)
+    figure(arrays, m, out / "distal_reward.png")
+    runs = "two runs" if control else "one run"
+    print(f"{args.minutes:g} simulated min ({runs}) in {m['wall_s']:.0f} s")
+    print(_summary("rewarded", m))
+    if control is not None:
+        print(_summary(f"control ({args.control})", m["control"]))
     print(f"run folder: {out}")
 
 
