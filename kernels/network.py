@@ -220,7 +220,7 @@ def _homeostasis_range(lo, hi, prev, n_prev, homeostasis, inh_gain, rate_hz):
     gain_step = homeostasis.gain_step
     gain_max = homeostasis.gain_max
     for i in range(lo, hi):
-        g = inh_gain[i] + gain_step * (rate_hz[i] - target[i])
+        g = inh_gain[i] + gain_step[i] * (rate_hz[i] - target[i])
         inh_gain[i] = min(max(g, 0.0), gain_max)
 
 
@@ -1035,7 +1035,7 @@ def _finish_one(i, params, state, synapse, homeostasis, spiked, step, spike_base
         if spiked[i]:
             rate = rate + homeostasis.rate_jump_hz
         rate_hz[i] = rate
-        gain = inh_gain[i] + homeostasis.gain_step * (rate - homeostasis.target_hz[i])
+        gain = inh_gain[i] + homeostasis.gain_step[i] * (rate - homeostasis.target_hz[i])
         inh_gain[i] = min(max(gain, 0.0), homeostasis.gain_max)
     if syn_mode == 1:
         syn_a[i] = np.float64(syn_a[i]) * decay_a + np.float64(syn_in[i])

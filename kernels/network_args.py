@@ -78,7 +78,7 @@ class Homeostasis(NamedTuple):
     target_hz: np.ndarray  # (N,) float64 target rates, Hz
     rate_decay: float  # exp(-dt_ms / tau_ms) of the rate estimate
     rate_jump_hz: float  # 1000 / tau_ms: the estimate's jump at a spike (unit area)
-    gain_step: float  # learning rate * dt_ms / 1000: gain change per step and Hz of error
+    gain_step: np.ndarray  # (N,) learning rate * dt_ms / 1000 (0: this neuron's gain is fixed)
     gain_max: float
 
 

@@ -52,6 +52,9 @@ class InhibitoryHomeostasis:
             while still scaling by them).
         gain_max: upper bound of the gains (> 0).
         initial_gain: every gain at the start (and after ``reset_state``), in [0, gain_max].
+        neurons: which neurons adapt their gain: ``"all"`` (default) or ``"excitatory"``
+            (the inhibitory neurons keep ``initial_gain``; their own adaptation can silence
+            them and so disinhibit the excitatory ones, the opposite of the intent).
     """
 
     target_rate_hz: Any = 5.0
@@ -59,8 +62,11 @@ class InhibitoryHomeostasis:
     learning_rate: float = 0.01
     gain_max: float = 10.0
     initial_gain: float = 1.0
+    neurons: str = "all"
 
     def __post_init__(self) -> None:
+        if self.neurons not in ("all", "excitatory"):
+            raise ValueError(f"neurons must be 'all' or 'excitatory'; got {self.neurons!r}")
         target = np.asarray(self.target_rate_hz, dtype=np.float64)
         if target.ndim > 1 or target.size == 0:
             raise ValueError(
@@ -82,14 +88,20 @@ class InhibitoryHomeostasis:
             )
         return np.array(np.broadcast_to(target, (n,)), dtype=np.float64)
 
-    def kernel_args(self, n: int, dt_ms: float) -> Homeostasis:
-        """The loops' :class:`Homeostasis` group for ``n`` neurons stepped by ``dt_ms``."""
+    def kernel_args(self, n: int, dt_ms: float, excitatory: Any = None) -> Homeostasis:
+        """The loops' :class:`Homeostasis` group for ``n`` neurons stepped by ``dt_ms``
+        (``excitatory``: the ``(n,)`` mask, needed when only excitatory neurons adapt)."""
+        gain_step = np.full(n, self.learning_rate * dt_ms / 1000.0)
+        if self.neurons == "excitatory":
+            if excitatory is None:
+                raise ValueError("neurons='excitatory' needs the network's excitatory mask")
+            gain_step[~np.asarray(excitatory, dtype=bool)] = 0.0
         return Homeostasis(
             on=1,
             target_hz=self.targets(n),
             rate_decay=math.exp(-dt_ms / self.tau_ms),
             rate_jump_hz=1000.0 / self.tau_ms,
-            gain_step=self.learning_rate * dt_ms / 1000.0,
+            gain_step=gain_step,
             gain_max=float(self.gain_max),
         )
 
@@ -101,6 +113,7 @@ class InhibitoryHomeostasis:
             "learning_rate": float(self.learning_rate),
             "gain_max": float(self.gain_max),
             "initial_gain": float(self.initial_gain),
+            "neurons": self.neurons,
         }
         if target.ndim == 0:
             out["target_rate_hz"] = float(target)
@@ -117,5 +130,5 @@ def homeostasis_off(n: int) -> Homeostasis:
     """The loops' :class:`Homeostasis` group that does nothing."""
     target = np.zeros(n)
     target.flags.writeable = False
-    return Homeostasis(on=0, target_hz=target, rate_decay=1.0, rate_jump_hz=0.0, gain_step=0.0,
+    return Homeostasis(on=0, target_hz=target, rate_decay=1.0, rate_jump_hz=0.0, gain_step=target,
                        gain_max=0.0)  # fmt: skip

@@ -317,7 +317,9 @@ class SpikingReservoir:
                 "none"
             )
         self.homeostasis = homeostasis
-        self._homeostasis_args = homeostasis.kernel_args(n, self.dt_ms)
+        self._homeostasis_args = homeostasis.kernel_args(
+            n, self.dt_ms, self.population.excitatory
+        )
 
     @staticmethod
     def for_population(population: Any, *args: Any, **kwargs: Any) -> SpikingReservoir:
@@ -808,7 +810,8 @@ class SpikingReservoir:
         d_encoder = to_dev(plan.encoder)
         d_recurrent = Recurrent(*(to_dev(x) for x in self._csr), None)
         d_homeostasis = self._homeostasis_args._replace(
-            target_hz=to_dev(self._homeostasis_args.target_hz)
+            target_hz=to_dev(self._homeostasis_args.target_hz),
+            gain_step=to_dev(self._homeostasis_args.gain_step),
         )
         poisson = plan.poisson_by_mode[SERIAL]
         rates = poisson.rates

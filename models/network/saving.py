@@ -62,6 +62,7 @@ def save_reservoir(reservoir: SpikingReservoir, path: str | Path) -> Path:
         h = reservoir.homeostasis
         arrays["homeostasis.target_hz"] = h.targets(reservoir.n_neurons)
         homeostasis = {name: float(getattr(h, name)) for name in _HOMEOSTASIS_SETTINGS}
+        homeostasis["neurons"] = h.neurons
     meta = {
         "format": FORMAT,
         "version": VERSION,

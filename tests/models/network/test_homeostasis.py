@@ -53,9 +53,9 @@ def test_a_frozen_gain_is_the_same_as_scaled_inhibitory_weights():
     np.testing.assert_array_equal(a.inhibitory_gain, 1.5)
 
 
-def _replay(result, n_steps, homeostasis, n, dt_ms):
+def _replay(result, n_steps, homeostasis, n, dt_ms, excitatory=None):
     """Rates and gains after ``n_steps`` steps, from the spike train (the kernels' update)."""
-    args = homeostasis.kernel_args(n, dt_ms)
+    args = homeostasis.kernel_args(n, dt_ms, excitatory)
     rate = np.zeros(n)
     gain = np.full(n, homeostasis.initial_gain)
     steps = np.round(result.spikes.times_ms / dt_ms).astype(np.int64)
@@ -67,12 +67,17 @@ def _replay(result, n_steps, homeostasis, n, dt_ms):
     return rate, gain
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_rates_and_gains_follow_the_spikes_as_documented(backend):
-    homeostasis = InhibitoryHomeostasis(target_rate_hz=5.0, tau_ms=100.0, learning_rate=0.5)
+@pytest.mark.parametrize(("backend", "neurons"), [("numpy", "all"), ("numba", "excitatory")])
+def test_rates_and_gains_follow_the_spikes_as_documented(backend, neurons):
+    homeostasis = InhibitoryHomeostasis(
+        target_rate_hz=5.0, tau_ms=100.0, learning_rate=0.5, neurons=neurons
+    )
     reservoir = _reservoir(backend, homeostasis)
     result = reservoir.run(300.0)
-    rate, gain = _replay(result, 3000, homeostasis, 200, 0.1)
+    excitatory = reservoir.population.excitatory
+    rate, gain = _replay(result, 3000, homeostasis, 200, 0.1, excitatory)
+    if neurons == "excitatory":
+        np.testing.assert_array_equal(gain[~excitatory], 1.0)
     np.testing.assert_array_equal(reservoir.rate_estimate_hz, rate)
     np.testing.assert_array_equal(reservoir.inhibitory_gain, gain)
     assert gain.max() > 1.05  # the neurons fire above 5 Hz: their inhibition grows
@@ -179,6 +184,8 @@ def test_bad_settings_are_refused_naming_them():
     with pytest.raises(ValueError, match="these weights have none"):
         ss.LIFReservoir(pop, weights.with_weights(np.abs(weights.weights)),
                         homeostasis=InhibitoryHomeostasis())  # fmt: skip
+    with pytest.raises(ValueError, match="neurons must be 'all' or 'excitatory'"):
+        InhibitoryHomeostasis(neurons="inhibitory")
     with pytest.raises(TypeError, match="homeostasis must be an InhibitoryHomeostasis"):
         ss.LIFReservoir(pop, weights, homeostasis={"target_rate_hz": 5.0})
     assert math.isclose(InhibitoryHomeostasis().kernel_args(3, 0.1).rate_jump_hz, 1.0)
