@@ -2,7 +2,7 @@
 
 Memory capacity, NARMA-10 and Mackey-Glass (tau = 17) one and 84 steps ahead, on 1,000-neuron
 Izhikevich and LIF reservoirs and ReservoirPy's ESN of 1,000 units (the ``bench`` extra; its
-column is skipped when ReservoirPy is missing). Each model gets the same random search (8
+column is skipped when ReservoirPy is missing). Each model gets the same random search (16
 settings per task) on a validation split; the chosen settings are scored on a test split
 over seeds 0, 1, 2. Writes ``config.json``, ``metrics.json``, ``results.md``, ``rc.npz``,
 ``rc_memory.png`` and ``rc_predictions.png`` into the run folder.

@@ -1,7 +1,7 @@
 """The configuration of ``spikesub rc``: the reservoir-computing benchmark.
 
 The defaults are the full benchmark: reservoirs of 1,000 neurons, series of 200 washout +
-2,000 training + 1,000 validation + 1,000 test samples, 8 settings drawn per model and
+2,000 training + 1,000 validation + 1,000 test samples, 16 settings drawn per model and
 task, the chosen ones scored on three reservoir seeds. :data:`QUICK`
 (:meth:`RcConfig.quick`) is a run of a few minutes on 150-neuron reservoirs.
 """
@@ -77,7 +77,7 @@ class RcConfig(JobConfig):
     n_valid: int = setting(1000, low=10, help="validation samples: the search scores them")
     n_test: int = setting(1000, low=10, help="test samples: the chosen settings score them")
     budget: int = setting(
-        8, low=1, help="settings drawn per model and task (random search, the same for all)"
+        16, low=1, help="settings drawn per model and task (random search, the same for all)"
     )
     seeds: tuple[int, ...] = setting(
         (0, 1, 2),
