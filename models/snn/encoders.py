@@ -5,6 +5,8 @@
 * :func:`latency` first-spike time coding: each element spikes once, earlier when larger.
 
 Time is counted in steps (the layers' time unit). Outputs have ``x``'s dtype and device.
+They are time-first, ``(T, *x.shape)``; with ``batch_first=True`` the time axis comes second,
+``(B, T, *x.shape[1:])`` for a batch ``x`` of shape ``(B, ...)``, the same spikes transposed.
 """
 
 from __future__ import annotations
@@ -44,6 +46,22 @@ def _check_steps(steps: int, x: torch.Tensor) -> int:
     return steps
 
 
+def _check_batch_first(batch_first: bool, x: torch.Tensor) -> bool:
+    """``batch_first`` a bool; when true, ``x`` must have a batch axis to put time after."""
+    batch_first = check_bool("batch_first", batch_first)
+    if batch_first and x.dim() < 1:
+        raise ValueError(
+            "batch_first=True puts time after the batch axis, but x is a scalar (shape ()); "
+            "give x a batch axis, or use batch_first=False"
+        )
+    return batch_first
+
+
+def _layout(spikes: torch.Tensor, batch_first: bool) -> torch.Tensor:
+    """``(T, B, ...)`` as it is, or as ``(B, T, ...)`` (contiguous) when ``batch_first``."""
+    return spikes.transpose(0, 1).contiguous() if batch_first else spikes
+
+
 def _check_output_bytes(function: str, steps: int, x: torch.Tensor) -> None:
     """Refuse a ``(steps, *x.shape)`` output over the memory budget before it is made."""
     check_allocation(
@@ -52,13 +70,16 @@ def _check_output_bytes(function: str, steps: int, x: torch.Tensor) -> None:
     )
 
 
-def direct(x: torch.Tensor, steps: int) -> torch.Tensor:
-    """Repeat ``x`` over ``steps`` steps: ``(*shape)`` -> ``(steps, *shape)``.
+def direct(x: torch.Tensor, steps: int, *, batch_first: bool = False) -> torch.Tensor:
+    """Repeat ``x`` over ``steps`` steps: ``(*shape)`` -> ``(steps, *shape)``, or with
+    ``batch_first`` ``(B, ...)`` -> ``(B, steps, ...)``.
 
     Returns a broadcast view (no copy); gradients flow back to ``x`` summed over steps.
     """
     _check_x(x, unit_interval=False)
     steps = _check_steps(steps, x)
+    if _check_batch_first(batch_first, x):
+        return x.unsqueeze(1).expand(x.shape[0], steps, *x.shape[1:])
     return x.unsqueeze(0).expand(steps, *x.shape)
 
 
@@ -66,6 +87,8 @@ def poisson(
     x: torch.Tensor,
     steps: int,
     seed: int | np.random.Generator | torch.Generator | None = None,
+    *,
+    batch_first: bool = False,
 ) -> torch.Tensor:
     """Rate coding: element ``i`` spikes at each step independently with probability ``x[i]``.
 
@@ -75,6 +98,8 @@ def poisson(
         seed: int seed or ``numpy.random.Generator`` (draws made with NumPy on the host, so a
             seed gives the same spikes on every device), or a ``torch.Generator`` on ``x``'s
             device (draws made there). None draws fresh entropy.
+        batch_first: return ``(B, steps, ...)`` for ``x`` ``(B, ...)``: the same spikes as
+            with ``batch_first=False`` (same seed), transposed.
 
     Returns:
         spikes ``(steps, *x.shape)``, 0/1 in ``x``'s dtype and device (not differentiable).
@@ -82,6 +107,7 @@ def poisson(
     """
     _check_x(x, unit_interval=True)
     steps = _check_steps(steps, x)
+    batch_first = _check_batch_first(batch_first, x)
     _check_output_bytes("poisson", steps, x)
     shape = (steps, *x.shape)
     if isinstance(seed, torch.Generator):
@@ -98,7 +124,7 @@ def poisson(
             )
         dtype = np.float32 if x.dtype == torch.float32 else np.float64
         uniform = torch.from_numpy(rng.random(shape, dtype=dtype)).to(x.device, x.dtype)
-    return (uniform < x.detach()).to(x.dtype)
+    return _layout((uniform < x.detach()).to(x.dtype), batch_first)
 
 
 def latency(
@@ -108,6 +134,7 @@ def latency(
     tau_steps: float = 5.0,
     threshold: float = 0.01,
     linear: bool = False,
+    batch_first: bool = False,
 ) -> torch.Tensor:
     """First-spike time coding: each element spikes at most once, the larger the earlier.
 
@@ -126,6 +153,7 @@ def latency(
         tau_steps: RC time constant, in steps (> 0).
         threshold: RC firing threshold, in (0, 1).
         linear: use the linear code.
+        batch_first: return ``(B, steps, ...)`` for ``x`` ``(B, ...)``.
 
     Returns:
         spikes ``(steps, *x.shape)``, 0/1 in ``x``'s dtype and device, at most one per element.
@@ -135,6 +163,7 @@ def latency(
     tau_steps = check_real("tau_steps", tau_steps, low=0.0, low_open=True)
     threshold = check_real("threshold", threshold, low=0.0, high=1.0, low_open=True, high_open=True)
     linear = check_bool("linear", linear)
+    batch_first = _check_batch_first(batch_first, x)
     _check_output_bytes("latency", steps, x)
     values = x.detach().to(torch.float64)
     if linear:
@@ -149,4 +178,4 @@ def latency(
     spikes = torch.zeros((steps, *x.shape), dtype=x.dtype, device=x.device)
     one_hot = torch.ones((1, *x.shape), dtype=x.dtype, device=x.device) * fires.to(x.dtype)
     spikes.scatter_(0, times.unsqueeze(0), one_hot)
-    return spikes
+    return _layout(spikes, batch_first)

@@ -5,6 +5,13 @@ recurrent), :class:`SpikingLinear` (``nn.Linear`` then LIF, with event-driven pr
 spike inputs) and :class:`SpikingConv2d` (``nn.Conv2d`` then LIF); each runs
 :func:`~spikesub.models.snn.functional.lif_sequence` over the whole sequence. Readouts:
 :func:`spike_count`, :func:`spike_rate`, :func:`last_membrane`.
+
+Sequences are time-first, ``(T, B, ...)``. Every layer and readout takes ``batch_first=True``
+for ``(B, T, ...)`` inputs (and then returns ``(B, T, ...)``); :func:`to_time_first` and
+:func:`to_batch_first` swap the two axes where no option fits (the functional
+:func:`~spikesub.models.snn.functional.lif_sequence`). A layer that knows its number of
+steps (``steps=``) refuses a sequence whose axes are visibly swapped
+(:func:`~spikesub.models.snn.validation.check_time_axis`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from spikesub.models.snn.validation import (
     check_slope,
     check_steps,
     check_threshold_values,
+    check_time_axis,
     check_weight_bytes,
 )
 from spikesub.models.validation import check_bool, check_int, size_in_bytes
@@ -144,10 +152,15 @@ class LIFParameters(nn.Module):
         return spk.view(out_shape), mem.view(out_shape)
 
     def extra_repr(self) -> str:
-        return (
+        text = (
             f"reset={self.reset!r}, surrogate={self.surrogate!r}, slope={self.slope}, "
             f"backend={self.backend!r}"
         )
+        if getattr(self, "steps", None) is not None:
+            text += f", steps={self.steps}"
+        if getattr(self, "batch_first", False):
+            text += ", batch_first=True"
+        return text
 
 
 class LIF(LIFParameters):
@@ -166,12 +179,19 @@ class LIF(LIFParameters):
         num_features: ``F``, required when ``recurrent``.
         output: ``"spikes"`` (default), ``"membrane"`` or ``"both"`` (``(spk, mem)``).
         backend: one of :data:`LIF_BACKENDS`.
+        steps: the number of time steps of the sequences this layer takes, when known
+            (None: any). A sequence whose time axis has another size while its batch axis
+            has ``steps`` is refused as one with swapped axes (the message says which
+            ``batch_first=`` to pass). Sequences of other lengths pass.
+        batch_first: take and return ``(B, T, ...)`` instead of ``(T, B, ...)``.
 
     Input ``(T, B, F)`` or ``(T, B, C, H, W)`` (flattened per step), optional ``mem0`` of
     shape ``(B, *neuron_shape)``; output of the same shape as the input. A static input
     (the same current at every step) may be given once, ``(B, *neuron_shape)``, with
     ``steps=T``: the output is ``(T, B, *neuron_shape)``, and the kernels read the input once
-    per step instead of a ``T``-fold copy.
+    per step instead of a ``T``-fold copy. With ``batch_first=True`` inputs and outputs are
+    ``(B, T, ...)`` (a transposed view of the time-first result, no copy); ``mem0`` stays
+    ``(B, *neuron_shape)``.
     """
 
     def __init__(
@@ -188,10 +208,14 @@ class LIF(LIFParameters):
         num_features: int | None = None,
         output: str = "spikes",
         backend: str = "auto",
+        steps: int | None = None,
+        batch_first: bool = False,
     ) -> None:
         super().__init__(
             beta, threshold, learn_beta, learn_threshold, reset, surrogate, slope, backend
         )
+        self.steps = None if steps is None else check_steps(steps)
+        self.batch_first = check_bool("batch_first", batch_first)
         if output not in OUTPUT_CHOICES:
             raise ValueError(f"output must be one of {OUTPUT_CHOICES}; got {output!r}")
         self.output = output
@@ -208,8 +232,14 @@ class LIF(LIFParameters):
     def forward(
         self, x: torch.Tensor, mem0: torch.Tensor | None = None, *, steps: int | None = None
     ):
-        """Run the layer over ``x`` ``(T, B, ...)``, or a static ``x`` ``(B, ...)`` with
-        ``steps``; see the class docstring for the output."""
+        """Run the layer over ``x`` ``(T, B, ...)`` (``(B, T, ...)`` when ``batch_first``),
+        or a static ``x`` ``(B, ...)`` with ``steps``; see the class docstring for the
+        output."""
+        if steps is None:
+            check_float_tensor("x", x)
+            check_time_axis("x", x, self.steps, batch_first=self.batch_first, owner="this LIF")
+            if self.batch_first:
+                x = to_time_first(x)
         if self.recurrent:
             if steps is not None:
                 check_float_tensor("x", x)
@@ -217,6 +247,8 @@ class LIF(LIFParameters):
             spk, mem = self._run_recurrent(x, mem0)
         else:
             spk, mem = self._run(x, mem0, steps)
+        if self.batch_first:
+            spk, mem = spk.transpose(0, 1), mem.transpose(0, 1)
         if self.output == "spikes":
             return spk
         if self.output == "membrane":
@@ -258,8 +290,10 @@ class SpikingLinear(nn.Module):
     computed once and repeated over ``steps``. Output as :class:`LIF` with ``output``.
     A sequence input that is mostly zeros (the spikes of a previous layer) takes the
     event-driven product on the CPU (see :func:`event_linear`; ``event_input`` is
-    ``"auto"``, ``"always"`` or ``"never"``). Keyword arguments besides ``bias``, ``steps``
-    and ``event_input`` go to :class:`LIF`.
+    ``"auto"``, ``"always"`` or ``"never"``). With ``batch_first=True`` sequences are
+    ``(B, T, in_features)`` and the output ``(B, T, out_features)``. With ``steps`` set, a
+    sequence whose axes are visibly swapped is refused (see :class:`LIF`). Keyword arguments
+    besides ``bias``, ``steps``, ``event_input`` and ``batch_first`` go to :class:`LIF`.
     """
 
     def __init__(
@@ -270,25 +304,29 @@ class SpikingLinear(nn.Module):
         *,
         steps: int | None = None,
         event_input: str = "auto",
+        batch_first: bool = False,
         **lif_kwargs: Any,
     ) -> None:
         super().__init__()
         check_linear_sizes(type(self).__name__, in_features, out_features, bias)
+        self.batch_first = check_bool("batch_first", batch_first)
         self.linear = EventLinear(in_features, out_features, bias=bias, event_input=event_input)
         self._event_input = event_input
         if lif_kwargs.get("recurrent"):
             lif_kwargs.setdefault("num_features", out_features)
-        self.lif = LIF(**lif_kwargs)
+        self.lif = LIF(**lif_kwargs, batch_first=batch_first)
         self.steps = None if steps is None else check_steps(steps)
 
     def forward(self, x: torch.Tensor, steps: int | None = None):
-        """Linear then LIF; ``x`` ``(T, B, in)`` or static ``(B, in)`` with ``steps``.
+        """Linear then LIF; ``x`` ``(T, B, in)`` (``(B, T, in)`` when ``batch_first``) or
+        static ``(B, in)`` with ``steps``.
 
         Raises:
             TypeError: ``x`` is not a float tensor of the weights' dtype (e.g. float64 for a
                 float32 layer: pass ``x.float()`` or convert the layer with ``.double()``).
             ValueError: ``x`` has another number of features than ``in_features``, another
-                number of dimensions, or lies on another device than the weights.
+                number of dimensions, lies on another device than the weights, or is a
+                sequence whose time and batch axes are visibly swapped.
         """
         check_float_tensor("x", x)
         if not isinstance(self.linear, EventLinear):  # an EventLinear checks x itself
@@ -300,6 +338,10 @@ class SpikingLinear(nn.Module):
         n_steps = None
         if x.dim() == 2:  # a static input: the Linear once, repeated over the steps
             n_steps = check_steps(steps if steps is not None else self.steps)
+        else:
+            check_time_axis(
+                "x", x, self.steps, batch_first=self.batch_first, owner="this SpikingLinear"
+            )
         if isinstance(self.linear, EventLinear):
             current = self.linear(x)
         else:  # a plain nn.Linear put in its place: its hooks run, its products are ours
@@ -325,8 +367,11 @@ class SpikingConv2d(nn.Module):
 
     Input ``(T, B, C, H, W)`` (the convolution runs once over all ``T * B`` images) or a
     static ``(B, C, H, W)`` with ``steps`` (convolved once, repeated). ``beta`` and
-    ``threshold`` may be per channel with shape ``(C_out, 1, 1)``. Keyword arguments besides
-    the Conv2d ones and ``steps`` go to :class:`LIF` (``recurrent`` is not supported here).
+    ``threshold`` may be per channel with shape ``(C_out, 1, 1)``. With ``batch_first=True``
+    sequences are ``(B, T, C, H, W)``, and so is the output. With ``steps`` set, a sequence
+    whose axes are visibly swapped is refused (see :class:`LIF`). Keyword arguments besides
+    the Conv2d ones, ``steps`` and ``batch_first`` go to :class:`LIF` (``recurrent`` is not
+    supported here).
     """
 
     def __init__(
@@ -341,9 +386,11 @@ class SpikingConv2d(nn.Module):
         bias: bool = True,
         *,
         steps: int | None = None,
+        batch_first: bool = False,
         **lif_kwargs: Any,
     ) -> None:
         super().__init__()
+        self.batch_first = check_bool("batch_first", batch_first)
         if lif_kwargs.get("recurrent"):
             raise ValueError("recurrent=True is not supported by SpikingConv2d; use LIF")
         _check_conv_arguments(
@@ -352,16 +399,18 @@ class SpikingConv2d(nn.Module):
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
         )
-        self.lif = LIF(**lif_kwargs)
+        self.lif = LIF(**lif_kwargs, batch_first=batch_first)
         self.steps = None if steps is None else check_steps(steps)
 
     def forward(self, x: torch.Tensor, steps: int | None = None):
-        """Conv2d then LIF; ``x`` ``(T, B, C, H, W)`` or static ``(B, C, H, W)`` with ``steps``.
+        """Conv2d then LIF; ``x`` ``(T, B, C, H, W)`` (``(B, T, C, H, W)`` when
+        ``batch_first``) or static ``(B, C, H, W)`` with ``steps``.
 
         Raises:
             TypeError: ``x`` is not a float tensor of the weights' dtype.
             ValueError: another number of channels than ``in_channels``, images smaller than
-                the (dilated) kernel, another number of dimensions, or another device.
+                the (dilated) kernel, another number of dimensions, another device, or a
+                sequence whose time and batch axes are visibly swapped.
         """
         check_float_tensor("x", x)
         weight = self.conv.weight
@@ -380,9 +429,12 @@ class SpikingConv2d(nn.Module):
             n_steps = check_steps(steps if steps is not None else self.steps)
             return self.lif(self.conv(x), steps=n_steps)
         elif x.dim() == 5:
-            n_steps, batch = x.shape[:2]
-            current = self.conv(x.reshape(n_steps * batch, *x.shape[2:]))
-            current = current.view(n_steps, batch, *current.shape[1:])
+            check_time_axis(
+                "x", x, self.steps, batch_first=self.batch_first, owner="this SpikingConv2d"
+            )
+            lead = x.shape[:2]  # (T, B), or (B, T) when batch_first: the LIF reads them
+            current = self.conv(x.reshape(lead[0] * lead[1], *x.shape[2:]))
+            current = current.view(*lead, *current.shape[1:])
         else:
             raise ValueError(
                 f"x must have shape (T, B, C, H, W) or (B, C, H, W); got {tuple(x.shape)}"
@@ -471,28 +523,47 @@ def _check_images(x: torch.Tensor, conv: nn.Conv2d) -> None:
         )
 
 
-def _check_sequence(name: str, value: torch.Tensor) -> None:
+def _check_sequence(name: str, value: torch.Tensor, batch_first: bool = False) -> int:
+    """The time axis of ``value``, a ``(T, B, ...)`` (or ``(B, T, ...)``) sequence."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    check_bool("batch_first", batch_first)
+    layout = "(B, T, ...)" if batch_first else "(T, B, ...)"
     if value.dim() < 2:
-        raise ValueError(f"{name} must have shape (T, B, ...); got {tuple(value.shape)}")
-    if value.shape[0] == 0:
-        raise ValueError(f"{name} must have at least one time step; got T = 0")
+        raise ValueError(f"{name} must have shape {layout}; got {tuple(value.shape)}")
+    time_dim = 1 if batch_first else 0
+    if value.shape[time_dim] == 0:
+        raise ValueError(
+            f"{name} must have at least one time step; got T = 0 (shape {tuple(value.shape)})"
+        )
+    return time_dim
 
 
-def spike_count(spk: torch.Tensor) -> torch.Tensor:
-    """Spikes per neuron summed over time: ``(T, B, ...)`` -> ``(B, ...)`` (differentiable)."""
-    _check_sequence("spk", spk)
-    return spk.sum(0)
+def to_time_first(x: torch.Tensor) -> torch.Tensor:
+    """``(B, T, ...)`` -> ``(T, B, ...)``: a transposed view (no copy)."""
+    _check_sequence("x", x, batch_first=True)
+    return x.transpose(0, 1)
 
 
-def spike_rate(spk: torch.Tensor) -> torch.Tensor:
-    """Spikes per step averaged over time (in [0, 1]): ``(T, B, ...)`` -> ``(B, ...)``."""
-    _check_sequence("spk", spk)
-    return spk.mean(0)
+def to_batch_first(x: torch.Tensor) -> torch.Tensor:
+    """``(T, B, ...)`` -> ``(B, T, ...)``: a transposed view (no copy)."""
+    _check_sequence("x", x)
+    return x.transpose(0, 1)
 
 
-def last_membrane(mem: torch.Tensor) -> torch.Tensor:
-    """Membrane at the last step: ``(T, B, ...)`` -> ``(B, ...)``."""
-    _check_sequence("mem", mem)
-    return mem[-1]
+def spike_count(spk: torch.Tensor, *, batch_first: bool = False) -> torch.Tensor:
+    """Spikes per neuron summed over time: ``(T, B, ...)`` (or ``(B, T, ...)`` when
+    ``batch_first``) -> ``(B, ...)`` (differentiable)."""
+    return spk.sum(_check_sequence("spk", spk, batch_first))
+
+
+def spike_rate(spk: torch.Tensor, *, batch_first: bool = False) -> torch.Tensor:
+    """Spikes per step averaged over time (in [0, 1]): ``(T, B, ...)`` (or ``(B, T, ...)``
+    when ``batch_first``) -> ``(B, ...)``."""
+    return spk.mean(_check_sequence("spk", spk, batch_first))
+
+
+def last_membrane(mem: torch.Tensor, *, batch_first: bool = False) -> torch.Tensor:
+    """Membrane at the last step: ``(T, B, ...)`` (or ``(B, T, ...)`` when ``batch_first``)
+    -> ``(B, ...)``."""
+    return mem.select(_check_sequence("mem", mem, batch_first), -1)

@@ -41,6 +41,7 @@ __all__ = [
     "check_steps",
     "check_tensor",
     "check_threshold_values",
+    "check_time_axis",
     "check_weight_bytes",
     "first_nonfinite_tensor",
 ]
@@ -281,6 +282,45 @@ def check_steps(steps: int | None) -> int:
     if steps > MAX_STEPS:
         raise ValueError(f"steps must be <= 2**62 (a sequence's length); got {steps}")
     return steps
+
+
+def check_time_axis(
+    name: str,
+    x: torch.Tensor,
+    steps: int | None,
+    *,
+    batch_first: bool = False,
+    owner: str = "the layer",
+) -> None:
+    """Refuse a sequence whose time and batch axes are swapped, when the sizes show it.
+
+    ``x`` is expected as ``(T, B, ...)`` (``batch_first=False``) or ``(B, T, ...)``
+    (``batch_first=True``), with ``T = steps`` where ``steps`` is known. The swap is
+    detectable when the axis that should hold the time steps has another size than ``steps``
+    and the other axis has exactly ``steps``; every other shape passes (a sequence of another
+    length is not refused here, and nothing is checked when ``steps`` is None).
+
+    Shape only: it runs on every forward pass.
+
+    Raises:
+        ValueError: naming the shape, what was expected, and ``batch_first=`` to pass.
+    """
+    if steps is None or x.dim() < 2:
+        return
+    time_dim = 1 if batch_first else 0
+    other = 1 - time_dim
+    if x.shape[time_dim] == steps or x.shape[other] != steps:
+        return
+    shape = tuple(x.shape)
+    if batch_first:
+        found, expected, fix = "(T, B, ...)", "(B, T, ...)", "batch_first=False"
+    else:
+        found, expected, fix = "(B, T, ...)", "(T, B, ...)", "batch_first=True"
+    raise ValueError(
+        f"{name} of shape {shape} looks like {found}: dimension {other} has the {steps} "
+        f"steps {owner} expects and dimension {time_dim} has {shape[time_dim]}, but {owner} "
+        f"takes {expected}; pass {fix} (or {name}.transpose(0, 1))"
+    )
 
 
 def check_weight_bytes(what: str, n_elements: int, itemsize: int = 4) -> None:
