@@ -85,6 +85,7 @@ _SUBMODULES: dict[str, str] = {
     "encoders": "spikesub.models.snn.encoders",
     "kernels": "spikesub.kernels",
     "models": "spikesub.models",
+    "nir": "spikesub.nir",
     "plot": "spikesub.plot",
     "readouts": "spikesub.readouts",
     "runs": "spikesub.runs",
