@@ -299,6 +299,7 @@ def export(model: nn.Module, sample_input: torch.Tensor, *, dt_ms: float = DEFAU
             in_shape = tuple(x.shape[lead:])
             if isinstance(layer, (nn.Identity, nn.Dropout)):
                 continue
+            _check_exportable(name, layer, lead)
             y = _first(layer(x))
             out_shape = tuple(y.shape[lead:])
             if isinstance(layer, SpikingLinear):
@@ -349,14 +350,6 @@ def export(model: nn.Module, sample_input: torch.Tensor, *, dt_ms: float = DEFAU
                         "not an output of any NIR node"
                     )
                 readout = "last_membrane"
-            else:
-                kind = type(layer).__name__
-                hint = (
-                    " (multi-step models pool through PerStep(nn.AvgPool2d(...)))"
-                    if isinstance(layer, (nn.AvgPool2d, nn.MaxPool2d))
-                    else ""
-                )
-                raise TypeError(f"{name}: {kind} has no NIR export{hint}")
             x = y
     out_meta = {"readout": readout} if readout is not None else {}
     out_shape = np.array(tuple(x.shape[lead - 1 :] if readout else x.shape[lead:]))
@@ -367,6 +360,28 @@ def export(model: nn.Module, sample_input: torch.Tensor, *, dt_ms: float = DEFAU
     )
     _infer_types(graph)
     return graph
+
+
+def _check_exportable(name: str, layer: nn.Module, lead: int) -> None:
+    """Refuse, before running it, a layer that :func:`export` has no node for."""
+    from spikesub.models.snn.snntorch_interop import LeakyStep
+
+    exportable = (
+        SpikingLinear, SpikingConv2d, LIF, LeakyStep, LeakyIntegrator, nn.Linear, nn.Conv2d,
+        nn.Flatten, SpikeCount, LastMembrane, (PerStep if lead == 2 else nn.AvgPool2d),
+    )  # fmt: skip
+    if isinstance(layer, exportable) and not (
+        isinstance(layer, PerStep) and not isinstance(layer.module, nn.AvgPool2d)
+    ):
+        return
+    kind = type(layer).__name__
+    if isinstance(layer, (nn.AvgPool2d, nn.MaxPool2d)) and lead == 2:
+        hint = " (multi-step models pool through PerStep(nn.AvgPool2d(...)))"
+    elif isinstance(layer, (nn.MaxPool2d, PerStep)):
+        hint = " (NIR pools by average or sum only)"
+    else:
+        hint = ""
+    raise TypeError(f"{name}: {kind} has no NIR export{hint}")
 
 
 def _infer_types(graph: Any) -> None:
