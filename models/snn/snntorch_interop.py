@@ -6,11 +6,21 @@
   :func:`swap_snntorch_leaky`, which puts one in place of every ``Leaky`` of a model, so that
   a user's own time loop runs unchanged.
 
+The snnTorch idioms a swapped model keeps: ``spk, mem = lif(x, mem)`` with
+``mem = lif.init_leaky()`` (or ``reset_mem()``), ``init_hidden=True`` (the membrane kept in
+``lif.mem``), ``output=True``, ``reset_mechanism`` ``"subtract"``, ``"zero"`` and ``"none"``,
+``learn_beta``, ``learn_threshold``, and ``snntorch.utils.reset(net)``, which the first swap
+wraps so that it zeroes the membranes of a net's :class:`LeakyStep` layers as well. Other
+snnTorch neurons (``Synaptic``, ``Alpha``, ``RLeaky``, ...) stay as they are, and the swap
+says so in one warning that names them.
+
 snnTorch is imported only when a conversion needs it.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Any
 
 import torch
@@ -18,6 +28,7 @@ from torch import nn
 
 from spikesub.models.snn.functional import RESET_MODES, lif_sequence
 from spikesub.models.snn.layers import LIF, LIFParameters
+from spikesub.models.snn.surrogate import SpikeFunction
 from spikesub.models.snn.validation import broadcast_param, check_float_tensor
 
 _SNNTORCH_SURROGATES = {
@@ -57,8 +68,10 @@ def _leaky_options(leaky: nn.Module) -> dict[str, Any]:
     if not isinstance(leaky, snntorch.Leaky):
         raise TypeError(f"leaky must be a snntorch.Leaky; got {type(leaky).__name__}")
     reset = leaky.reset_mechanism
-    if reset not in RESET_MODES:
-        raise ValueError(f"leaky.reset_mechanism must be one of {RESET_MODES}; got {reset!r}")
+    if reset not in (*RESET_MODES, "none"):
+        raise ValueError(
+            f"leaky.reset_mechanism must be one of {(*RESET_MODES, 'none')}; got {reset!r}"
+        )
     if not getattr(leaky, "reset_delay", True):
         raise ValueError("leaky.reset_delay=False is not supported (only snnTorch's default True)")
     if leaky.inhibition:
@@ -95,6 +108,11 @@ def from_snntorch_leaky(leaky: nn.Module, *, backend: str = "auto") -> LIF:
             graded spikes, ``reset_delay=False``, state quantisation, other surrogates).
     """
     opts = _leaky_options(leaky)
+    if opts["reset"] == "none":
+        raise ValueError(
+            'leaky.reset_mechanism="none" is not supported by the multi-step LIF (its kernels '
+            "reset); swap_snntorch_leaky's LeakyStep runs it"
+        )
     opts.pop("init_hidden")
     opts.pop("output")
     return LIF(**opts, backend=backend)
@@ -107,7 +125,9 @@ class LeakyStep(LIFParameters):
     ``init_hidden=True``, ``spk = layer(x_t)`` keeping the membrane in ``self.mem``, and
     ``spk, mem`` when ``output=True``). ``x_t`` has any shape; ``beta``/``threshold``
     broadcast against it as in snnTorch. Without ``mem`` the stored membrane is used
-    (zeros when its shape does not match), as in snnTorch. Build it with
+    (zeros when its shape does not match), as in snnTorch. ``reset="none"`` (snnTorch's
+    ``reset_mechanism="none"``: the membrane is never reset) runs as plain PyTorch
+    operations; the other resets run the fused kernel. Build it with
     :func:`swap_snntorch_leaky` or :meth:`from_leaky`.
     """
 
@@ -125,9 +145,19 @@ class LeakyStep(LIFParameters):
         output: bool = False,
         backend: str = "auto",
     ) -> None:
+        no_reset = reset == "none"
         super().__init__(
-            beta, threshold, learn_beta, learn_threshold, reset, surrogate, slope, backend
+            beta,
+            threshold,
+            learn_beta,
+            learn_threshold,
+            "zero" if no_reset else reset,
+            surrogate,
+            slope,
+            backend,
         )
+        if no_reset:
+            self.reset = "none"
         self.init_hidden = bool(init_hidden)
         self.output = bool(output)
         self.register_buffer("mem", torch.zeros(0), persistent=False)
@@ -143,6 +173,14 @@ class LeakyStep(LIFParameters):
         self.mem = torch.zeros_like(self.mem)
         return self.mem
 
+    def init_leaky(self) -> torch.Tensor:
+        """snnTorch's older name of :meth:`reset_mem`."""
+        return self.reset_mem()
+
+    def detach_hidden(self) -> None:
+        """Detach the stored membrane from the graph (truncated BPTT)."""
+        self.mem = self.mem.detach()
+
     def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):
         """One step: returns ``spk, mem`` (or ``spk`` with ``init_hidden`` and not ``output``)."""
         if self.init_hidden and mem is not None:
@@ -153,6 +191,13 @@ class LeakyStep(LIFParameters):
         if self.mem.shape != input_.shape:
             self.mem = torch.zeros_like(input_)
         shape = input_.shape
+        if self.reset == "none":
+            mem = self.beta.clamp(0, 1) * self.mem + input_
+            spk = SpikeFunction.apply(mem - self.threshold, self.surrogate, self.slope)
+            self.mem = mem
+            if self.init_hidden and not self.output:
+                return spk
+            return spk, mem
         beta = broadcast_param("beta", self.beta, shape)
         threshold = broadcast_param("threshold", self.threshold, shape)
         spk, new_mem = lif_sequence(
@@ -173,23 +218,67 @@ class LeakyStep(LIFParameters):
         return spk, self.mem
 
 
+def _reset_leaky_steps(reset):
+    """``snntorch.utils.reset`` that also zeroes the :class:`LeakyStep` layers of ``net``."""
+
+    @functools.wraps(reset)
+    def wrapper(net):
+        out = reset(net)
+        for module in net.modules():
+            if isinstance(module, LeakyStep):
+                module.reset_mem()
+        return out
+
+    wrapper._spikesub_wraps = reset
+    return wrapper
+
+
+def _wrap_snntorch_reset() -> None:
+    """Wrap ``snntorch.utils.reset`` once, so that ``utils.reset(net)`` resets swapped layers."""
+    import snntorch.utils
+
+    if not hasattr(snntorch.utils.reset, "_spikesub_wraps"):
+        snntorch.utils.reset = _reset_leaky_steps(snntorch.utils.reset)
+
+
 def swap_snntorch_leaky(model: nn.Module, *, backend: str = "auto") -> nn.Module:
     """Replace every ``snntorch.Leaky`` in ``model`` by an equivalent :class:`LeakyStep`.
 
     The replacement keeps snnTorch's single-step call convention, so a user's time loop
     (``spk, mem = lif(x_t, mem)``, or ``nn.Sequential`` with ``init_hidden=True``) runs
     unchanged. Modules are replaced in place; returns ``model`` (or the replacement when
-    ``model`` itself is a ``Leaky``). Reset stored membranes with ``LeakyStep.reset_mem``.
+    ``model`` itself is a ``Leaky``). Stored membranes are reset by ``LeakyStep.reset_mem``
+    or by ``snntorch.utils.reset(net)``, which this function wraps (once per process) so that
+    it resets :class:`LeakyStep` layers as well.
+
+    Other snnTorch neurons (``Synaptic``, ``Alpha``, ``RLeaky``, ``RSynaptic``, ``Lapicque``,
+    ...) have no fused kernel here: they are left in place, and one ``UserWarning`` names
+    their types.
     """
     import snntorch
 
+    _wrap_snntorch_reset()
     if isinstance(model, snntorch.Leaky):
         return LeakyStep.from_leaky(model, backend=backend)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    left: set[str] = set()
+    _swap(model, backend, snntorch, left)
+    if left:
+        warnings.warn(
+            f"swap_snntorch_leaky: left {', '.join(sorted(left))} as snnTorch modules (only "
+            "snntorch.Leaky runs on the fused kernels)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return model
+
+
+def _swap(model: nn.Module, backend: str, snntorch: Any, left: set[str]) -> None:
     for name, child in list(model.named_children()):
         if isinstance(child, snntorch.Leaky):
             setattr(model, name, LeakyStep.from_leaky(child, backend=backend))
+        elif isinstance(child, snntorch.SpikingNeuron):
+            left.add(type(child).__name__)
         else:
-            swap_snntorch_leaky(child, backend=backend)
-    return model
+            _swap(child, backend, snntorch, left)
