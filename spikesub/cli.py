@@ -24,6 +24,8 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
   spikesub whatwhen --help       readouts that predict what, when and how likely (three-factor
                                  rule against FORCE)
   spikesub continual --help      continual learning of a spiking MLP: HLOP, GPM, EWC, ...
+  spikesub eventtrain --help     a recurrent LIF network on SHD, a spiking conv net on N-MNIST
+                                 or DVS Gesture (event data read through tonic)
   spikesub force-sine --help     a spiking network learns a sine by FORCE (Nicola & Clopath 2017)
   spikesub rc --help             reservoir-computing benchmark (MC, NARMA-10, Mackey-Glass):
                                  spiking reservoirs against an echo-state network
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
+    from spikesub.eventtrain import cli as eventtrain_cli
     from spikesub.force_sine import cli as force_sine_cli
     from spikesub.rc import cli as rc_cli
     from spikesub.simulate import cli as simulate_cli
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     whatwhen_cli.register(sub)
     continual_cli.register(sub)
+    eventtrain_cli.register(sub)
     force_sine_cli.register(sub)
     rc_cli.register(sub)
     sweep_cli.register(sub)
@@ -149,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from spikesub import data_cli
     from spikesub.continual import cli as continual_cli
+    from spikesub.eventtrain import cli as eventtrain_cli
     from spikesub.force_sine import cli as force_sine_cli
     from spikesub.rc import cli as rc_cli
     from spikesub.simulate import cli as simulate_cli
@@ -162,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "info": _run_info,
         "whatwhen": whatwhen_cli.run_cli,
         "continual": continual_cli.run_cli,
+        "eventtrain": eventtrain_cli.run_cli,
         "force-sine": force_sine_cli.run_cli,
         "rc": rc_cli.run_cli,
         "sweep": sweep_cli.run_cli,

@@ -78,6 +78,13 @@ JOBS: dict[str, Job] = {
         cli=None,
         description="the comparison of several continual-learning runs",
     ),
+    "eventtrain": Job(
+        config="spikesub.eventtrain.config:EventTrainConfig",
+        run="spikesub.eventtrain.run:run",
+        figures="spikesub.eventtrain.figures:plot",
+        cli="spikesub.eventtrain.cli",
+        description="a spiking network trained on an event dataset (SHD, N-MNIST, DVS Gesture)",
+    ),
     "force_sine": Job(
         config="spikesub.force_sine.config:ForceSineConfig",
         run="spikesub.force_sine.run:run",
