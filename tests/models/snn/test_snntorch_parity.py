@@ -130,6 +130,8 @@ def test_other_neurons_stay_with_exactly_one_warning_naming_them(neuron):
         nn.Linear(4, 3),
         snn.Leaky(beta=0.8, init_hidden=True),
     )
+    for fc in (net[0], net[2]):
+        nn.init.uniform_(fc.weight, 0.0, 1.0)
     swapped = copy.deepcopy(net)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
