@@ -75,12 +75,18 @@ _EXPORTS: dict[str, str] = {
     "lif_sequence": "spikesub.models.snn",
     "register_surrogate": "spikesub.models.snn",
     "swap_snntorch_leaky": "spikesub.models.snn",
+    "to_batch_first": "spikesub.models.snn.layers",
+    "to_time_first": "spikesub.models.snn.layers",
+    # event datasets (N-MNIST, SHD, DVS Gesture) through tonic
+    "event_loader": "spikesub.events",
+    "load_event_dataset": "spikesub.events",
 }
 # Submodules reachable as attributes (``ss.plot``, ``ss.encoders``, ...).
 _SUBMODULES: dict[str, str] = {
     "analysis": "spikesub.analysis",
     "config": "spikesub.config",
     "datasets": "spikesub.datasets",
+    "events": "spikesub.events",
     "jobs": "spikesub.jobs",
     "encoders": "spikesub.models.snn.encoders",
     "kernels": "spikesub.kernels",
