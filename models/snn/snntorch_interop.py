@@ -20,16 +20,28 @@ snnTorch is imported only when a conversion needs it.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
-from spikesub.models.snn.functional import RESET_MODES, lif_sequence
+from spikesub.kernels.lif_sequence import SURROGATE_IDS
+from spikesub.models.snn.functional import (
+    _RESET_IDS,
+    RESET_MODES,
+    LIFSequenceFunction,
+    _resolve_lif_backend,
+    lif_sequence,
+)
 from spikesub.models.snn.layers import LIF, LIFParameters
 from spikesub.models.snn.surrogate import SpikeFunction
-from spikesub.models.snn.validation import broadcast_param, check_float_tensor
+from spikesub.models.snn.validation import (
+    broadcast_param,
+    check_float_tensor,
+    check_threshold_values,
+)
 
 _SNNTORCH_SURROGATES = {
     "atan": ("atan", "alpha"),
@@ -161,6 +173,8 @@ class LeakyStep(LIFParameters):
         self.init_hidden = bool(init_hidden)
         self.output = bool(output)
         self.register_buffer("mem", torch.zeros(0), persistent=False)
+        self._resolved_backends: dict[torch.device, str] = {}
+        self._checked_threshold: tuple[int, int] | None = None
 
     @classmethod
     def from_leaky(cls, leaky: nn.Module, *, backend: str = "auto") -> LeakyStep:
@@ -198,24 +212,78 @@ class LeakyStep(LIFParameters):
             if self.init_hidden and not self.output:
                 return spk
             return spk, mem
-        beta = broadcast_param("beta", self.beta, shape)
-        threshold = broadcast_param("threshold", self.threshold, shape)
-        spk, new_mem = lif_sequence(
-            input_.reshape(1, 1, -1),
-            beta,
-            threshold,
-            self.mem.reshape(1, -1).to(input_.dtype),
-            reset=self.reset,
-            surrogate=self.surrogate,
-            slope=self.slope,
-            backend=self.backend,
-            clamp_beta=True,
-        )
+        fast = self._kernel_step(input_)
+        if fast is None:
+            beta = broadcast_param("beta", self.beta, shape)
+            threshold = broadcast_param("threshold", self.threshold, shape)
+            spk, new_mem = lif_sequence(
+                input_.reshape(1, 1, -1),
+                beta,
+                threshold,
+                self.mem.reshape(1, -1).to(input_.dtype),
+                reset=self.reset,
+                surrogate=self.surrogate,
+                slope=self.slope,
+                backend=self.backend,
+                clamp_beta=True,
+            )
+        else:
+            spk, new_mem = fast
         spk = spk.view(shape)
-        self.mem = new_mem.view(shape)
+        self._buffers["mem"] = new_mem.view(shape)  # nn.Module.__setattr__ costs a step's 2 %
         if self.init_hidden and not self.output:
             return spk
         return spk, self.mem
+
+    def _kernel_step(self, input_: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """One step straight through the kernels' autograd function, or None where
+        :func:`lif_sequence` must run (and check) it.
+
+        A per-step loop calls this once per layer and step, so it does per call only what a
+        step needs: ``beta`` and ``threshold`` as ``(F,)`` over the trailing dimensions they
+        cover (``input_``'s leading ones count as batch, not copied per element as a full
+        broadcast would), the kernel backend resolved once per device, and the threshold's
+        range checked again only when the tensor has changed (its version counter moved).
+        ``input_`` is not checked for non-finite values each step (as in snnTorch).
+        """
+        beta, threshold = self.beta, self.threshold
+        shape = input_.shape
+        n_tail = max(beta.dim(), threshold.dim(), 1)
+        if (
+            n_tail > len(shape)
+            or beta.device != input_.device
+            or threshold.device != input_.device
+            or input_.numel() == 0
+        ):
+            return None
+        backend = self._resolved_backends.get(input_.device)
+        if backend is None:
+            backend = _resolve_lif_backend(self.backend, input_, self.surrogate)
+            self._resolved_backends[input_.device] = backend
+        if backend == "torch":
+            return None
+        tail = shape[len(shape) - n_tail :]
+        features = math.prod(tail)
+        beta_f = broadcast_param("beta", beta, tail).to(input_.dtype).clamp(0, 1)
+        threshold_f = broadcast_param("threshold", threshold, tail).to(input_.dtype)
+        version = (threshold._version, id(threshold))
+        if version != self._checked_threshold:
+            check_threshold_values(threshold_f.detach())
+            self._checked_threshold = version
+        mem0 = self.mem.reshape(-1, features)
+        if mem0.dtype != input_.dtype:
+            mem0 = mem0.to(input_.dtype)
+        return LIFSequenceFunction.apply(
+            input_.reshape(1, -1, features),
+            beta_f,
+            threshold_f,
+            mem0,
+            _RESET_IDS[self.reset],
+            SURROGATE_IDS[self.surrogate],
+            self.slope,
+            backend,
+            None,
+        )
 
 
 def _reset_leaky_steps(reset):
