@@ -299,6 +299,12 @@ class SpikingReservoir:
         self._splits = self._split_by_mode(*self._csr[:2], n)
         self.reset_state()
 
+    def set_homeostasis(self, homeostasis: InhibitoryHomeostasis | None) -> None:
+        """Change the homeostasis from the next run on, keeping the state (the gains and rate
+        estimates reached so far). ``replace(h, learning_rate=0.0)`` freezes the gains, as a
+        reservoir whose readout is trained should be; ``None`` stops scaling (gains ignored)."""
+        self._set_homeostasis(homeostasis)
+
     def _set_homeostasis(self, homeostasis: InhibitoryHomeostasis | None) -> None:
         """Check ``homeostasis`` against the network; set it and the loops' group."""
         n = self.n_neurons

@@ -171,6 +171,24 @@ def test_a_saved_adapting_reservoir_continues_bit_for_bit(tmp_path):
     assert loaded.config()["homeostasis"]["tau_ms"] == 100.0
 
 
+def test_frozen_gains_stay_and_keep_scaling():
+    import dataclasses
+
+    homeostasis = InhibitoryHomeostasis(target_rate_hz=5.0, tau_ms=100.0, learning_rate=1.0)
+    reservoir = _reservoir("numba", homeostasis)
+    reservoir.run(200.0)
+    learned, state = reservoir.inhibitory_gain, reservoir.state_dict()
+    assert not np.all(learned == 1.0)
+    reservoir.set_homeostasis(dataclasses.replace(homeostasis, learning_rate=0.0))
+    frozen = reservoir.run(100.0)
+    np.testing.assert_array_equal(reservoir.inhibitory_gain, learned)
+    # the same 100 ms from the same state without the gains: other spikes
+    reservoir.set_homeostasis(None)
+    reservoir.load_state_dict(state)
+    unscaled = reservoir.run(100.0)
+    assert len(frozen.spikes) != len(unscaled.spikes)
+
+
 def test_bad_settings_are_refused_naming_them():
     pop, weights, _ = _lif_network(n=20)
     with pytest.raises(ValueError, match="target_rate_hz must be finite and > 0"):
