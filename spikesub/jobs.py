@@ -99,6 +99,20 @@ JOBS: dict[str, Job] = {
         cli="spikesub.rc.cli",
         description="reservoir-computing benchmark: MC, NARMA-10, Mackey-Glass; spiking vs ESN",
     ),
+    "bench_reservoir": Job(
+        config="spikesub.bench.reservoir.config:BenchReservoirConfig",
+        run="spikesub.bench.reservoir.run:run",
+        figures=None,
+        cli="spikesub.bench.reservoir.cli",
+        description="timing: the Izhikevich 2003 reservoir in spikesub, Brian2 (and NEST)",
+    ),
+    "bench_threads": Job(
+        config="spikesub.bench.threads.config:BenchThreadsConfig",
+        run="spikesub.bench.threads.run:run",
+        figures="spikesub.bench.threads.figures:plot",
+        cli="spikesub.bench.threads.cli",
+        description="timing: the 10k reservoir on 1, 2 and automatic threads, quiet and loaded",
+    ),
     "sweep": Job(
         config=None,
         run=None,

@@ -1,5 +1,6 @@
-"""The reservoir benchmark's bookkeeping (comparisons, machine limit, resume keys) and the
-machine-limit script, without simulating anything long."""
+"""The reservoir benchmark (job ``bench_reservoir``): its configuration, its bookkeeping
+(comparisons, machine limit, resume keys), a tiny run through the registry and the script,
+and the machine-limit script, without simulating anything long."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import json
 
 import pytest
 
+from spikesub.bench.reservoir import run as bench
+from spikesub.bench.reservoir.config import BenchReservoirConfig
+from spikesub.jobs import run_job
 from spikesub.roofline import MachineLimits, measure_machine, reservoir_bound
+from spikesub.scripting import ArgumentParser
 
 LIMITS = MachineLimits(
     threads=1,
@@ -64,8 +69,7 @@ def test_reservoir_bound_is_the_larger_of_arithmetic_and_memory():
     assert small["csr_memory_s"] == 0.0
 
 
-def test_comparisons_take_the_fastest_brian2_with_the_same_threads(experiment_script):
-    bench = experiment_script("bench_reservoir")
+def test_comparisons_take_the_fastest_brian2_with_the_same_threads():
     rows = [
         _row("spikesub-numba", 0.1, threads=1, rate=8.08),
         _row("spikesub-numba", 0.06, threads=2),
@@ -84,8 +88,7 @@ def test_comparisons_take_the_fastest_brian2_with_the_same_threads(experiment_sc
     assert rows[2]["brian2_over_spikesub"] is None
 
 
-def test_bounds_use_the_limits_of_the_row_thread_count(experiment_script):
-    bench = experiment_script("bench_reservoir")
+def test_bounds_use_the_limits_of_the_row_thread_count():
     rows = [
         _row("spikesub-numba", 0.164, threads=1),
         _row("spikesub-numba-f32", 0.1, threads=1, precision="float32"),
@@ -100,23 +103,138 @@ def test_bounds_use_the_limits_of_the_row_thread_count(experiment_script):
     assert "| 50% |" in table and "| - | - |" in table
 
 
-def test_jobs_and_thread_counts(experiment_script):
-    bench = experiment_script("bench_reservoir")
-    args = bench.parse_args(
-        ["--sizes", "100,5000", "--threads", "2", "--precisions", "float64,float32"]
-    )
-    assert args.brian2_targets == ["cython", "cpp_standalone"]  # the default
-    assert bench.plan_jobs(args)[:4] == [
+def _parse(argv):
+    from spikesub.bench.reservoir.cli import add_arguments
+
+    parser = ArgumentParser(prog="bench_reservoir.py")
+    add_arguments(parser)
+    return BenchReservoirConfig.from_args(parser.parse_args(argv))
+
+
+def test_config_defaults_and_refusals():
+    config = BenchReservoirConfig()
+    assert config.sizes == (1000, 10000) and config.durations_s == (1.0, 10.0)
+    assert config.brian2_target_names == ("cython", "cpp_standalone")
+    assert config.brian2 and not config.nest and config.machine_limit
+    assert config.threads == 0 and config.thread_count is None and config.repeat == 1
+    for bad, name in (
+        ({"precisions": "float16"}, "precisions"),
+        ({"brian2_targets": "cpp"}, "brian2_targets"),
+        ({"backends": "numba,jax"}, "backends"),
+        ({"sizes": (5,)}, "sizes"),
+        ({"durations_s": (0.0,)}, "durations_s"),
+        ({"repeat": 0}, "repeat"),
+        ({"threads": -1}, "threads"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            BenchReservoirConfig(**bad)
+
+
+def test_jobs_and_thread_counts():
+    config = _parse(["--sizes", "100,5000", "--threads", "2", "--precisions", "float64,float32"])
+    assert config.brian2_target_names == ("cython", "cpp_standalone")  # the default
+    assert bench.plan_jobs(config)[:4] == [
         (100, "spikesub-numba", 2),
         (100, "spikesub-numba-f32", 2),
         (100, "brian2-cython", 1),
         (100, "brian2-cpp_standalone", 2),
     ]
     assert bench.expected_threads(100, None) == 1  # automatic: one thread below 2048 neurons
-    assert bench.parse_args(["--brian2-target", "numpy"]).brian2_targets == ["numpy"]
-    for bad in (["--precisions", "float16"], ["--brian2-targets", "cpp"]):
-        with pytest.raises(SystemExit):
-            bench.parse_args(bad)
+    assert _parse(["--brian2-target", "numpy"]).brian2_targets == "numpy"
+    assert not _parse(["--no-brian2", "--no-machine-limit"]).brian2
+    assert _parse(["--durations", "0.5,2"]).durations_s == (0.5, 2.0)
+    with pytest.raises(ValueError, match="precisions"):
+        _parse(["--precisions", "float16"])
+    with pytest.raises(SystemExit):
+        _parse(["--repeat", "x"])
+
+
+def test_tiny_run_through_the_registry_and_the_script(tmp_path, experiment_script, capsys):
+    settings = {"sizes": (100,), "durations_s": (0.01,), "brian2": False, "threads": 1}
+    settings["machine_limit"] = False
+    out = run_job("bench_reservoir", settings, out=tmp_path / "run", quiet=True)
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["job"] == "bench_reservoir"
+    assert saved["config"] == BenchReservoirConfig(**settings).to_dict()
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    assert [(r["n_neurons"], r["simulator"], r["threads"]) for r in rows] == [
+        (100, "spikesub-numba", 1)
+    ]
+    assert rows[0]["neuron_updates"] == 100 * 100 and rows[0]["brian2_over_spikesub"] is None
+    assert (out / "bench.md").read_text().startswith("| N | T s | simulator |")
+    # another job's folder is refused, on resume too
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"job": "simulate", "config": {}}')
+    with pytest.raises(ValueError, match="simulate run"):
+        run_job("bench_reservoir", settings, out=tmp_path / "other", resume=True, quiet=True)
+    # the script: the same options, the table printed, bad values in one line
+    script = experiment_script("bench_reservoir")
+    argv = ["--sizes", "100", "--durations", "0.01", "--no-brian2", "--threads", "1"]
+    argv += ["--no-machine-limit", "--quiet", "--out", str(out), "--resume"]
+    capsys.readouterr()
+    assert script.main(argv) == 0
+    assert capsys.readouterr().out.startswith("| N | T s | simulator |")
+    assert json.loads((out / "metrics.json").read_text())["rows"] == rows  # resumed, kept
+
+
+@pytest.mark.slow
+def test_bench_reservoir_script_writes_its_run_folder(tmp_path, experiment_script):
+    """experiments/bench_reservoir.py with Brian2 on tiny networks: one row per size, duration,
+    simulator and thread count, the comparison columns on the spikesub rows (against the
+    fastest Brian2 with the same threads), a Markdown table; --resume keeps rows and adds
+    other thread counts."""
+    bench = experiment_script("bench_reservoir")
+    out = tmp_path / "bench"
+    args = ["--sizes", "100,200", "--durations", "0.02", "--out", str(out), "--quiet"]
+    args += ["--threads", "1", "--no-machine-limit"]
+    assert bench.main([*args, "--brian2-targets", "cython"]) == 0
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    assert [(r["n_neurons"], r["simulator"], r["threads"]) for r in rows] == [
+        (100, "spikesub-numba", 1),
+        (100, "brian2-cython", 1),
+        (200, "spikesub-numba", 1),
+        (200, "brian2-cython", 1),
+    ]
+    for r in rows:
+        assert r["duration_s"] == 0.02 and r["wall_s"] > 0 and r["spikes"] > 0
+        assert r["rate_hz"] == pytest.approx(r["spikes"] / r["n_neurons"] / 0.02)
+        assert r["mean_fan_out"] == pytest.approx(r["n_synapses"] / r["n_neurons"])
+        assert r["neuron_updates"] == r["n_neurons"] * 200
+        assert r["bound_s"] is None  # --no-machine-limit
+    ours, ref = rows[0], rows[1]
+    assert ours["brian2_over_spikesub"] == pytest.approx(ref["wall_s"] / ours["wall_s"])
+    assert ours["brian2_reference"] == "brian2-cython"
+    expected = 100 * (ours["rate_hz"] - ref["rate_hz"]) / ref["rate_hz"]
+    assert ours["rate_diff_pct"] == pytest.approx(expected)
+    assert ref["brian2_over_spikesub"] is None
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["sizes"] == [100, 200] and config["durations_s"] == [0.02]
+    table = (out / "bench.md").read_text().splitlines()
+    assert table[0].startswith("| N | T s | simulator |") and len(table) == 2 + len(rows)
+    # a second call with --resume keeps the rows and runs nothing new
+    assert bench.main([*args, "--resume", "--no-brian2"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["rows"] == rows
+    # the standalone program and the float32 arithmetic, on two threads, add their rows; the
+    # spikesub rows on two threads compare with the standalone row on two threads
+    two = ["--sizes", "100", "--durations", "0.02", "--out", str(out), "--quiet", "--resume"]
+    two += ["--threads", "2", "--no-machine-limit", "--precisions", "float64,float32"]
+    assert bench.main([*two, "--brian2-targets", "cpp_standalone,cython"]) == 0
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    keys = [(r["n_neurons"], r["simulator"], r["threads"]) for r in rows]
+    assert keys[:6] == [
+        (100, "spikesub-numba", 1),
+        (100, "brian2-cython", 1),
+        (100, "spikesub-numba", 2),
+        (100, "spikesub-numba-f32", 2),
+        (100, "brian2-cpp_standalone", 2),
+        (200, "spikesub-numba", 1),
+    ]
+    standalone = rows[4]
+    assert standalone["compile_s"] > 0 and standalone["binary_s"] >= standalone["wall_s"] > 0
+    for r in rows[2:4]:
+        assert r["brian2_reference"] == "brian2-cpp_standalone"
+        assert r["brian2_over_spikesub"] == pytest.approx(standalone["wall_s"] / r["wall_s"])
+    assert rows[3]["precision"] == "float32"
 
 
 def test_measure_machine_reports_positive_rates():
