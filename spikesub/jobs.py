@@ -113,6 +113,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.bench.threads.cli",
         description="timing: the 10k reservoir on 1, 2 and automatic threads, quiet and loaded",
     ),
+    "bench_snn": Job(
+        config="spikesub.bench.snn.config:BenchSnnConfig",
+        run="spikesub.bench.snn.run:run",
+        figures=None,
+        cli="spikesub.bench.snn.cli",
+        description="timing: training SNNs with snnTorch, SpikingJelly and spikesub layers",
+    ),
     "sweep": Job(
         config=None,
         run=None,

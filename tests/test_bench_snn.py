@@ -1,18 +1,16 @@
-"""Smoke tests of experiments/bench_snn.py on tiny sizes and synthetic data."""
+"""Smoke tests of the SNN training benchmark (job ``bench_snn``, experiments/bench_snn.py) on
+tiny sizes and synthetic data."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("snntorch")
-
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "bench_snn.py"
 
 TINY = [
     "--synthetic",
@@ -43,19 +41,30 @@ TWO = ["--frameworks", "snntorch,spikesub"]
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_snn", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_snn"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("bench_snn", None)
+    """The benchmark's functions, and ``main(argv)``: the script's options -> its metrics."""
+    from spikesub.bench.snn import cli, run, workloads
+    from spikesub.bench.snn.config import BenchSnnConfig
+    from spikesub.scripting import ArgumentParser
+
+    def main(argv):
+        parser = ArgumentParser(prog="bench_snn.py")
+        cli.add_arguments(parser)
+        args = parser.parse_args(argv)
+        out = run.run(BenchSnnConfig.from_args(args), args.out, quiet=args.quiet)
+        return json.loads((out / "metrics.json").read_text())
+
+    public = {**vars(workloads), **vars(run)}
+    public = {k: v for k, v in public.items() if not k.startswith("__")}
+    return types.SimpleNamespace(**{**public, "main": main})
 
 
 def _check_run_folder(out: Path, metrics: dict, frameworks=("snntorch", "spikesub")) -> None:
-    config = json.loads((out / "config.json").read_text())
+    saved = json.loads((out / "config.json").read_text())
+    config = saved["config"]
     assert config["hidden"] == [24, 16]
     assert config["synthetic"] is True
-    assert set(config["versions"]) == {"torch", *frameworks}
+    assert set(saved["versions"]) == {"torch", *frameworks}
+    assert "--hidden 24,16 --synthetic" in saved["command"]
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
     table = (out / "bench.md").read_text()
@@ -135,13 +144,62 @@ def test_synthetic_data_is_seeded_and_labelled(bench) -> None:
     assert set(np.unique(y1)) <= set(range(10))
 
 
-def test_bad_options_exit_with_message(bench, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="--bench"):
+def test_config_defaults_and_refusals() -> None:
+    from spikesub.bench.snn.config import BenchSnnConfig
+
+    config = BenchSnnConfig()
+    assert config.bench_names == ("mlp", "ob")
+    assert config.framework_names == ("snntorch", "spikingjelly", "spikesub")
+    assert (config.steps, config.batch, config.T, config.hidden) == (50, 64, 20, (800, 800))
+    assert (config.ob_n, config.ob_steps, config.ob_batch) == (4096, 500, 16)
+    assert config.threads == 0 and config.rounds == 1 and config.omp_passive == "spikesub"
+    for bad, name in (
+        ({"bench": "cnn"}, "bench"),
+        ({"frameworks": "norse"}, "frameworks"),
+        ({"steps": 0}, "steps"),
+        ({"rounds": 0}, "rounds"),
+        ({"ob_warmup": -1}, "ob_warmup"),
+        ({"dtype": "float16"}, "dtype"),
+    ):
+        with pytest.raises(ValueError, match=name):
+            BenchSnnConfig(**bad)
+
+
+def test_bad_options_exit_with_message(bench, tmp_path: Path, experiment_script, capsys) -> None:
+    with pytest.raises(ValueError, match="bench must be from mlp, ob"):
         bench.main(["--bench", "cnn", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--steps"):
-        bench.main(["--synthetic", "--steps", "0", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--data-dir"):
+    with pytest.raises(FileNotFoundError, match="data_dir"):
         bench.main(["--bench", "mlp", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path)])
+    # the script: one line, exit status 2
+    from spikesub.scripting import run_command
+
+    script = experiment_script("bench_snn")
+    assert run_command(script.main, ["--steps", "0"], prog="bench_snn.py") == 2
+    assert "steps must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_registry_and_script_run_the_job(tmp_path: Path, experiment_script, capsys) -> None:
+    from spikesub.jobs import run_job
+
+    ob = {"ob_n": 24, "ob_steps": 6, "ob_batch": 3, "ob_repeats": 2, "ob_warmup": 1}
+    settings = {"bench": "ob", "frameworks": "spikesub", "in_process": True, **ob}
+    out = run_job("bench_snn", settings, out=tmp_path / "run", quiet=True)
+    (row,) = json.loads((out / "metrics.json").read_text())["rows"]
+    assert (row["bench"], row["framework"], len(row["times_s"])) == ("ob", "spikesub", 2)
+    script = experiment_script("bench_snn")
+    argv = ["--bench", "ob", "--frameworks", "spikesub", "--in-process", "--ob-n", "24"]
+    argv += [
+        "--ob-steps",
+        "6",
+        "--ob-batch",
+        "3",
+        "--ob-repeats",
+        "1",
+        "--out",
+        str(tmp_path / "s"),
+    ]
+    assert script.main(argv) == 0
+    assert "| Linear+LIF n=24, T=6, B=3 | spikesub |" in capsys.readouterr().out
 
 
 def test_bad_options_exit_with_message_for_missing_frameworks(bench, tmp_path, monkeypatch):
@@ -151,9 +209,9 @@ def test_bad_options_exit_with_message_for_missing_frameworks(bench, tmp_path, m
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "spikingjelly" else real(name)
     )
-    with pytest.raises(SystemExit, match="spikingjelly is not installed.*--frameworks"):
+    with pytest.raises(ValueError, match="spikingjelly is not installed.*--frameworks"):
         bench.main(["--synthetic", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--frameworks must list"):
+    with pytest.raises(ValueError, match="frameworks must be from"):
         bench.main(["--synthetic", "--frameworks", "norse", "--out", str(tmp_path)])
 
 
@@ -197,7 +255,7 @@ def test_rounds_take_turns_and_pool_the_timed_steps(bench, tmp_path: Path) -> No
         [a / b for a, b in zip(ref["round_step_ms"], ours["round_step_ms"], strict=True)]
     )
     assert "per round (frameworks taking turns)" in (out / "bench.md").read_text()
-    with pytest.raises(SystemExit, match="--rounds"):
+    with pytest.raises(ValueError, match="rounds"):
         bench.main(["--synthetic", "--rounds", "0", "--out", str(tmp_path)])
 
 

@@ -1,18 +1,15 @@
 """SpikingJelly's LIFNode as the benchmark configures it, against snnTorch's Leaky.
 
-``experiments/bench_snn.py`` maps snnTorch's ``Leaky(beta=0.9, threshold=1,
-reset_mechanism="subtract", spike_grad=atan(2))`` to ``LIFNode(tau=1 / (1 - beta),
-decay_input=False, v_reset=None, detach_reset=True, surrogate_function=ATan(2))``. These tests
-run SpikingJelly for real and pin down what is equal (leak, threshold, surrogate, the spikes
-up to each neuron's first one, the gradients where no neuron has fired) and the one thing that
-is not: SpikingJelly subtracts the threshold before the next leak, snnTorch after it.
+``experiments/bench_snn.py`` (:mod:`spikesub.bench.snn.workloads`) maps snnTorch's
+``Leaky(beta=0.9, threshold=1, reset_mechanism="subtract", spike_grad=atan(2))`` to
+``LIFNode(tau=1 / (1 - beta), decay_input=False, v_reset=None, detach_reset=True,
+surrogate_function=ATan(2))``. These tests run SpikingJelly for real and pin down what is
+equal (leak, threshold, surrogate, the spikes up to each neuron's first one, the gradients
+where no neuron has fired) and the one thing that is not: SpikingJelly subtracts the
+threshold before the next leak, snnTorch after it.
 """
 
 from __future__ import annotations
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,17 +23,13 @@ pytest.importorskip(
 import snntorch as snn  # noqa: E402
 from snntorch import surrogate  # noqa: E402
 
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "bench_snn.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_snn_sj", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_snn_sj"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("bench_snn_sj", None)
+    """The benchmark's child side, where the neurons are configured."""
+    from spikesub.bench.snn import workloads
+
+    return workloads
 
 
 def _spikingjelly(bench, x: torch.Tensor):
