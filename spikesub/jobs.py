@@ -120,6 +120,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.bench.snn.cli",
         description="timing: training SNNs with snnTorch, SpikingJelly and spikesub layers",
     ),
+    "bench_snn_breakdown": Job(
+        config="spikesub.bench.snn_breakdown.config:BenchSnnBreakdownConfig",
+        run="spikesub.bench.snn_breakdown.run:run",
+        figures=None,
+        cli="spikesub.bench.snn_breakdown.cli",
+        description="timing: spikesub's MLP training step, kernel by kernel",
+    ),
     "sweep": Job(
         config=None,
         run=None,

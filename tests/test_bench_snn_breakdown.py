@@ -1,30 +1,34 @@
-"""Smoke test of experiments/bench_snn_breakdown.py on a tiny batch and synthetic images."""
+"""The kernel breakdown (job ``bench_snn_breakdown``, experiments/bench_snn_breakdown.py) on a
+tiny batch and synthetic images."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "bench_snn_breakdown.py"
-TINY = ["--synthetic", "--train-steps", "1", "--repeats", "2", "--batch", "4", "--T", "3"]
+from spikesub.bench.snn_breakdown import run as breakdown
+from spikesub.bench.snn_breakdown.config import BenchSnnBreakdownConfig
+from spikesub.jobs import run_job
+
+TINY = {"synthetic": True, "train_steps": 1, "repeats": 2, "batch": 4, "T": 3}
 
 
-@pytest.fixture(scope="module")
-def breakdown():
-    spec = importlib.util.spec_from_file_location("bench_snn_breakdown", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_snn_breakdown"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("bench_snn_breakdown", None)
+def test_config_defaults_and_refusals() -> None:
+    config = BenchSnnBreakdownConfig()
+    assert (config.threads, config.train_steps, config.repeats, config.batch, config.T) == (
+        1, 30, 20, 64, 20,
+    )  # fmt: skip
+    for bad, name in (({"repeats": 0}, "repeats"), ({"threads": 0}, "threads"),
+                      ({"train_steps": -1}, "train_steps"), ({"lr": 0.0}, "lr")):  # fmt: skip
+        with pytest.raises(ValueError, match=name):
+            BenchSnnBreakdownConfig(**bad)
 
 
-def test_every_kernel_timed_and_the_step_accounted_for(breakdown, tmp_path: Path) -> None:
-    result = breakdown.main([*TINY, "--quiet", "--out", str(tmp_path)])
+def test_every_kernel_timed_and_the_step_accounted_for(tmp_path: Path) -> None:
+    out = run_job("bench_snn_breakdown", TINY, out=tmp_path / "run")
+    result = json.loads((out / "metrics.json").read_text())
     names = [row["kernel"] for row in result["rows"]]
     assert len(names) == 17 and len(set(names)) == 17
     assert all(row["wall_ms"] > 0 and row["cpu_ms"] >= 0 for row in result["rows"])
@@ -39,14 +43,21 @@ def test_every_kernel_timed_and_the_step_accounted_for(breakdown, tmp_path: Path
     import spikesub.kernels.event_matmul as em
 
     assert em.event_matmul_csr_numba.__module__ == "spikesub.kernels.event_matmul"
-    table = (tmp_path / "breakdown.md").read_text()
+    table = (out / "breakdown.md").read_text()
     assert "| whole training step (median of 2) |" in table
     assert "Inside training" in table
-    assert json.loads((tmp_path / "config.json").read_text())["threads"] == 1
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["threads"] == 1 and saved["threads_used"] == 1
 
 
-def test_bad_options(breakdown, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="--repeats"):
-        breakdown.main(["--synthetic", "--repeats", "0", "--out", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--data-dir"):
-        breakdown.main(["--data-dir", str(tmp_path / "none"), "--out", str(tmp_path)])
+def test_script_and_bad_options(tmp_path: Path, experiment_script, capsys) -> None:
+    from spikesub.scripting import run_command
+
+    script = experiment_script("bench_snn_breakdown")
+    argv = ["--synthetic", "--train-steps", "0", "--repeats", "1", "--batch", "2", "--T", "2"]
+    assert script.main([*argv, "--out", str(tmp_path / "s")]) == 0
+    assert "| sum of the kernels |" in capsys.readouterr().out
+    assert run_command(script.main, ["--synthetic", "--repeats", "0"], prog="x") == 2
+    assert "repeats must be an integer >= 1" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="data_dir"):
+        run_job("bench_snn_breakdown", {"data_dir": str(tmp_path / "none")}, out=tmp_path / "r")
