@@ -127,6 +127,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.bench.snn_breakdown.cli",
         description="timing: spikesub's MLP training step, kernel by kernel",
     ),
+    "bench_snntorch_swap": Job(
+        config="spikesub.bench.snntorch_swap.config:BenchSnntorchSwapConfig",
+        run="spikesub.bench.snntorch_swap.run:run",
+        figures=None,
+        cli="spikesub.bench.snntorch_swap.cli",
+        description="timing: snnTorch's per-step loop with its own Leaky and after the swap",
+    ),
     "sweep": Job(
         config=None,
         run=None,
