@@ -134,6 +134,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.bench.snntorch_swap.cli",
         description="timing: snnTorch's per-step loop with its own Leaky and after the swap",
     ),
+    "crosscheck_brian2": Job(
+        config="spikesub.bench.crosscheck_brian2.config:CrosscheckBrian2Config",
+        run="spikesub.bench.crosscheck_brian2.run:run",
+        figures="spikesub.bench.crosscheck_brian2.figures:plot",
+        cli="spikesub.bench.crosscheck_brian2.cli",
+        description="the Izhikevich 2003 network in spikesub and Brian2 on the same input",
+    ),
     "sweep": Job(
         config=None,
         run=None,
