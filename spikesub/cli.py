@@ -29,6 +29,8 @@ spikesub: spiking neural networks on Numba CPU and CUDA kernels.
   spikesub force-sine --help     a spiking network learns a sine by FORCE (Nicola & Clopath 2017)
   spikesub rc --help             reservoir-computing benchmark (MC, NARMA-10, Mackey-Glass):
                                  spiking reservoirs against an echo-state network
+  spikesub bench-reservoir       benchmarks (also bench-threads, bench-snn, bench-snn-breakdown,
+                                 bench-snntorch-swap, crosscheck-brian2; as experiments/*.py)
   spikesub sweep FILE            many runs of a job (grid, seeds, an Optuna search) on Ray
   spikesub plot RUN_DIR          redraw the figures of a run folder from its saved results
   spikesub data verify DIR       check the dataset files in DIR (sizes, headers, checksums)
@@ -75,9 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
     eventtrain_cli.register(sub)
     force_sine_cli.register(sub)
     rc_cli.register(sub)
+    for module in _bench_clis().values():
+        module.register(sub)
     sweep_cli.register(sub)
     data_cli.register(sub)
     return parser
+
+
+def _bench_clis() -> dict[str, object]:
+    """The benchmarks' command modules by command (each a job of :mod:`spikesub.bench`)."""
+    import importlib
+
+    names = {
+        "bench-reservoir": "reservoir",
+        "bench-threads": "threads",
+        "bench-snn": "snn",
+        "bench-snn-breakdown": "snn_breakdown",
+        "bench-snntorch-swap": "snntorch_swap",
+        "crosscheck-brian2": "crosscheck_brian2",
+    }
+    return {
+        command: importlib.import_module(f"spikesub.bench.{package}.cli")
+        for command, package in names.items()
+    }
 
 
 def _version() -> str:
@@ -172,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rc": rc_cli.run_cli,
         "sweep": sweep_cli.run_cli,
         "data": data_cli.run_cli,
+        **{command: module.run_cli for command, module in _bench_clis().items()},
     }
     hint = sweep_cli.INTERRUPTED_HINT if args.command == "sweep" else ""
     return run_command(

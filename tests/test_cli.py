@@ -150,3 +150,28 @@ def test_demo_runs_the_full_network(tmp_path, capsys):
     assert list((out / "whatwhen").glob("*.png"))
     printed = capsys.readouterr().out
     assert "run folder" in printed and "what-and-when" in printed
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("bench-reservoir", "--sizes"),
+        ("bench-threads", "--rounds"),
+        ("bench-snn", "--bench"),
+        ("bench-snn-breakdown", "--out"),
+        ("bench-snntorch-swap", "--rounds"),
+        ("crosscheck-brian2", "--out"),
+    ],
+)
+def test_each_benchmark_is_a_command(command, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert option in capsys.readouterr().out
+
+
+def test_a_benchmark_command_refuses_a_bad_setting_in_one_line(capsys, tmp_path):
+    status = main(["bench-reservoir", "--sizes", "5", "--out", str(tmp_path / "b"), "--quiet"])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sizes" in err

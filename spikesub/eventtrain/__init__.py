@@ -17,6 +17,16 @@ The configuration imports nothing heavy; the run module loads torch and tonic.
 from __future__ import annotations
 
 from spikesub.eventtrain.config import EventTrainConfig
-from spikesub.eventtrain.figures import plot
+from spikesub.kernels.lazy_exports import lazy_getattr
+
+# the figures module imports matplotlib (a third of a second): loaded on first use, so that
+# ``spikesub --help``, which imports every job's configuration, stays fast
+_EXPORTS = {"plot": "spikesub.eventtrain.figures"}
 
 __all__ = ["EventTrainConfig", "plot"]
+
+__getattr__ = lazy_getattr("spikesub.eventtrain", _EXPORTS, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
