@@ -139,9 +139,17 @@ class SpikingReservoirModel:
         self._trace = traces[-1].copy()
         return traces
 
-    def fit(self, signal: Any, targets: Any, *, washout: int = 0) -> SpikingReservoirModel:
-        """Run on ``signal`` and fit the readout offline on the traces and ``targets``
-        ``(samples, outputs)`` (or ``(samples,)``), leaving out the first ``washout`` samples.
+    def fit(
+        self, signal: Any, targets: Any, *, washout: int = 0, online: bool = False, **options: Any
+    ) -> SpikingReservoirModel:
+        """Run on ``signal`` and train the readout on the traces and ``targets`` ``(samples,
+        outputs)`` (or ``(samples,)``), leaving out the first ``washout`` samples.
+
+        ``online=False`` (default): the readout's ``fit_offline`` (ridge: the least-squares
+        solution; FORCE: recursive least squares in one pass; the three-factor rule: its
+        passes and consolidation). ``online=True``: its ``fit_online``, learning sample by
+        sample as the signal arrives (FORCE's and the three-factor rule's own mode).
+        ``options`` go to that method (e.g. the three-factor rule's ``gate`` or ``epochs``).
         Returns ``self``."""
         targets = np.asarray(targets, dtype=np.float64)
         targets = targets[:, None] if targets.ndim == 1 else targets
@@ -157,7 +165,8 @@ class SpikingReservoirModel:
             self.readout = RidgeReadout(
                 self.n_features, targets.shape[1], ridge=self.ridge, fit_intercept=True
             )
-        self.readout.fit_offline(traces[washout:], targets[washout:])
+        fit = self.readout.fit_online if online else self.readout.fit_offline
+        fit(traces[washout:], targets[washout:], **options)
         return self
 
     def predict(self, signal: Any) -> np.ndarray:
