@@ -338,6 +338,7 @@ def lif_sequence(
     clamp_beta: bool = False,
     check_finite: bool = True,
     steps: int | None = None,
+    batch_first: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run leaky integrate-and-fire neurons over a whole sequence (snnTorch ``Leaky`` semantics).
 
@@ -358,10 +359,14 @@ def lif_sequence(
             ``beta`` use this.
         check_finite: reject non-finite ``x`` / ``mem0`` (one reduction over ``x``).
         steps: number of steps ``T`` for a static ``x``; None when ``x`` has a time axis.
+        batch_first: ``x`` is ``(B, T, F)`` (tonic's and many datasets' layout), and so are
+            the outputs; the kernels still run time-first (a transposed view in, the outputs
+            transposed back).
 
     Returns:
-        ``spk, mem``, both ``(T, B, F)`` in ``x``'s dtype and device; differentiable with
-        respect to ``x``, ``mem0``, ``beta`` and ``threshold`` where those require grad.
+        ``spk, mem``, both ``(T, B, F)`` (``(B, T, F)`` with ``batch_first``) in ``x``'s dtype
+        and device; differentiable with respect to ``x``, ``mem0``, ``beta`` and ``threshold``
+        where those require grad.
 
     Raises:
         TypeError: a tensor argument of the wrong type or dtype.
@@ -370,6 +375,16 @@ def lif_sequence(
         BackendUnavailableError: ``backend="cuda"`` and Numba cannot reach a GPU.
     """
     check_float_tensor("x", x)
+    if batch_first and steps is None:
+        if x.dim() != 3:
+            raise ValueError(
+                f"x must have shape (B, T, F) with batch_first (3 dimensions); got {tuple(x.shape)}"
+            )
+        spk, mem = lif_sequence(
+            x.transpose(0, 1), beta, threshold, mem0, reset=reset, surrogate=surrogate,
+            slope=slope, backend=backend, clamp_beta=clamp_beta, check_finite=check_finite,
+        )  # fmt: skip
+        return spk.transpose(0, 1), mem.transpose(0, 1)
     if steps is None:
         if x.dim() != 3:
             raise ValueError(f"x must have shape (T, B, F) (3 dimensions); got {tuple(x.shape)}")

@@ -130,3 +130,21 @@ def test_batch_first_and_steps_are_checked():
     with pytest.raises(ValueError, match="steps must be >= 1"):
         LIF(steps=0)
     assert "batch_first=True" in repr(LIF(batch_first=True, steps=3))
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_lif_sequence_batch_first_is_the_time_first_result_transposed(backend):
+    from spikesub.models.snn.functional import lif_sequence
+
+    x = torch.rand(7, 3, 5, dtype=torch.float64, requires_grad=True)  # (T, B, F)
+    spk, mem = lif_sequence(x, 0.8, 0.3, backend=backend)
+    xb = x.detach().transpose(0, 1).clone().requires_grad_(True)  # (B, T, F)
+    spk_b, mem_b = lif_sequence(xb, 0.8, 0.3, backend=backend, batch_first=True)
+    assert spk_b.shape == (3, 7, 5)
+    torch.testing.assert_close(spk_b, spk.transpose(0, 1))
+    torch.testing.assert_close(mem_b, mem.transpose(0, 1))
+    mem.sum().backward()
+    mem_b.sum().backward()
+    torch.testing.assert_close(xb.grad, x.grad.transpose(0, 1))
+    with pytest.raises(ValueError, match=r"\(B, T, F\) with batch_first"):
+        lif_sequence(xb[0], 0.8, batch_first=True)
