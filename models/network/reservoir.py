@@ -323,9 +323,7 @@ class SpikingReservoir:
                 "none"
             )
         self.homeostasis = homeostasis
-        self._homeostasis_args = homeostasis.kernel_args(
-            n, self.dt_ms, self.population.excitatory
-        )
+        self._homeostasis_args = homeostasis.kernel_args(n, self.dt_ms, self.population.excitatory)
 
     @staticmethod
     def for_population(population: Any, *args: Any, **kwargs: Any) -> SpikingReservoir:
