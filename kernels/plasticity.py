@@ -423,3 +423,126 @@ def three_factor_run_numba(
             if bad:
                 return t
     return -1
+
+
+# ---------------------------------------------------------------------------
+# The three-factor rule with normalised, high-passed updates for some outputs
+# ---------------------------------------------------------------------------
+
+
+def three_factor_nlms_run_numpy(
+    w, pending, elig, slow, traces, targets, gate, rates, decay, slow_decay, online, normalised,
+    out,
+):  # fmt: skip
+    """:func:`three_factor_run_numpy` in which the outputs flagged in ``normalised`` take a
+    normalised step on a high-passed eligibility.
+
+    Per step ``t``, after the output and the eligibility ``e`` (one trace per input):
+
+    1. the slow trace of every input, ``s <- slow_decay * s + (1 - slow_decay) * e``
+       (``slow_decay = 1``: ``s`` stays at its value, 0 from a reset);
+    2. an output ``i`` with ``normalised[i]`` and ``gate[t, i] > 0`` gains, with ``h = e - s``,
+       ``rates[i] * gate[t, i] * (targets[t, i] - y_i) * h / (h . r_t)`` (nothing when
+       ``h . r_t <= 1e-12``): the step that would move its output on this input by
+       ``rates[i] * gate * error``, made along the input's deviation from its recent
+       average, where the timing information of a sustained input lives;
+    3. the other outputs as in :func:`three_factor_run_numpy`, with ``rates[i]`` as their
+       learning rate.
+
+    Args:
+        elig: (1, N) float64 eligibility (``post = 1``). slow: (1, N) float64 slow traces.
+        rates: (n_out,) float64 learning rates (the normalised outputs' are dimensionless).
+        slow_decay: in [0, 1]. normalised: (n_out,) bool. The others as in
+            :func:`three_factor_run_numpy`.
+
+    Returns:
+        The first step whose output or updated weights are not finite, or -1.
+    """
+    dec = float(decay)
+    gain = 1.0 - dec
+    sd = float(slow_decay)
+    gate_cols = gate.shape[1]
+    n_out = w.shape[0]
+    online = np.asarray(online, dtype=bool)
+    normalised = np.asarray(normalised, dtype=bool)
+    rates = np.asarray(rates, dtype=np.float64)
+    for t in range(traces.shape[0]):
+        r64 = np.asarray(traces[t], dtype=np.float64)
+        y = np.asarray(w, dtype=np.float64) @ r64
+        out[t] = y
+        if not np.isfinite(y).all():
+            return t
+        elig[0] = dec * elig[0] + gain * r64
+        slow[0] = sd * slow[0] + (1.0 - sd) * elig[0]
+        g = gate[t] if gate_cols > 1 else np.full(n_out, gate[t, 0])
+        g = np.asarray(g, dtype=np.float64)
+        err = np.asarray(targets[t], dtype=np.float64) - y
+        h = elig[0] - slow[0]
+        power = float(h @ r64)
+        for i in range(n_out):
+            if not g[i] > 0:
+                continue
+            dest = w if online[i] else pending
+            if normalised[i]:
+                if not power > 1e-12:
+                    continue
+                step = (rates[i] * g[i] * err[i] / power) * h
+            else:
+                step = rates[i] * g[i] * err[i] * elig[0]
+            with np.errstate(over="ignore", invalid="ignore"):
+                dest[i] = np.asarray(dest[i], dtype=np.float64) + step
+            if not np.isfinite(dest[i]).all():
+                return t
+    return -1
+
+
+@njit(cache=True, error_model="numpy")
+def three_factor_nlms_run_numba(
+    w, pending, elig, slow, traces, targets, gate, rates, decay, slow_decay, online, normalised,
+    out,
+):  # fmt: skip
+    """Numba version of :func:`three_factor_nlms_run_numpy` (agrees to rounding)."""
+    n_steps = traces.shape[0]
+    n_out = w.shape[0]
+    n = w.shape[1]
+    dec = np.float64(decay)
+    gain = 1.0 - dec
+    sd = np.float64(slow_decay)
+    gate_stride = 1 if gate.shape[1] > 1 else 0
+    y = np.empty(n_out, dtype=np.float64)
+    for t in range(n_steps):
+        finite = True
+        for o in range(n_out):
+            y[o] = _weights_dot(w, o, traces, t, n)
+            out[t, o] = y[o]
+            if not np.isfinite(y[o]):
+                finite = False
+        if not finite:
+            return t
+        power = 0.0
+        for j in range(n):
+            r = np.float64(traces[t, j])
+            elig[0, j] = dec * elig[0, j] + gain * r
+            slow[0, j] = sd * slow[0, j] + (1.0 - sd) * elig[0, j]
+            power += (elig[0, j] - slow[0, j]) * r
+        for o in range(n_out):
+            g = np.float64(gate[t, o * gate_stride])
+            if not g > 0.0:
+                continue
+            dest = w if online[o] else pending
+            bad = False
+            if normalised[o]:
+                if not power > 1e-12:
+                    continue
+                a = rates[o] * g * (np.float64(targets[t, o]) - y[o]) / power
+                for j in range(n):
+                    dest[o, j] = np.float64(dest[o, j]) + a * (elig[0, j] - slow[0, j])
+                    bad |= not np.isfinite(dest[o, j])
+            else:
+                a = rates[o] * g * (np.float64(targets[t, o]) - y[o])
+                for j in range(n):
+                    dest[o, j] = np.float64(dest[o, j]) + a * elig[0, j]
+                    bad |= not np.isfinite(dest[o, j])
+            if bad:
+                return t
+    return -1

@@ -19,6 +19,18 @@ Per step ``t`` (``dt_ms`` apart), for output ``i`` and input ``j``:
 With a constant gate of 1, ``tau_eligibility_ms = 0`` and ``post="none"`` this is the delta
 (LMS) rule ``W <- W + learning_rate (target - W r) r^T``.
 
+Normalised outputs (``normalised_outputs``, with ``post="none"``) take a step of fixed size
+relative to the error instead, as normalised LMS does, along a high-passed eligibility:
+with ``s_j`` the eligibility low-passed with ``highpass_tau_ms`` (0: ``s = 0``) and
+``h = e - s``, ``dW_i = learning_rate_i g_i(t) err_i(t) h / (h . r(t))``, which moves the
+output on this input by ``learning_rate_i g_i err_i``. Every term is local to output ``i``
+and its synapses: the input's own two traces and a sum over the output's synapses. The
+reason: the traces of a sustained input share a large common component (filtered rates
+that stay up all trial), so the input correlation matrix has one huge eigenvalue and the
+directions that tell time apart are small; a plain step learns the common component at
+once and the timing very slowly, while a step along ``h`` works on the timing directions
+at the rate ``learning_rate_i`` asks for.
+
 Outputs flagged in ``online_outputs`` apply ``dW`` at every step. The others add it to
 ``pending`` (their error is computed with their current, unchanged weights), and
 :meth:`ThreeFactorReadout.consolidate` folds ``consolidation_rate * pending`` into their
@@ -32,7 +44,12 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.kernels.plasticity import three_factor_run_numba, three_factor_run_numpy
+from spikesub.kernels.plasticity import (
+    three_factor_nlms_run_numba,
+    three_factor_nlms_run_numpy,
+    three_factor_run_numba,
+    three_factor_run_numpy,
+)
 from spikesub.models.validation import (
     as_real_array,
     check_choice,
@@ -55,7 +72,7 @@ class ThreeFactorReadout(Readout):
     Args:
         n_inputs: number of input traces.
         n_outputs: number of outputs.
-        learning_rate: > 0, per step.
+        learning_rate: > 0, per step; one number, or one per output ((n_outputs,)).
         tau_eligibility_ms: eligibility time constant in ms, >= 0 (0: no memory).
         dt_ms: step of the traces in ms, > 0.
         online_outputs: (n_outputs,) bool mask, or one bool for all (default all True).
@@ -66,6 +83,10 @@ class ThreeFactorReadout(Readout):
         dtype: float32 (default) or float64, of ``weights`` and ``pending``.
         backend: ``"numpy"``, ``"numba"`` or ``"auto"`` (= numba).
         post: ``"none"`` (factor 2 is 1) or ``"output"`` (factor 2 is the output ``y_i``).
+        normalised_outputs: (n_outputs,) bool mask or one bool (default none): outputs that
+            take the normalised step on the high-passed eligibility (``post="none"`` only).
+        highpass_tau_ms: >= 0, time constant of the slow trace subtracted from the
+            eligibility of the normalised outputs (0: none, plain normalised LMS).
 
     Attributes:
         weights: (n_outputs, n_inputs). pending: (n_outputs, n_inputs), accumulated updates of
@@ -88,9 +109,11 @@ class ThreeFactorReadout(Readout):
         dtype: Any = np.float32,
         backend: str = "auto",
         post: str = "none",
+        normalised_outputs: Any = False,
+        highpass_tau_ms: float = 0.0,
     ):
         super().__init__(n_inputs, n_outputs, dtype)
-        self.learning_rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
+        self.learning_rate = learning_rate
         self.tau_eligibility_ms = check_real("tau_eligibility_ms", tau_eligibility_ms, low=0.0)
         self.dt_ms = check_real("dt_ms", dt_ms, low=0.0, low_open=True)
         self.consolidation_rate = check_real("consolidation_rate", consolidation_rate, low=0.0)
@@ -98,6 +121,15 @@ class ThreeFactorReadout(Readout):
         self._backend_name = backend
         self.post = check_choice("post", post, POST_FACTORS)
         self.online_outputs = self._check_online(online_outputs)
+        self.normalised_outputs = self._check_online(normalised_outputs, "normalised_outputs")
+        if post != "none" and (
+            self.normalised_outputs.any() or not np.all(self._rates == self._rates[0])
+        ):
+            raise ValueError(
+                'normalised_outputs and per-output learning rates need post="none" (one '
+                f"eligibility per input); got post={post!r}"
+            )
+        self.highpass_tau_ms = check_real("highpass_tau_ms", highpass_tau_ms, low=0.0)
         self._seed = seed if isinstance(seed, int) else None
         self._weight_init_scale: float | None = None
         if weight_init is not None:
@@ -121,6 +153,7 @@ class ThreeFactorReadout(Readout):
         self._pending = np.zeros_like(self._weights)
         rows = self.n_outputs if post == "output" else 1
         self._eligibility = np.zeros((rows, self.n_inputs), dtype=np.float64)
+        self._slow = np.zeros((1, self.n_inputs), dtype=np.float64)
         self._steps = 0
 
     @classmethod
@@ -129,7 +162,21 @@ class ThreeFactorReadout(Readout):
         return 3.0 * super()._state_bytes(n_inputs, n_outputs)
 
     # -- parameters ---------------------------------------------------------------------------
-    def _check_online(self, online: Any) -> np.ndarray:
+    def _check_rates(self, learning_rate: Any) -> np.ndarray:
+        if np.ndim(learning_rate) == 0:
+            rate = check_real("learning_rate", learning_rate, low=0.0, low_open=True)
+            return np.full(self.n_outputs, rate, dtype=np.float64)
+        rates = as_real_array("learning_rate", learning_rate)
+        if rates.shape != (self.n_outputs,):
+            raise ValueError(
+                f"learning_rate must be a number or have shape ({self.n_outputs},) (one per "
+                f"output); got shape {rates.shape}"
+            )
+        for i, v in enumerate(rates):
+            check_real(f"learning_rate[{i}]", float(v), low=0.0, low_open=True)
+        return np.array(rates, dtype=np.float64)
+
+    def _check_online(self, online: Any, name: str = "online_outputs") -> np.ndarray:
         if online is None:
             return np.ones(self.n_outputs, dtype=bool)
         if isinstance(online, (bool, np.bool_)):
@@ -137,10 +184,32 @@ class ThreeFactorReadout(Readout):
         mask = np.asarray(online)
         if mask.dtype != bool or mask.shape != (self.n_outputs,):
             raise ValueError(
-                f"online_outputs must be a bool or a bool array of shape ({self.n_outputs},); "
+                f"{name} must be a bool or a bool array of shape ({self.n_outputs},); "
                 f"got {mask.dtype} array of shape {mask.shape}"
             )
         return mask.copy()
+
+    @property
+    def learning_rate(self) -> float | np.ndarray:
+        """The learning rate: one number, or (n_outputs,) float64 (a copy), one per output."""
+        if self._scalar_rate:
+            return float(self._rates[0])
+        return self._rates.copy()
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        rates = self._check_rates(value)
+        if getattr(self, "post", "none") != "none" and not np.all(rates == rates[0]):
+            raise ValueError(f'per-output learning rates need post="none"; got post={self.post!r}')
+        self._rates = rates
+        self._scalar_rate = np.ndim(value) == 0
+
+    @property
+    def slow_decay(self) -> float:
+        """Per-step decay of the slow trace, ``exp(-dt_ms / highpass_tau_ms)`` (1 without)."""
+        if self.highpass_tau_ms == 0.0:
+            return 1.0
+        return math.exp(-self.dt_ms / self.highpass_tau_ms)
 
     @property
     def decay(self) -> float:
@@ -161,8 +230,10 @@ class ThreeFactorReadout(Readout):
         return self._eligibility[0] if self.post == "none" else self._eligibility
 
     def reset_eligibility(self) -> None:
-        """Set the eligibility traces to zero (start of a new, unrelated stream)."""
+        """Set the eligibility traces (and the slow traces) to zero (start of a new,
+        unrelated stream)."""
         self._eligibility[...] = 0.0
+        self._slow[...] = 0.0
 
     def _check_gate(self, gate: Any, n_steps: int) -> np.ndarray:
         if gate is None:
@@ -202,23 +273,33 @@ class ThreeFactorReadout(Readout):
         x, y = self._check_recording(traces, targets)
         g = self._check_gate(gate, x.shape[0])
         out = np.empty((x.shape[0], self.n_outputs), dtype=np.float64)
-        saved = (self._weights.copy(), self._pending.copy(), self._eligibility.copy())
-        run = three_factor_run_numba if self.backend == "numba" else three_factor_run_numpy
-        bad = run(
-            self._weights,
-            self._pending,
-            self._eligibility,
-            x,
-            y,
-            g,
-            self.learning_rate,
-            self.decay,
-            self.online_outputs,
-            out,
+        saved = (
+            self._weights.copy(),
+            self._pending.copy(),
+            self._eligibility.copy(),
+            self._slow.copy(),
         )
+        numba_ = self.backend == "numba"
+        if self.normalised_outputs.any() or not np.all(self._rates == self._rates[0]):
+            run = three_factor_nlms_run_numba if numba_ else three_factor_nlms_run_numpy
+            bad = run(
+                self._weights, self._pending, self._eligibility, self._slow, x, y, g,
+                self._rates, self.decay, self.slow_decay, self.online_outputs,
+                self.normalised_outputs, out,
+            )  # fmt: skip
+        else:
+            run = three_factor_run_numba if numba_ else three_factor_run_numpy
+            bad = run(
+                self._weights, self._pending, self._eligibility, x, y, g, self._rates[0],
+                self.decay, self.online_outputs, out,
+            )  # fmt: skip
         if bad >= 0:
-            self._weights[...], self._pending[...], self._eligibility[...] = saved
-            raise ReadoutDivergedError(bad, type(self).__name__, "lower learning_rate")
+            self._weights[...], self._pending[...], self._eligibility[...], self._slow[...] = saved
+            raise ReadoutDivergedError(
+                bad,
+                type(self).__name__,
+                f"lower learning_rate (now {self._rate_text()})",
+            )
         self._steps += x.shape[0]
         return out
 
@@ -253,12 +334,18 @@ class ThreeFactorReadout(Readout):
             self.consolidate()
         return self
 
+    def _rate_text(self) -> str:
+        if np.all(self._rates == self._rates[0]):
+            return f"{self._rates[0]:g}"
+        return "[" + ", ".join(f"{v:g}" for v in self._rates) + "]"
+
     # -- state --------------------------------------------------------------------------------
     def _state_arrays(self) -> dict[str, np.ndarray]:
         return {
             "weights": self._weights,
             "pending": self._pending,
             "eligibility": self._eligibility,
+            "slow": self._slow,
         }
 
     def config(self) -> dict[str, Any]:
@@ -266,7 +353,9 @@ class ThreeFactorReadout(Readout):
             "type": type(self).__name__,
             "n_inputs": self.n_inputs,
             "n_outputs": self.n_outputs,
-            "learning_rate": self.learning_rate,
+            "learning_rate": (
+                self.learning_rate if self._scalar_rate else [float(v) for v in self._rates]
+            ),
             "tau_eligibility_ms": self.tau_eligibility_ms,
             "dt_ms": self.dt_ms,
             "online_outputs": [bool(v) for v in self.online_outputs],
@@ -276,4 +365,6 @@ class ThreeFactorReadout(Readout):
             "dtype": self.dtype.name,
             "backend": self._backend_name,
             "post": self.post,
+            "normalised_outputs": [bool(v) for v in self.normalised_outputs],
+            "highpass_tau_ms": self.highpass_tau_ms,
         }

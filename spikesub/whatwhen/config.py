@@ -28,19 +28,17 @@ METHOD_LABELS: dict[str, str] = {
 }
 
 QUICK_SETTINGS: dict[str, Any] = {
-    "n_neurons": 400,
-    "n_blocks": 6,
-    "trials_per_block": 12,
-    "delay_switch_block": 2,
-    "probability_switch_block": 4,
-    "force_update_every": 4,
-    "eval_blocks": 1,
-    "recovery_run": 3,
+    "n_blocks": 10,
+    "delay_switch_block": 3,
+    "probability_switch_block": 6,
     "random_angle_draws": 50,
     "quick_run": True,
 }
-"""The small run of :meth:`WhatWhenConfig.quick` and ``--quick`` (under a minute on two
-cores): what it sets; everything else keeps its default."""
+"""The shorter run of :meth:`WhatWhenConfig.quick` and ``--quick``: the default network and
+paradigm with 10 blocks instead of 14 (each stretch between switches keeps at least 3 blocks
+of 20 trials, enough for the three-factor rule to learn and re-adapt and for FORCE without a
+reset to show that it does not; a smaller network or shorter blocks could not show it).
+What it sets; everything else keeps its default."""
 
 _POSITIVE = {"low": 0.0, "low_open": True}
 _UNIT = {"low": 0.0, "high": 1.0}
@@ -170,11 +168,31 @@ class WhatWhenConfig(JobConfig):
     tf_consolidate_every: int = setting(
         1, low=1, help="trials between consolidations (trials_per_block: between blocks)"
     )
+    tf_when_normalised: bool = setting(
+        True,
+        flag="--when-normalised",
+        help="the 'when' output's normalised step on the high-passed eligibility (off: the "
+        "plain step of tf_learning_rate)",
+    )
+    tf_when_rate: float = setting(
+        0.5,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        help="the 'when' output's normalised step: the fraction of the error corrected on "
+        "the current input",
+    )
+    tf_when_highpass_ms: float = setting(
+        100.0,
+        low=0.0,
+        help="time constant of the slow trace subtracted from the 'when' eligibility, ms "
+        "(0: plain normalised step)",
+    )
     tf_tau_eligibility_ms: float = setting(
         0.0, low=0.0, help="eligibility trace time constant, ms (0: none)"
     )
     tf_attention: bool = setting(
-        False,
+        True,
         flag="--attention",
         help="scale the three-factor rule's 'when' gate by each cue's recent timing surprise "
         "(associability, Pearce & Hall 1980)",
@@ -183,7 +201,7 @@ class WhatWhenConfig(JobConfig):
         0.5, low=0.0, high=1.0, low_open=True, help="associability's update rate per trial"
     )
     tf_attention_floor: float = setting(
-        0.05, **_UNIT, help="the lowest level of the attention-scaled gate"
+        0.2, **_UNIT, help="the lowest level of the attention-scaled gate"
     )
     tf_attention_ref: float = setting(
         0.15, **_POSITIVE, help="associability at which the attention-scaled gate is fully open"

@@ -162,6 +162,8 @@ def build_readouts(config: WhatWhenConfig, n: int) -> dict[str, Any]:
     """The four readouts of :data:`~spikesub.whatwhen.config.METHODS`, each ``n`` inputs to
     the three outputs "when", "what A", "what B"."""
     backend = "numpy" if config.backend == "numpy" else "auto"
+    lr = config.tf_learning_rate
+    when = config.tf_when_normalised
     force = {
         "alpha": config.force_alpha,
         "update_every": config.force_update_every,
@@ -171,7 +173,9 @@ def build_readouts(config: WhatWhenConfig, n: int) -> dict[str, Any]:
         "three_factor": ThreeFactorReadout(
             n,
             3,
-            learning_rate=config.tf_learning_rate,
+            learning_rate=np.array([config.tf_when_rate, lr, lr]) if when else lr,
+            normalised_outputs=np.array([when, False, False]),
+            highpass_tau_ms=config.tf_when_highpass_ms,
             tau_eligibility_ms=config.tf_tau_eligibility_ms,
             dt_ms=config.timing().dt_ms,
             online_outputs=np.array([True, False, False]),

@@ -180,6 +180,7 @@ class Runner:
             g_tf = g.copy()
             g_tf[:, WHEN] *= np.float32(level)
         try:
+            self.readouts["three_factor"].reset_eligibility()  # every trial starts at rest
             self._timed("three_factor", self.readouts["three_factor"].fit_online, x, y, gate=g_tf)
             for m in ("force", "force_reset"):
                 self._timed(m, self.readouts[m].fit_online, x[window], y[window])

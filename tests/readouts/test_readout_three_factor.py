@@ -149,3 +149,55 @@ def test_three_factor_divergence_raises_and_restores():
     assert isinstance(info.value, ss.SpikesubError)
     assert 0 <= info.value.step < len(x)
     np.testing.assert_array_equal(ro.weights, w0)
+
+
+def test_three_factor_normalised_kernels_agree():
+    from spikesub.kernels.plasticity import (
+        three_factor_nlms_run_numba,
+        three_factor_nlms_run_numpy,
+    )
+
+    x, y = regression(seed=3)
+    gate = np.ones((len(x), 1))
+    results = []
+    for run in (three_factor_nlms_run_numpy, three_factor_nlms_run_numba):
+        w = np.zeros((2, 12))
+        pending = np.zeros_like(w)
+        elig, slow = np.zeros((1, 12)), np.zeros((1, 12))
+        out = np.empty((len(x), 2))
+        rates = np.array([0.5, 0.01])
+        normalised = np.array([True, False])
+        online = np.array([True, False])
+        bad = run(w, pending, elig, slow, x, y, gate, rates, 0.0, 0.9, online, normalised, out)
+        assert bad == -1
+        results.append((w, pending, out))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_three_factor_normalised_step_corrects_a_fraction_of_the_error():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 1.0, (1, 20))
+    ro = ss.ThreeFactorReadout(20, 1, learning_rate=0.5, normalised_outputs=True)
+    ro.fit_online(x, np.array([[2.0]]))
+    np.testing.assert_allclose(ro.predict(x), [[1.0]], rtol=1e-5)  # half of the error 2
+
+
+def test_three_factor_per_output_rates_and_their_checks():
+    ro = ss.ThreeFactorReadout(
+        4,
+        3,
+        learning_rate=[0.5, 1e-3, 1e-3],
+        normalised_outputs=[True, False, False],
+        highpass_tau_ms=100.0,
+    )
+    assert ro.config()["learning_rate"] == [0.5, 1e-3, 1e-3]
+    assert ss.ThreeFactorReadout.from_state_dict(ro.state_dict()).config() == ro.config()
+    with pytest.raises(ValueError, match="learning_rate"):
+        ss.ThreeFactorReadout(4, 3, learning_rate=[0.5, 1e-3])
+    with pytest.raises(ValueError, match="learning_rate"):
+        ss.ThreeFactorReadout(4, 3, learning_rate=[0.5, -1.0, 1e-3])
+    with pytest.raises(ValueError, match="post"):
+        ss.ThreeFactorReadout(4, 3, normalised_outputs=True, post="output")
+    with pytest.raises(ValueError, match="highpass_tau_ms"):
+        ss.ThreeFactorReadout(4, 3, highpass_tau_ms=-1.0)

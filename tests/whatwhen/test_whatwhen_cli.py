@@ -35,9 +35,10 @@ def test_cli_registers_whatwhen_with_its_options():
     cfg = ww_cli.config_from_args(args)
     assert cfg.n_neurons == 200 and cfg.seed == 3 and cfg.backend == "numpy"
     assert cfg == WhatWhenConfig.quick(n_neurons=200, seed=3, backend="numpy")
-    assert not cfg.tf_attention
-    attention = parser.parse_args(["whatwhen", "--attention"])
-    assert ww_cli.config_from_args(attention).tf_attention
+    assert cfg.tf_attention and cfg.tf_when_normalised
+    plain = parser.parse_args(["whatwhen", "--no-attention", "--no-when-normalised"])
+    assert not ww_cli.config_from_args(plain).tf_attention
+    assert not ww_cli.config_from_args(plain).tf_when_normalised
     assert ww_cli.config_from_args(parser.parse_args(["whatwhen"])) == WhatWhenConfig()
 
 
@@ -60,7 +61,7 @@ def test_help_groups_the_options(capsys):
     text = capsys.readouterr().out
     for title in ("reservoir", "paradigm", "three-factor readout", "FORCE and ridge", "run"):
         assert f"\n{title}" in text, title
-    assert "--tf-learning-rate" in text and "--quick" in text and "n-neurons 400" in text
+    assert "--tf-learning-rate" in text and "--quick" in text and "n-blocks 10" in text
 
 
 def test_cli_bad_parameter_is_one_line_and_status_2(tmp_path, capsys):

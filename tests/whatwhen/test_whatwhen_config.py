@@ -17,7 +17,8 @@ SAVED_FIELDS = (
     "trace_tau_ms delays_ms probabilities n_blocks trials_per_block onset_ms tail_ms trial_ms "
     "bump_sigma_ms what_start_ms gate_tail_sigmas delay_switch_block delay_switch_cue "
     "delay_switch_ms probability_switch_block probability_switch_cue probability_switch_value "
-    "tf_learning_rate tf_consolidation_rate tf_consolidate_every tf_tau_eligibility_ms "
+    "tf_learning_rate tf_consolidation_rate tf_consolidate_every tf_when_normalised tf_when_rate "
+    "tf_when_highpass_ms tf_tau_eligibility_ms "
     "tf_attention tf_attention_rate tf_attention_floor tf_attention_ref force_alpha "
     "force_update_every ridge timing_tolerance probability_tolerance recovery_run eval_blocks "
     "random_angle_draws quick_run"
@@ -29,10 +30,10 @@ def test_the_settings_keep_their_names_and_order():
 
 
 def test_the_fingerprints_of_saved_runs_are_unchanged():
-    # the fingerprints of the default and quick runs' config.json as written before: their
-    # folders still resume
-    assert config_fingerprint("whatwhen", WhatWhenConfig().to_dict()) == "29a43c401f32d3c5"
-    assert config_fingerprint("whatwhen", WhatWhenConfig.quick().to_dict()) == "45e00648d9bd6478"
+    # the fingerprints of the default and quick runs' config.json (since the normalised "when"
+    # step became the default): folders written with these settings still resume
+    assert config_fingerprint("whatwhen", WhatWhenConfig().to_dict()) == "785651ed400cfbe4"
+    assert config_fingerprint("whatwhen", WhatWhenConfig.quick().to_dict()) == "5dcfbb46f12320a3"
 
 
 def test_a_saved_config_loads_with_tuples():

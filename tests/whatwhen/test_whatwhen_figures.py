@@ -39,7 +39,7 @@ def test_spikesub_plot_finds_the_job_of_the_folder(tiny_run):
 def test_plot_of_an_interrupted_run_draws_what_is_there(tmp_path, tiny_config):
     out = tmp_path / "run"
     with pytest.raises(WhatWhenDivergedError):
-        run(tiny_config(tf_learning_rate=1e3), out, progress=False)
+        run(tiny_config(tf_learning_rate=1e3, tf_when_normalised=False), out, progress=False)
     names = {p.name for p in plot(out)}
     assert "paradigm.png" in names and "outputs.png" not in names
 

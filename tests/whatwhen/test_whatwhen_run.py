@@ -63,7 +63,7 @@ def test_the_registry_runs_the_job_from_a_dict(tmp_path, tiny_config):
 def test_diverging_readout_stops_and_keeps_the_folder(tmp_path, tiny_config):
     out = tmp_path / "run"
     with pytest.raises(WhatWhenDivergedError, match="diverged"):
-        run(tiny_config(tf_learning_rate=1e3), out, progress=False)
+        run(tiny_config(tf_learning_rate=1e3, tf_when_normalised=False), out, progress=False)
     assert read_json(out / "config.json")["experiment"] == "whatwhen"
     assert _metrics(out)["status"].startswith("diverged")
 
