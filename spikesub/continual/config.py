@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from spikesub.config import JobConfig, setting
-from spikesub.continual.names import ACTIVITIES, LR_SCHEDULES, METHODS, NETWORKS, TRAINING_METHODS
+from spikesub.continual.names import (
+    ACTIVITIES,
+    ARCHITECTURES,
+    LR_SCHEDULES,
+    METHODS,
+    NETWORKS,
+    SCENARIOS,
+    TRAINING_METHODS,
+)
 from spikesub.continual.tasks import BENCHMARKS
 
 __all__ = [
@@ -46,6 +54,11 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     ),
 }  # fmt: skip
 """Network and training defaults of each benchmark family (MNIST and the 8x8 digits)."""
+
+CONV_DEFAULTS: dict[str, Any] = dict(steps=4, epochs=1, batch_size=32, lr=0.05)
+"""Defaults of the conv architectures over the family's (``hidden`` stays unset: no fully
+connected layer after the conv stages unless asked for): few time steps and one epoch, so
+that a conv run on MNIST takes minutes on a CPU."""
 
 QUICK: dict[str, Any] = dict(
     hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
@@ -124,9 +137,26 @@ class ContinualConfig(JobConfig):
         1.0, low=0.0, help="from the second task on, the input layer learns at lr times this"
     )
     steps: int | None = setting(None, low=1, help="time steps per sample")
-    hidden: tuple[int, ...] | None = setting(None, low=1, help="hidden layer sizes, e.g. 800,800")
+    hidden: tuple[int, ...] | None = setting(
+        None,
+        low=1,
+        help="hidden layer sizes, e.g. 800,800 (conv nets: fully connected layers after the "
+        "conv stages, default none)",
+    )
     beta: float = setting(
         0.9, low=0.0, high=1.0, low_open=True, help="membrane decay per step of the LIF neurons"
+    )
+    architecture: str = setting(
+        "mlp",
+        choices=ARCHITECTURES,
+        help="spiking MLP, small spiking conv net, the HLOP paper's CIFAR conv net or its "
+        "reduced ResNet-18",
+    )
+    scenario: str = setting(
+        "task",
+        choices=SCENARIOS,
+        help="task-incremental (logits restricted to the task's classes) or class-incremental "
+        "(one shared head over every class)",
     )
     network: str = setting(
         "spikesub",
@@ -187,12 +217,25 @@ class ContinualConfig(JobConfig):
 
     def resolve(self) -> dict[str, Any]:
         defaults = dict(FAMILY_DEFAULTS[family(self.benchmark)])
+        if self.architecture != "mlp":
+            defaults.update(CONV_DEFAULTS)
         if self.quick:
             defaults.update(QUICK)
+        if self.architecture != "mlp":
+            defaults.pop("hidden")  # unset: no fully connected layer after the conv stages
         values = {name: v for name, v in defaults.items() if getattr(self, name) is None}
-        hidden = values.get("hidden", self.hidden)
-        values.update(self._method_defaults(len(hidden)))
+        hidden = values.get("hidden", self.hidden) or ()
+        values.update(self._method_defaults(self._n_protected(len(hidden))))
         return values
+
+    def _n_protected(self, n_hidden: int) -> int:
+        """Protected layers of the network less one: the hidden fully connected layers, plus
+        the conv layers of a conv architecture (the readout is the one more)."""
+        if self.architecture == "mlp":
+            return n_hidden
+        from spikesub.continual.networks import conv_layer_count
+
+        return n_hidden + conv_layer_count(self.architecture)
 
     def _method_defaults(self, n_hidden: int) -> dict[str, Any]:
         """The chosen method's unset options: the quick preset's, else the strategy's."""
@@ -214,6 +257,11 @@ class ContinualConfig(JobConfig):
         return values
 
     def check(self) -> None:
+        if self.architecture != "mlp" and (self.network != "spikesub" or self.training != "bptt"):
+            raise ValueError(
+                f"architecture={self.architecture!r} needs network='spikesub' and "
+                "training='bptt' (the conv nets are built from spikesub layers, trained by BPTT)"
+            )
         if self.training == "online" and self.network != "spikesub":
             raise ValueError("training='online' needs network='spikesub' (SpikingLinear layers)")
         if self.n_tasks is not None and self.n_tasks > BENCHMARKS[self.benchmark]:

@@ -19,3 +19,11 @@ ACTIVITIES: tuple[str, ...] = ("trace", "spikes")
 
 #: Learning-rate schedules within a task.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+
+#: Network architectures: the spiking MLP, a small spiking conv net (MNIST-sized images), the
+#: HLOP paper's CIFAR-100 conv net and its reduced ResNet-18 (5-Datasets, miniImageNet).
+ARCHITECTURES: tuple[str, ...] = ("mlp", "convnet", "cifar_cnn", "resnet18")
+
+#: Task-incremental (each task's logits restricted to its classes: one head per task, as in
+#: the HLOP paper) or class-incremental (one shared head over every class of the benchmark).
+SCENARIOS: tuple[str, ...] = ("task", "class")

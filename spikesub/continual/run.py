@@ -74,9 +74,9 @@ from spikesub.continual.names import (
     NETWORKS,
     TRAINING_METHODS,
 )
-from spikesub.continual.networks import snntorch_mlp, spiking_mlp
-from spikesub.continual.sizes import check_continual_memory
-from spikesub.continual.tasks import Task, make_benchmark
+from spikesub.continual.networks import snntorch_mlp, spiking_convnet, spiking_mlp
+from spikesub.continual.sizes import check_continual_memory, check_conv_memory
+from spikesub.continual.tasks import IMAGE_SHAPES, Task, class_incremental, make_benchmark
 from spikesub.models.errors import RunFolderError, SpikesubError
 from spikesub.runs import (
     atomic_write_bytes,
@@ -439,12 +439,24 @@ def benchmark_tasks(config: ContinualConfig, *, download: bool = False) -> list[
         validation=config.validation,
         download=download,
     )
-    return _subsample(tasks, config.max_train, config.seed)
+    tasks = _subsample(tasks, config.max_train, config.seed)
+    return class_incremental(tasks) if config.scenario == "class" else tasks
 
 
 def build_model(config: ContinualConfig, n_features: int) -> torch.nn.Module:
     """The untrained network of ``config`` (on the CPU) for inputs of ``n_features``; load a
     checkpoint's ``"model"`` into it to score saved weights."""
+    if config.architecture != "mlp":
+        shape = IMAGE_SHAPES[config.benchmark]
+        if math.prod(shape) != n_features:
+            raise ValueError(
+                f"a {config.architecture} needs images of shape {shape}; the inputs have "
+                f"{n_features} features"
+            )
+        return spiking_convnet(
+            config.architecture, shape, N_OUTPUTS, config.steps, hidden=config.hidden or (),
+            beta=config.beta,
+        )  # fmt: skip
     sizes = (n_features, *config.hidden, N_OUTPUTS)
     if config.network == "snntorch":
         return snntorch_mlp(sizes, config.steps, beta=config.beta)
@@ -573,11 +585,14 @@ def _start(
     # refused before the run folder exists: an oversized network or batch leaves nothing behind
     stage_sizes = [len(task.y_train) for task in tasks]
     n_train = sum(stage_sizes) if config.method == "multitask" else max(stage_sizes)
-    check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=N_OUTPUTS)
-    run_dir = ranks.main_only(lambda: _prepare_folder(config, out, resume))
-
+    if config.architecture == "mlp":
+        check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=N_OUTPUTS)
     torch.manual_seed(_derived_seed(config.seed, 0x5EED))
-    model = build_model(config, tasks[0].n_features).to(device)
+    model = build_model(config, tasks[0].n_features)
+    if config.architecture != "mlp":  # the conv stages' activity, before anything is run
+        check_conv_memory(model, config)
+    run_dir = ranks.main_only(lambda: _prepare_folder(config, out, resume))
+    model = model.to(device)
     ranks.broadcast_(model.state_dict().values())  # the same start on every rank, as DDP's
     online_step = _online_trainer(model) if config.training == "online" else None
     fingerprint = config_fingerprint(JOB, config.to_dict())
@@ -655,6 +670,8 @@ def _learn_task(session: _Session, t: int) -> tuple[np.ndarray, torch.optim.Opti
     else:
         data = _task_data(session.tasks[t], N_OUTPUTS, session.device)
     session.n_train.append(len(data))
+    if t > 0 and hasattr(session.model, "freeze_norm"):
+        session.model.freeze_norm()  # batch norm learns on the first task only (HLOP's code)
     session.strategy.begin_task(t)
     optimizer, train_s, proj_s, pen_s = _train(session, t, data)
     session.strategy.set_shard(None)

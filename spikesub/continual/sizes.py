@@ -36,8 +36,10 @@ __all__ = [
     "activity_rows_per_example",
     "bptt_activation_bytes",
     "check_continual_memory",
+    "check_conv_memory",
     "check_network_memory",
     "recorded_activity_bytes",
+    "unfolded_activity_bytes",
     "weight_bytes",
 ]
 
@@ -213,5 +215,60 @@ def check_continual_memory(
         f"steps={config.steps}, batch_size={config.batch_size}",
         total,
         parts={name: n_bytes for name, n_bytes in parts.items() if n_bytes > 0},
+    )
+    return total
+
+
+def unfolded_activity_bytes(
+    module: nn.Conv2d, input_shape: Sequence[int], steps: int, batch: int
+) -> float:
+    """Bytes of the unfolded input patches of ``module`` for one batch (float32, twice: the
+    patches and their transposed copy, as :func:`~spikesub.continual.taps.activity_rows`
+    makes them): ``2 * batch * rows per example * C * kh * kw * 4``."""
+    rows = activity_rows_per_example(module, input_shape, steps)
+    kh, kw = module.kernel_size
+    return 2.0 * batch * rows * module.in_channels * kh * kw * FLOAT_BYTES
+
+
+def check_conv_memory(model: nn.Module, config: Any) -> float:
+    """Refuse (MemoryBudgetError) a conv net whose training or recording would exceed the
+    memory budget, before anything runs: first each conv layer's unfolded input patches of
+    one batch (what GPM and HLOP record, and what a convolution's weights see), naming the
+    layer; then one batch through time of all the conv stages with the weights.
+
+    Args:
+        model: a conv net of :mod:`spikesub.continual.networks` (its ``conv_units()`` know
+            their input shapes).
+        config: the run's :class:`~spikesub.continual.config.ContinualConfig`.
+
+    Returns:
+        the estimate of one training step in bytes.
+    """
+    batch = int(config.batch_size)
+    units = list(model.conv_units())
+    names = {id(m): name for name, m in model.named_modules()}
+    if config.method in ("gpm", "hlop"):
+        for unit in units:
+            check_allocation(
+                f"the unfolded input patches of conv layer {names.get(id(unit), '?')!r} "
+                f"(Conv2d({unit.conv.in_channels}, {unit.conv.out_channels}, "
+                f"kernel_size={tuple(unit.conv.kernel_size)}) on inputs {unit.input_shape} x "
+                f"{unit.input_steps} steps) for a batch of {batch}",
+                unfolded_activity_bytes(unit.conv, unit.input_shape, unit.input_steps, batch),
+            )
+    neurons = sum(math.prod(unit.conv_shape) for unit in units)
+    copies = 3 if config.momentum > 0 else 2
+    weights = copies * FLOAT_BYTES * sum(p.numel() for p in model.parameters())
+    parts = {
+        "weights with gradients and momentum": float(weights),
+        "one batch through time": float(
+            BPTT_COPIES["spikesub"] * config.steps * batch * neurons * FLOAT_BYTES
+        ),
+    }
+    total = sum(parts.values())
+    check_allocation(
+        f"continual run of a {config.architecture} with steps={config.steps}, batch_size={batch}",
+        total,
+        parts=parts,
     )
     return total

@@ -40,10 +40,26 @@ from spikesub.datasets import (
     to_float,
 )
 
-__all__ = ["BENCHMARKS", "Task", "load_digits_split", "make_benchmark"]
+__all__ = [
+    "BENCHMARKS",
+    "IMAGE_SHAPES",
+    "Task",
+    "class_incremental",
+    "load_digits_split",
+    "make_benchmark",
+]
 
 #: Benchmark names -> number of tasks.
 BENCHMARKS: dict[str, int] = {"pmnist": 10, "splitmnist": 5, "digits": 5, "splitdigits": 5}
+
+#: Image shape ``(channels, height, width)`` of each benchmark's flattened inputs (for the
+#: conv nets; a permuted benchmark's images are its permuted pixels laid out the same way).
+IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "pmnist": (1, 28, 28),
+    "splitmnist": (1, 28, 28),
+    "digits": (1, 8, 8),
+    "splitdigits": (1, 8, 8),
+}
 
 #: The class pairs of the split benchmarks.
 SPLIT_CLASSES: tuple[tuple[int, int], ...] = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
@@ -300,3 +316,21 @@ def make_benchmark(
     if validation > 0:
         tasks = _holdout(tasks, float(validation), seed)
     return tasks
+
+
+def class_incremental(tasks: list[Task]) -> list[Task]:
+    """The same tasks with one shared head: every task's ``classes`` become the union of all
+    tasks' classes, so training and scoring pick among every class of the benchmark (the
+    class-incremental scenario; the task identity is not used)."""
+    union = tuple(sorted({c for task in tasks for c in task.classes}))
+    return [
+        Task(
+            name=task.name,
+            x_train=task.x_train,
+            y_train=task.y_train,
+            x_test=task.x_test,
+            y_test=task.y_test,
+            classes=union,
+        )  # fmt: skip
+        for task in tasks
+    ]
