@@ -87,6 +87,12 @@ ACTIVITY_DEFAULTS = {"gpm_activity": "spikes", "hlop_activity": "trace"}
 """GPM keeps the spikes of Saha et al.'s representation matrix; HLOP protects a hidden
 layer's presynaptic traces, whose subspace keeps old inputs' membranes unchanged."""
 
+CONV_METHOD_OPTIONS: dict[str, Any] = {"hlop_epochs": 1}
+"""HLOP on the conv nets: one Hebbian pass, over the activity recorded while the task's last
+epoch trains (strategy option ``record="training"``, as the paper's code updates its
+lateral neurons during training) instead of a separate recording pass, whose forward passes
+through the conv stages would cost about half of an epoch."""
+
 QUICK_METHOD_OPTIONS: dict[str, Any] = {"hlop_threshold": 0.97, "hlop_epochs": 1}
 """Method options of a quick run (one threshold for every layer, one Hebbian pass)."""
 
@@ -250,6 +256,8 @@ class ContinualConfig(JobConfig):
                 continue
             if self.quick and name in QUICK_METHOD_OPTIONS:
                 values[name] = QUICK_METHOD_OPTIONS[name]
+            elif self.architecture != "mlp" and name in CONV_METHOD_OPTIONS:
+                values[name] = CONV_METHOD_OPTIONS[name]
             elif name in ACTIVITY_DEFAULTS:
                 values[name] = ACTIVITY_DEFAULTS[name]
             else:
@@ -304,6 +312,8 @@ class ContinualConfig(JobConfig):
                 opts[option] = value
         if self.method in ("gpm", "hlop"):
             opts["seed"] = self.seed
+        if self.method == "hlop" and self.architecture != "mlp":
+            opts["record"] = "training"  # see CONV_METHOD_OPTIONS
         opts.update(self.strategy_options)
         return opts
 
