@@ -240,6 +240,23 @@ class WhatWhenConfig(JobConfig):
                 f"delays_ms and probabilities need one entry per cue; got {len(self.delays_ms)} "
                 f"and {len(self.probabilities)}"
             )
+        k = len(self.delays_ms)
+        for kind, block, cue in (
+            ("delay", self.delay_switch_block, self.delay_switch_cue),
+            ("probability", self.probability_switch_block, self.probability_switch_cue),
+        ):
+            if block is None:
+                continue
+            if block >= self.n_blocks:
+                raise ValueError(
+                    f"{kind}_switch_block must be in [1, {self.n_blocks - 1}] (n_blocks = "
+                    f"{self.n_blocks}); got {block}"
+                )
+            if cue >= k:
+                raise ValueError(
+                    f"{kind}_switch_cue must be one of the {k} cues of delays_ms and "
+                    f"probabilities, 0 to {k - 1}; got {cue}"
+                )
         self.reservoir_params()
         make_schedule(
             self.delays_ms,

@@ -38,6 +38,9 @@ ONLINE_METHODS = ("three_factor", "force", "force_reset")
 """The readouts that learn trial by trial (ridge is fitted at the end of each block)."""
 
 
+_NAMES = {"three_factor": "three-factor", "force": "FORCE (no reset)", "force_reset": "FORCE"}
+
+
 class WhatWhenDivergedError(SpikesubError):
     """A readout diverged during the experiment; the run folder keeps the blocks done."""
 
@@ -179,16 +182,32 @@ class Runner:
         if self.cfg.tf_attention:
             g_tf = g.copy()
             g_tf[:, WHEN] *= np.float32(level)
+        m, start = "three_factor", 0
         try:
             self.readouts["three_factor"].reset_eligibility()  # every trial starts at rest
             self._timed("three_factor", self.readouts["three_factor"].fit_online, x, y, gate=g_tf)
-            for m in ("force", "force_reset"):
-                self._timed(m, self.readouts[m].fit_online, x[window], y[window])
+            m, start = "force", onset
+            self._timed(m, self.readouts[m].fit_online, x[window], y[window])
+            m = "force_reset"
+            self._timed(m, self.readouts[m].fit_online, x[window], y[window])
         except ReadoutDivergedError as error:
+            step = "" if error.step is None else f" at step {start + error.step} of the trial"
             raise WhatWhenDivergedError(
-                f"readout diverged in trial {trial.index} (block {trial.block}): {error}"
+                f"the {_NAMES[m]} readout diverged in trial {trial.index} (block "
+                f"{trial.block}){step}: its outputs or weights became non-finite; its weights "
+                f"were restored to their values before the trial and the run stopped with "
+                f"{self.blocks_done} blocks done; {self._remedy(m)}"
             ) from error
         return window
+
+    def _remedy(self, m: str) -> str:
+        """The settings to change when readout ``m`` diverges."""
+        cfg = self.cfg
+        if m == "three_factor":
+            return f"lower tf_learning_rate (now {cfg.tf_learning_rate:g})" + (
+                "" if cfg.tf_when_normalised else " or turn on tf_when_normalised"
+            )
+        return f"raise force_alpha (now {cfg.force_alpha:g}; P(0) = I / alpha)"
 
     def _keep_example(
         self, trial: Trial, outputs: dict[str, np.ndarray], y: np.ndarray, g: np.ndarray
@@ -255,7 +274,10 @@ class Runner:
             self._timed("three_factor", self.readouts["three_factor"].consolidate)
         except ReadoutDivergedError as error:
             raise WhatWhenDivergedError(
-                f"readout diverged consolidating in block {block}: {error}"
+                f"three-factor readout diverged consolidating in block {block}: its weights "
+                f"became non-finite and were restored; lower tf_consolidation_rate (now "
+                f"{self.cfg.tf_consolidation_rate:g}) or tf_learning_rate (now "
+                f"{self.cfg.tf_learning_rate:g})"
             ) from error
 
     # -- bookkeeping ------------------------------------------------------------------------

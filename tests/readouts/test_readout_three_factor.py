@@ -151,6 +151,18 @@ def test_three_factor_divergence_raises_and_restores():
     np.testing.assert_array_equal(ro.weights, w0)
 
 
+@pytest.mark.parametrize("value", [1.5, -0.1, np.nan])
+def test_three_factor_gate_outside_0_1_is_refused_and_changes_nothing(value):
+    x, y = regression(seed=9)
+    ro = ss.ThreeFactorReadout(12, 2, learning_rate=0.01, normalised_outputs=[True, False])
+    w0 = ro.weights.copy()
+    gate = np.full((len(x), 2), 0.5)
+    gate[3, 1] = value
+    with pytest.raises(ValueError, match="gate"):
+        ro.fit_online(x, y, gate=gate)
+    np.testing.assert_array_equal(ro.weights, w0)
+
+
 def test_three_factor_normalised_kernels_agree():
     from spikesub.kernels.plasticity import (
         three_factor_nlms_run_numba,

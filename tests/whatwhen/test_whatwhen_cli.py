@@ -123,3 +123,33 @@ def test_bad_lists_of_numbers_end_in_one_line(option, value, message, tmp_path, 
     err = capsys.readouterr().err.strip()
     assert message in err.splitlines()[-1] and "Traceback" not in err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # a gate outside [0, 1]: the attention-scaled gate's floor
+        (["--tf-attention-floor", "1.5"], "tf_attention_floor must be a finite number in [0, 1]"),
+        (["--tf-attention-floor", "-0.2"], "tf_attention_floor must be a finite number in [0, 1]"),
+        # a cue set whose lists do not match, or a switch of a cue that is not there
+        (["--probabilities", "0.2,0.4,0.6"], "need one entry per cue; got 4 and 3"),
+        (["--delay-switch-cue", "7"], "delay_switch_cue must be one of the 4 cues"),
+        # a learning rate that makes the rule diverge: the step, the restored weights, the cure
+        (
+            ["--tf-learning-rate", "1000", "--no-when-normalised"],
+            "three-factor readout diverged in trial 0 (block 0) at step",
+        ),
+    ],
+)
+def test_bad_input_ends_in_one_line_and_status_2(options, message, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert spikesub_main(["whatwhen", *SMALL, "--quiet", *options, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert message in err
+    if "diverged" in message:
+        assert "weights were restored to their values before the trial" in err
+        assert "lower tf_learning_rate (now 1000)" in err
+        assert read_json(out / "metrics.json")["status"].startswith("diverged")
+    else:
+        assert not out.exists()

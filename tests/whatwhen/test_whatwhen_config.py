@@ -58,7 +58,12 @@ def test_delay_longer_than_a_fixed_trial_is_refused():
         ({"n_neurons": 5}, "n_neurons"),
         ({"tf_learning_rate": 0.0}, "tf_learning_rate"),
         ({"force_update_every": 0}, "force_update_every"),
-        ({"delay_switch_block": 20}, "switch block"),
+        ({"delay_switch_block": 20}, "delay_switch_block must be in"),
+        ({"delay_switch_cue": 4}, "delay_switch_cue must be one of the 4 cues"),
+        (
+            {"probability_switch_cue": 3, "delays_ms": (200.0, 300.0), "probabilities": (0.2, 0.5)},
+            "probability_switch_cue",
+        ),
         ({"delay_switch_block": 8}, "delay_switch_block and probability_switch_block"),
         ({"tf_attention_rate": 0.0}, "tf_attention_rate"),
         ({"tf_attention_floor": 1.5}, "tf_attention_floor"),
