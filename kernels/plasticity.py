@@ -277,6 +277,19 @@ def _weights_dot(w, o, traces, t, n):
     return ((s0 + s1) + (s2 + s3)) + tail
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _read_outputs(w, traces, t, n, y, out):
+    """The outputs ``y = W r`` of step ``t`` into ``y`` and ``out[t]``; False when one of them
+    is not finite (the run kernels then stop and return ``t``)."""
+    finite = True
+    for o in range(w.shape[0]):
+        y[o] = _weights_dot(w, o, traces, t, n)
+        out[t, o] = y[o]
+        if not np.isfinite(y[o]):
+            finite = False
+    return finite
+
+
 @njit(cache=True, error_model="numpy")
 def _all_finite(a):
     for i in range(a.shape[0]):
@@ -296,13 +309,7 @@ def rls_run_numba(P, w, traces, targets, update_every, phase, lam, out):
     y = np.empty(n_out, dtype=np.float64)
     err = np.empty(n_out, dtype=np.float64)
     for t in range(n_steps):
-        finite = True
-        for o in range(n_out):
-            y[o] = _weights_dot(w, o, traces, t, n)
-            out[t, o] = y[o]
-            if not np.isfinite(y[o]):
-                finite = False
-        if not finite:
+        if not _read_outputs(w, traces, t, n, y, out):
             return t
         if (phase + t) % update_every == 0:
             for o in range(n_out):
@@ -392,13 +399,7 @@ def three_factor_run_numba(
     gate_stride = 1 if gate.shape[1] > 1 else 0
     y = np.empty(n_out, dtype=np.float64)
     for t in range(n_steps):
-        finite = True
-        for o in range(n_out):
-            y[o] = _weights_dot(w, o, traces, t, n)
-            out[t, o] = y[o]
-            if not np.isfinite(y[o]):
-                finite = False
-        if not finite:
+        if not _read_outputs(w, traces, t, n, y, out):
             return t
         if per_output:
             for o in range(n_out):
@@ -511,13 +512,7 @@ def three_factor_nlms_run_numba(
     gate_stride = 1 if gate.shape[1] > 1 else 0
     y = np.empty(n_out, dtype=np.float64)
     for t in range(n_steps):
-        finite = True
-        for o in range(n_out):
-            y[o] = _weights_dot(w, o, traces, t, n)
-            out[t, o] = y[o]
-            if not np.isfinite(y[o]):
-                finite = False
-        if not finite:
+        if not _read_outputs(w, traces, t, n, y, out):
             return t
         power = 0.0
         for j in range(n):
