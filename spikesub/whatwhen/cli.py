@@ -89,7 +89,7 @@ def _quick_help() -> str:
         for name, value in QUICK_SETTINGS.items()
         if name != "quick_run"
     )
-    return f"the small run, under a minute: {preset} (options given override it)"
+    return f"the shorter run, 1-2 minutes: {preset} (options given override it)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

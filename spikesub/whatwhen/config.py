@@ -28,16 +28,20 @@ METHOD_LABELS: dict[str, str] = {
 }
 
 QUICK_SETTINGS: dict[str, Any] = {
-    "n_blocks": 10,
+    "n_blocks": 11,
     "delay_switch_block": 3,
     "probability_switch_block": 6,
     "random_angle_draws": 50,
     "quick_run": True,
 }
 """The shorter run of :meth:`WhatWhenConfig.quick` and ``--quick``: the default network and
-paradigm with 10 blocks instead of 14 (each stretch between switches keeps at least 3 blocks
-of 20 trials, enough for the three-factor rule to learn and re-adapt and for FORCE without a
-reset to show that it does not; a smaller network or shorter blocks could not show it).
+paradigm with 11 blocks instead of 14, the switches at blocks 3 and 6. It tells the full
+run's story: 3 blocks to learn, 3 blocks (15 trials of cue 1) after the delay switch, enough
+for FORCE without a reset to take several trials where the three-factor rule takes one, and
+5 blocks (25 trials of cue 0) after the probability switch, where the three-factor "what"
+outputs need 12-21 trials on the full run's seeds (with 4 blocks they did not recover within
+the run) and FORCE without a reset never recovers. A smaller network or shorter blocks could
+not show it.
 What it sets; everything else keeps its default."""
 
 _POSITIVE = {"low": 0.0, "low_open": True}
@@ -229,7 +233,7 @@ class WhatWhenConfig(JobConfig):
 
     @classmethod
     def quick(cls, **overrides: Any) -> WhatWhenConfig:
-        """A small run for tests and demos (under a minute on two cores):
+        """A shorter run for tests and demos (1-2 minutes on two cores):
         :data:`QUICK_SETTINGS` with ``overrides``."""
         return cls(**{**QUICK_SETTINGS, **overrides})
 

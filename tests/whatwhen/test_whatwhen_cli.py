@@ -61,7 +61,7 @@ def test_help_groups_the_options(capsys):
     text = capsys.readouterr().out
     for title in ("reservoir", "paradigm", "three-factor readout", "FORCE and ridge", "run"):
         assert f"\n{title}" in text, title
-    assert "--tf-learning-rate" in text and "--quick" in text and "n-blocks 10" in text
+    assert "--tf-learning-rate" in text and "--quick" in text and "n-blocks 11" in text
 
 
 def test_cli_bad_parameter_is_one_line_and_status_2(tmp_path, capsys):

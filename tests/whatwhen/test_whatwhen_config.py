@@ -33,7 +33,10 @@ def test_the_fingerprints_of_saved_runs_are_unchanged():
     # the fingerprints of the default and quick runs' config.json (since the normalised "when"
     # step became the default): folders written with these settings still resume
     assert config_fingerprint("whatwhen", WhatWhenConfig().to_dict()) == "785651ed400cfbe4"
-    assert config_fingerprint("whatwhen", WhatWhenConfig.quick().to_dict()) == "5dcfbb46f12320a3"
+    assert config_fingerprint("whatwhen", WhatWhenConfig.quick().to_dict()) == "46c2689ac8c5489d"
+    # quick runs of the 10-block preset keep theirs: they resume from their own config.json
+    quick_10 = WhatWhenConfig.quick(n_blocks=10).to_dict()
+    assert config_fingerprint("whatwhen", quick_10) == "5dcfbb46f12320a3"
 
 
 def test_a_saved_config_loads_with_tuples():

@@ -73,13 +73,23 @@ def test_quick_experiment_learns(tmp_path):
     out = run(WhatWhenConfig.quick(), tmp_path / "quick", progress=False)
     metrics = _metrics(out)
     tf = metrics["methods"]["three_factor"]
+    force = metrics["methods"]["force"]
     ridge = metrics["methods"]["ridge"]
-    # floors measured on seed 0 with a wide margin: see the docs for the default run's values
-    assert tf["timing_max_abs_error_pct"] < 20.0
+    # floors with a wide margin under seed 0's values (timing 2.8 %, ridge 1.6 %, r 0.958,
+    # slope 1.1, angle 88.6 deg; seed 1: 3.3 %, r 0.930, 88.5 deg)
+    assert tf["timing_max_abs_error_pct"] < 10.0
     assert ridge["timing_max_abs_error_pct"] < 10.0
-    assert tf["probability"]["correlation"] > 0.5
-    assert tf["probability"]["slope"] > 0.3
-    assert tf["angles"]["final_deg"] > 60.0
+    assert tf["probability"]["correlation"] > 0.8
+    assert tf["probability"]["slope"] > 0.5
+    assert tf["angles"]["final_deg"] > 70.0
+    # the full run's story: after the delay switch the three-factor rule is back in a trial or
+    # two where FORCE without a reset takes several (seed 0: 1 against 5; seed 1: 1 against
+    # 6); after the probability switch it recovers (16 of 25 trials; seed 1: 12) and FORCE
+    # without a reset never does
+    delay_tf, prob_tf = (r["trials_to_recover"] for r in tf["recovery"])
+    delay_fo, prob_fo = (r["trials_to_recover"] for r in force["recovery"])
+    assert delay_tf is not None and delay_tf <= 2 and delay_fo is not None and delay_fo > delay_tf
+    assert prob_tf is not None and prob_fo is None and force["recovery"][1]["never"]
     assert len(plot(out)) == 8
 
 
