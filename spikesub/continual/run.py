@@ -706,6 +706,8 @@ def _train(
     t0 = time.perf_counter()
     for epoch in range(config.epochs):
         strategy.begin_epoch(epoch, config.epochs)
+        if t == 0 and epoch == config.epochs - 1 and hasattr(model, "average_norm_statistics"):
+            model.average_norm_statistics()  # what freeze_norm keeps: this epoch's average
         rng = np.random.default_rng([config.seed, t, epoch])
         batch_bar = _bar(
             data.batches(config.batch_size, rng),

@@ -1036,7 +1036,8 @@ class EWC(Strategy):
     """Elastic weight consolidation (Kirkpatrick et al., PNAS 2017).
 
     After each task the diagonal Fisher information of every trainable parameter is
-    estimated on the task's training data (up to ``samples`` examples) as the mean squared
+    estimated on the task's training data (up to ``samples`` examples, the network in eval
+    mode, so that batch norm's running statistics are used and left as they are) as the mean squared
     gradient of the log-likelihood of the LABELS (the empirical Fisher): per batch of size
     ``B`` the squared gradient of the batch's mean loss times ``B``, divided by the number of
     examples (the usual batched approximation). Fishers are summed over tasks and the anchor
@@ -1073,9 +1074,14 @@ class EWC(Strategy):
                 f"loss_fn must be callable as loss_fn(logits, y); got {type(loss_fn).__name__}"
             )
         saved = {n: (None if p.grad is None else p.grad.clone()) for n, p in self.params.items()}
+        # in eval mode, as the network is scored: the passes must not move batch norm's
+        # running statistics (in train mode they would, and change the model they measure)
+        was_training = self.model.training
+        self.model.eval()
         try:
             fisher, seen = self._fisher(task_id, batches, forward, loss_fn)
         finally:
+            self.model.train(was_training)
             for n, p in self.params.items():
                 p.grad = saved[n]
         if seen == 0:

@@ -55,6 +55,34 @@ def test_frozen_batch_norm_stays_in_eval_mode_and_keeps_its_statistics(one_threa
     assert torch.equal(before, norm.running_mean)
 
 
+def test_averaged_batch_norm_statistics_are_the_mean_of_the_batches(one_thread):
+    """After ``average_norm_statistics`` the running mean is the plain mean of the batches'
+    means, nothing left of its initial zeros (the first task's last epoch)."""
+    model = spiking_convnet("convnet", (1, 8, 8), 10, 2, seed=0)
+    norm = model.features[0].norm
+    model.train()
+    model(torch.rand(4, 64))  # an exponential average before
+    model.average_norm_statistics()
+    means = []
+    norm.register_forward_hook(lambda m, i, o: means.append(i[0].mean(dim=(0, 2, 3))))
+    for scale in (1.0, 3.0):
+        model(scale * torch.rand(4, 64))
+    torch.testing.assert_close(norm.running_mean, (means[0] + means[1]) / 2)
+
+
+def test_ewc_fisher_leaves_batch_norm_statistics_as_they_are(one_thread):
+    model = spiking_convnet("convnet", (1, 8, 8), 10, 2, seed=0)
+    model.train()
+    strategy = make_strategy("ewc", model)
+    batches = [(torch.rand(6, 64), torch.tensor([0, 1] * 3))]
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    strategy.begin_task(0)
+    strategy.end_task(0, batches, model, F.cross_entropy)
+    assert model.training
+    for key, value in before.items():
+        assert torch.equal(value, model.state_dict()[key]), key
+
+
 def _patches(conv: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     p = F.unfold(x, conv.kernel_size, padding=conv.padding, stride=conv.stride)
     return p.transpose(1, 2).reshape(-1, p.shape[1])
