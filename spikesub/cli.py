@@ -122,7 +122,7 @@ def _run_demo_whatwhen(args: argparse.Namespace, out: Path, seed: int) -> int:
     from spikesub.whatwhen import cli as whatwhen_cli
 
     if not args.quiet:
-        print("what-and-when prediction experiment (--quick, under a minute):")
+        print("what-and-when prediction experiment (--quick, one to two and a half minutes):")
     options = ["--quick", "--out", str(out), "--seed", str(seed)]
     if args.quiet:
         options.append("--quiet")
