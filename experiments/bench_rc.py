@@ -10,7 +10,7 @@ over seeds 0, 1, 2. Writes ``config.json``, ``metrics.json``, ``results.md``, ``
 Usage::
 
     python experiments/bench_rc.py --out runs/bench-rc
-    python experiments/bench_rc.py --quick --out runs/bench-rc-quick   # a few minutes
+    python experiments/bench_rc.py --quick --out runs/bench-rc-quick   # about half a minute
     spikesub plot runs/bench-rc                                        # redraw the figures
 
 Options: as ``spikesub rc`` (every setting of the configuration, e.g. --n-neurons, --budget,

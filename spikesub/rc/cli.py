@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick",
         action="store_true",
         help="150-neuron reservoirs, short series, 3 settings per model and task, seeds 0,1 "
-        "(a few minutes)",
+        "(about half a minute)",
     )
     RcConfig.add_arguments(parser, groups=GROUPS)
     run = parser.add_argument_group("run")

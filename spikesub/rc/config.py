@@ -3,7 +3,7 @@
 The defaults are the full benchmark: reservoirs of 1,000 neurons, series of 200 washout +
 2,000 training + 1,000 validation + 1,000 test samples, 16 settings drawn per model and
 task, the chosen ones scored on three reservoir seeds. :data:`QUICK`
-(:meth:`RcConfig.quick`) is a run of a few minutes on 150-neuron reservoirs.
+(:meth:`RcConfig.quick`) is a run of about half a minute on 150-neuron reservoirs.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ QUICK: dict[str, Any] = {
     "seeds": (0, 1),
     "mc_max_delay": 40,
 }
-"""A run of a few minutes: 150 neurons, short series, three settings per model and task."""
+"""A run of about half a minute: 150 neurons, short series, three settings per model and
+task."""
 
 
 def parse_names(setting_name: str, text: str, known: tuple[str, ...]) -> tuple[str, ...]:
@@ -109,7 +110,7 @@ class RcConfig(JobConfig):
 
     @classmethod
     def quick(cls, **overrides: Any) -> RcConfig:
-        """The run of a few minutes (:data:`QUICK`), with ``overrides`` on top."""
+        """The run of about half a minute (:data:`QUICK`), with ``overrides`` on top."""
         return cls.from_dict({**QUICK, **overrides})
 
     def check(self) -> None:
