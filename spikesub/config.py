@@ -38,9 +38,35 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-__all__ = ["JobConfig", "setting"]
+__all__ = ["JobConfig", "name_list", "setting"]
 
 _MISSING = dataclasses.MISSING
+
+
+def name_list(
+    setting_name: str, text: str, known: Sequence[str], *, order: str = "given"
+) -> tuple[str, ...]:
+    """The names of a comma-separated list (a ``str`` setting such as ``"mc,narma10"``), each
+    once: in the order given (``order="given"``) or in the order of ``known`` (``"known"``).
+
+    Raises:
+        ValueError: an empty list, or names not in ``known`` (named with the setting and what
+            it takes).
+    """
+    given = [part.strip() for part in text.split(",") if part.strip()]
+    if not given:
+        raise ValueError(
+            f"{setting_name} must name at least one of {', '.join(known)}; got {text!r}"
+        )
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise ValueError(
+            f"{setting_name} must be from {', '.join(known)}; unknown name(s) "
+            f"{', '.join(map(repr, unknown))}"
+        )
+    if order == "known":
+        return tuple(name for name in known if name in given)
+    return tuple(dict.fromkeys(given))
 
 
 def setting(

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from spikesub.config import JobConfig
+from spikesub.config import JobConfig, name_list
 from spikesub.scripting import ArgumentParser
 
 __all__ = [
@@ -33,20 +33,9 @@ SERIAL_NOTE = (
 
 
 def names(setting: str, text: str, known: Sequence[str]) -> tuple[str, ...]:
-    """The names of a comma-separated list, in the order given, each once.
-
-    Raises:
-        ValueError: an empty list, or a name not in ``known`` (named with the setting).
-    """
-    given = [part.strip() for part in text.split(",") if part.strip()]
-    if not given:
-        raise ValueError(f"{setting} must name at least one of {', '.join(known)}; got {text!r}")
-    unknown = [name for name in given if name not in known]
-    if unknown:
-        raise ValueError(
-            f"{setting} must be from {', '.join(known)}; got {', '.join(map(repr, unknown))}"
-        )
-    return tuple(dict.fromkeys(given))
+    """The names of a comma-separated list, in the order given, each once
+    (:func:`spikesub.config.name_list`)."""
+    return name_list(setting, text, known)
 
 
 def command_of(config: JobConfig, prog: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from spikesub.config import JobConfig, setting
+from spikesub.config import JobConfig, name_list, setting
 
 __all__ = ["MODELS", "QUICK", "TASKS", "RcConfig", "parse_names"]
 
@@ -37,21 +37,9 @@ task."""
 
 
 def parse_names(setting_name: str, text: str, known: tuple[str, ...]) -> tuple[str, ...]:
-    """The names of a comma-separated list, each once, in the order of ``known``.
-
-    Raises:
-        ValueError: an empty list, or a name not in ``known`` (both named with the setting).
-    """
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise ValueError(f"{setting_name} must name at least one of {', '.join(known)}")
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ValueError(
-            f"{setting_name}: unknown name(s) {', '.join(map(repr, unknown))}; known: "
-            f"{', '.join(known)}"
-        )
-    return tuple(name for name in known if name in names)
+    """The names of a comma-separated list, each once, in the order of ``known``
+    (:func:`spikesub.config.name_list`)."""
+    return name_list(setting_name, text, known, order="known")
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,11 @@ def test_every_model_gives_one_state_row_per_sample(model):
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
-        ({"tasks": "mc,narma"}, "tasks: unknown name(s) 'narma'"),
-        ({"models": "esn,gru"}, "models: unknown name(s) 'gru'"),
+        (
+            {"tasks": "mc,narma"},
+            "tasks must be from mc, narma10, mg1, mg84; unknown name(s) 'narma'",
+        ),
+        ({"models": "esn,gru"}, "models must be from izhikevich, lif, esn; unknown name(s) 'gru'"),
         ({"models": " , "}, "models must name at least one"),
         ({"fixed": {"spectral_radius": -1.0}}, "spectral_radius must be a finite number > 0"),
         ({"fixed": {"esn.spectral_radius": float("inf")}}, "esn.spectral_radius must be a finite"),
@@ -141,8 +144,8 @@ def test_quick_preset():
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        (["--tasks", "mc,foo"], "tasks: unknown name(s) 'foo'"),
-        (["--models", "bar"], "models: unknown name(s) 'bar'"),
+        (["--tasks", "mc,foo"], "tasks must be from mc, narma10, mg1, mg84; unknown name(s) 'foo'"),
+        (["--models", "bar"], "models must be from izhikevich, lif, esn; unknown name(s) 'bar'"),
         (["--option", "spectral_radius=-1"], "spectral_radius must be a finite number > 0"),
         (["--option", "input_scaling=NaN"], "input_scaling"),
         (["--option", "lif.input_scaling=0"], "lif.input_scaling must be a finite number > 0"),
