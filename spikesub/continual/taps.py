@@ -37,7 +37,14 @@ from torch import nn
 from spikesub.continual.distributed import Shard
 from spikesub.models.memory import check_allocation
 
-__all__ = ["ActivityTap", "activity_dim", "activity_rows", "presynaptic_trace", "record_activity"]
+__all__ = [
+    "ActivityTap",
+    "activity_dim",
+    "activity_rows",
+    "activity_rows_at",
+    "presynaptic_trace",
+    "record_activity",
+]
 
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, list[ActivityTap]] = weakref.WeakKeyDictionary()
 
@@ -98,6 +105,67 @@ def activity_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         x, module.kernel_size, dilation=module.dilation, padding=padding, stride=module.stride
     )  # (N, C*kh*kw, L)
     return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+
+
+def _padded_conv_input(module: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``x`` as ``(N, C, H, W)``, zero-padded as the convolution pads it."""
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    if x.dim() != 4:
+        raise ValueError(f"Conv2d input must have shape (N, C, H, W); got {tuple(x.shape)}")
+    padding = _conv_padding(module)
+    if padding is None:
+        total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size, strict=True)]
+        pads = (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2)
+    else:
+        pads = (padding[1], padding[1], padding[0], padding[0])
+    return F.pad(x, pads) if any(pads) else x
+
+
+def _conv_positions(module: nn.Conv2d, padded: torch.Tensor) -> tuple[int, int]:
+    """Output rows and columns of the convolution over the ``padded`` input."""
+    out = []
+    for size, dil, k, stride in zip(
+        padded.shape[2:], module.dilation, module.kernel_size, module.stride, strict=True
+    ):
+        out.append(max(0, (size - dil * (k - 1) - 1) // stride + 1))
+    return out[0], out[1]
+
+
+def activity_row_count(module: nn.Module, x: torch.Tensor) -> int:
+    """How many rows :func:`activity_rows` gives for ``module``'s input ``x``."""
+    _check_layer(module)
+    if isinstance(module, nn.Linear):
+        return x.numel() // module.in_features
+    padded = _padded_conv_input(module, x)
+    oh, ow = _conv_positions(module, padded)
+    return padded.shape[0] * oh * ow
+
+
+def activity_rows_at(module: nn.Module, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``activity_rows(module, x)[index]``, for a ``Conv2d`` gathered from the input without
+    unfolding every patch (a sample of a few hundred rows out of the tens of thousands of a
+    batch costs a fraction of a millisecond instead of the whole unfolding)."""
+    _check_layer(module)
+    if isinstance(module, nn.Linear):
+        return x.reshape(-1, module.in_features)[index]
+    padded = _padded_conv_input(module, x)
+    oh, ow = _conv_positions(module, padded)
+    image, position = index // (oh * ow), index % (oh * ow)
+    sh, sw = module.stride
+    dh, dw = module.dilation
+    kh, kw = module.kernel_size
+    device = padded.device
+    rows = (position // ow)[:, None] * sh + torch.arange(kh, device=device)[None, :] * dh
+    cols = (position % ow)[:, None] * sw + torch.arange(kw, device=device)[None, :] * dw
+    channels = torch.arange(padded.shape[1], device=device)
+    patches = padded[
+        image[:, None, None, None],
+        channels[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]  # (len(index), C, kh, kw): the order of unfold's C * kh * kw
+    return patches.reshape(index.shape[0], -1)
 
 
 def _check_unfold_memory(module: nn.Conv2d, x: torch.Tensor, padding: tuple[int, int]) -> None:
@@ -254,12 +322,35 @@ class ActivityTap:
         x = x.detach()
         if self.trace_decay is not None and isinstance(self.module, nn.Linear) and x.dim() == 3:
             x = presynaptic_trace(x, self.trace_decay)
+        if self._sample_before_unfolding(x):
+            self.seconds += time.perf_counter() - start
+            return
         rows = activity_rows(self.module, x)
         if self.shard is None:
             self._record_rows(rows)
         else:
             self._record_shard_rows(rows, _row_layout(self.module, x, rows.shape[0]))
         self.seconds += time.perf_counter() - start
+
+    def _sample_before_unfolding(self, x: torch.Tensor) -> bool:
+        """Keep a conv layer's row sample gathered straight from its input when nothing
+        needs all the rows (no Gram matrix, a single process): the same rows, drawn with the
+        same generator, as unfolding them all and subsampling would. False when it does not
+        apply."""
+        if not (
+            isinstance(self.module, nn.Conv2d)
+            and self.gram is None
+            and self.keep_rows
+            and self.shard is None
+            and self.max_rows is not None
+        ):
+            return False
+        n = activity_row_count(self.module, x)
+        if n <= self.max_rows:
+            return False
+        keep = torch.randperm(n, generator=self.generator)[: self.max_rows]
+        self._rows.append(activity_rows_at(self.module, x, keep.to(x.device)))
+        return True
 
     def _record_rows(self, rows: torch.Tensor) -> None:
         if self.gram is not None:

@@ -16,6 +16,12 @@ from spikesub.continual.config import ContinualConfig
 from spikesub.continual.networks import conv_layer_count, spiking_convnet
 from spikesub.continual.projection import grad_matrix
 from spikesub.continual.strategies import make_strategy, protected_layers
+from spikesub.continual.taps import (
+    ActivityTap,
+    activity_row_count,
+    activity_rows,
+    activity_rows_at,
+)
 from spikesub.continual.tasks import Task, class_incremental
 from spikesub.models.memory import MemoryBudgetError
 
@@ -81,6 +87,37 @@ def test_ewc_fisher_leaves_batch_norm_statistics_as_they_are(one_thread):
     assert model.training
     for key, value in before.items():
         assert torch.equal(value, model.state_dict()[key]), key
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        dict(kernel_size=3, padding=1),
+        dict(kernel_size=3, stride=2, padding=0),
+        dict(kernel_size=(2, 3), dilation=(2, 1), padding="same"),
+        dict(kernel_size=2, padding="same"),
+    ],
+)
+def test_sampled_patches_are_the_unfolded_rows(conv):
+    """A sample of a conv layer's patch rows gathered from its input is the same as those
+    rows of the whole unfolding, for strides, dilations and 'same' padding of either
+    parity."""
+    layer = torch.nn.Conv2d(3, 4, bias=False, **conv)
+    x = torch.rand(5, 3, 7, 6)
+    rows = activity_rows(layer, x)
+    assert activity_row_count(layer, x) == rows.shape[0]
+    index = torch.randperm(rows.shape[0], generator=torch.Generator().manual_seed(0))[:40]
+    assert torch.equal(activity_rows_at(layer, x, index), rows[index])
+
+
+def test_a_tap_samples_conv_rows_as_the_whole_unfolding_would(one_thread):
+    layer = torch.nn.Conv2d(2, 3, 3, padding=1, bias=False)
+    x = torch.rand(4, 2, 6, 6)
+    tap = ActivityTap(layer, max_rows=10, seed=3)
+    with tap:
+        layer(x)
+    reference = ActivityTap(layer, max_rows=10, seed=3).subsample(activity_rows(layer, x))
+    assert torch.equal(tap.pop(), reference)
 
 
 def _patches(conv: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
