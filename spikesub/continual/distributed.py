@@ -319,5 +319,8 @@ def shutdown() -> None:
     """Leave the process group joined by :func:`from_environment` (if any)."""
     global _CURRENT
     if _CURRENT is not None and dist.is_initialized():
+        # every rank reaches the end before any tears the group down: a rank that leaves
+        # while another still talks to it can abort gloo's threads (seen under heavy load)
+        dist.barrier()
         dist.destroy_process_group()
     _CURRENT = None
