@@ -88,14 +88,34 @@ METRICS: dict[str, dict[str, Metric]] = {
         Metric("mean_rate_hz", "mean_rate_hz", "mean rate (Hz)"),
         Metric("wall_s", "wall_s", "wall time (s)", better="lower"),
     ),
+    "rc": _table(
+        *(
+            Metric(
+                f"{task}_{model}",
+                f"tasks.{task}.{model}.test_mean",
+                f"{label}, {model}",
+                digits=2 if task == "mc" else 3,
+                better="higher" if task == "mc" else "lower",
+            )
+            for task, label in (
+                ("mc", "MC"),
+                ("narma10", "NARMA-10 NRMSE"),
+                ("mg1", "Mackey-Glass 1-step NRMSE"),
+                ("mg84", "Mackey-Glass 84-step NRMSE"),
+            )
+            for model in ("izhikevich", "lif", "esn")
+        )
+    ),
 }
-"""Each job's measures by name."""
+"""Each job's measures by name (``rc``: each task's test score of each model, the mean over
+the run's seeds)."""
 
 HEADLINES: dict[str, tuple[str, ...]] = {
     "continual": ("ACC", "BWT", "cost"),
     "simulate": ("mean_rate_hz", "wall_time_s"),
     "whatwhen": ("timing_error_pct", "probability_r", "final_angle_deg"),
     "force_sine": ("test_rel_rmse", "mean_rate_hz"),
+    "rc": ("mc_izhikevich", "mc_lif", "narma10_izhikevich", "narma10_lif"),
 }
 """What a sweep of each job reports when its file does not say."""
 
