@@ -34,6 +34,7 @@ def test_missing_dataset_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1
     assert "SHD not found" in err and "--download" in err
+    assert not (tmp_path / "run").exists()  # no empty run folder left behind
     assert main(["eventtrain", "--dataset", "shd", "--out", str(tmp_path / "r2")]) == 2
     assert "data_dir must be set" in capsys.readouterr().err
 
@@ -46,3 +47,4 @@ def test_foreign_event_file_is_one_line_and_exit_2(tmp_path, capsys):
                    "--out", str(tmp_path / "run")])  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1 and "shd_train.h5" in err
+    assert not (tmp_path / "run").exists()

@@ -113,8 +113,9 @@ def _subset(data: Any, limit: int | None, seed: int) -> Any:
     return torch.utils.data.Subset(data, sorted(rng.choice(len(data), limit, replace=False)))
 
 
-def load_data(config: EventTrainConfig, run_dir: Path, *, download: bool = False):
-    """The training and test sets (binned as ``config`` says) and where they came from."""
+def load_data(config: EventTrainConfig, run_dir: Path | None, *, download: bool = False):
+    """The training and test sets (binned as ``config`` says) and where they came from
+    (``run_dir``: where a quick run writes its synthetic files; unused otherwise)."""
     if config.quick:
         root = run_dir / SYNTHETIC_DIR
         if not (root / ev.EVENT_DATASETS[config.dataset].tonic_name).exists():
@@ -189,13 +190,16 @@ def run(config: EventTrainConfig, out: str | Path | None = None, *, resume: bool
         RunFolderError: ``out`` cannot take this run.
         RunInterrupted: Ctrl-C; the folder holds the last finished epoch.
     """
+    # a dataset that is missing or damaged is refused before a run folder is made for it (the
+    # quick run writes its synthetic files into the folder, so it makes the folder first)
+    data = None if config.quick else load_data(config, None, download=download)
     run_dir = prepare_run_dir(
         out, job=JOB, config=config.to_dict(), prefix=f"eventtrain-{config.dataset}", resume=resume
     )
     document = run_config_document(JOB, config.to_dict())
     if resume and (run_dir / "metrics.json").exists() and not (run_dir / CHECKPOINT).exists():
         return run_dir  # finished already
-    train, test, full, source = load_data(config, run_dir, download=download)
+    train, test, full, source = data or load_data(config, run_dir, download=download)
     steps = full.n_steps
     write_json(
         run_dir / "config.json",
