@@ -35,7 +35,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 """Binning, network and training defaults of each dataset."""
 
 QUICK: dict[str, Any] = dict(
-    dt_ms=5.0, t_max_ms=50.0, hidden=32, channels=(4, 8), epochs=4, batch_size=16, lr=5e-3
+    dt_ms=5.0, t_max_ms=50.0, hidden=32, channels=(4, 8), epochs=4, batch_size=16, lr=1e-2
 )
 """A run of seconds on the synthetic files (overrides the dataset's defaults)."""
 
