@@ -88,18 +88,7 @@ def activity_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     _check_layer(module)
     if isinstance(module, nn.Linear):
         return x.reshape(-1, module.in_features)
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4:
-        raise ValueError(f"Conv2d input must have shape (N, C, H, W); got {tuple(x.shape)}")
-    padding = _conv_padding(module)
-    if padding is None:
-        # 'same' with an even total pad: PyTorch pads the extra row/column at the end
-        total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size, strict=True)]
-        x = F.pad(
-            x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2)
-        )
-        padding = (0, 0)
+    x, padding = _conv_input(module, x)
     _check_unfold_memory(module, x, padding)
     patches = F.unfold(
         x, module.kernel_size, dilation=module.dilation, padding=padding, stride=module.stride
@@ -107,8 +96,10 @@ def activity_rows(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return patches.transpose(1, 2).reshape(-1, patches.shape[1])
 
 
-def _padded_conv_input(module: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``x`` as ``(N, C, H, W)``, zero-padded as the convolution pads it."""
+def _conv_input(module: nn.Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``x`` as ``(N, C, H, W)`` and the symmetric padding left to apply: for ``'same'`` with
+    an even total pad, ``x`` comes padded already (PyTorch pads the extra row and column at
+    the end) and the padding left is zero."""
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dim() != 4:
@@ -117,18 +108,25 @@ def _padded_conv_input(module: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     if padding is None:
         total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size, strict=True)]
         pads = (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2)
-    else:
-        pads = (padding[1], padding[1], padding[0], padding[0])
-    return F.pad(x, pads) if any(pads) else x
+        return F.pad(x, pads), (0, 0)
+    return x, padding
 
 
-def _conv_positions(module: nn.Conv2d, padded: torch.Tensor) -> tuple[int, int]:
-    """Output rows and columns of the convolution over the ``padded`` input."""
+def _padded_conv_input(module: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``x`` as ``(N, C, H, W)``, zero-padded as the convolution pads it."""
+    x, (ph, pw) = _conv_input(module, x)
+    return F.pad(x, (pw, pw, ph, ph)) if ph or pw else x
+
+
+def _conv_positions(
+    module: nn.Conv2d, x: torch.Tensor, padding: tuple[int, int] = (0, 0)
+) -> tuple[int, int]:
+    """Output rows and columns of the convolution over ``x`` padded by ``padding``."""
     out = []
-    for size, dil, k, stride in zip(
-        padded.shape[2:], module.dilation, module.kernel_size, module.stride, strict=True
+    for size, pad, dil, k, stride in zip(
+        x.shape[2:], padding, module.dilation, module.kernel_size, module.stride, strict=True
     ):
-        out.append(max(0, (size - dil * (k - 1) - 1) // stride + 1))
+        out.append(max(0, (size + 2 * pad - dil * (k - 1) - 1) // stride + 1))
     return out[0], out[1]
 
 
@@ -171,12 +169,8 @@ def activity_rows_at(module: nn.Module, x: torch.Tensor, index: torch.Tensor) ->
 def _check_unfold_memory(module: nn.Conv2d, x: torch.Tensor, padding: tuple[int, int]) -> None:
     """Refuse (MemoryBudgetError) an unfolding whose patches would exceed the memory budget:
     ``N x (C kh kw) x positions`` values, twice (the patches and their transposed copy)."""
-    positions = 1
-    for size, pad, dil, k, stride in zip(
-        x.shape[2:], padding, module.dilation, module.kernel_size, module.stride, strict=True
-    ):
-        positions *= max(0, (size + 2 * pad - dil * (k - 1) - 1) // stride + 1)
-    n_values = float(x.shape[0]) * activity_dim(module) * positions
+    oh, ow = _conv_positions(module, x, padding)
+    n_values = float(x.shape[0]) * activity_dim(module) * oh * ow
     check_allocation(
         f"the unfolded input patches of a Conv2d({module.in_channels}, {module.out_channels}, "
         f"kernel_size={tuple(module.kernel_size)}) for a batch of shape {tuple(x.shape)}",
