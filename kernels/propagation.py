@@ -59,34 +59,30 @@ def csr_propagate_numpy(
         weights: (nnz,) float32 or float64.
         out: (n_post,) float32 or float64; accumulated in place.
     """
+    positions = _row_positions(spike_idx, n_spikes, indptr)
+    if positions.size:
+        np.add.at(out, indices[positions], weights[positions].astype(out.dtype, copy=False))
+
+
+def _row_positions(spike_idx: np.ndarray, n_spikes: int, indptr: np.ndarray) -> np.ndarray:
+    """The synapse positions of the first ``n_spikes`` rows of ``spike_idx``, row after row,
+    in row order (int64)."""
     rows = np.asarray(spike_idx[:n_spikes], dtype=np.int64)
-    if rows.size == 0:
-        return
     starts = indptr[rows].astype(np.int64)
     lengths = indptr[rows + 1].astype(np.int64) - starts
     total = int(lengths.sum())
-    if total == 0:
-        return
     # Positions of the concatenated rows: row r's t-th synapse sits at starts[r] + t.
     first = np.cumsum(lengths) - lengths
-    positions = np.repeat(starts - first, lengths) + np.arange(total, dtype=np.int64)
-    np.add.at(out, indices[positions], weights[positions].astype(out.dtype, copy=False))
+    return np.repeat(starts - first, lengths) + np.arange(total, dtype=np.int64)
 
 
 def csr_propagate_gain_numpy(spike_idx, n_spikes, indptr, indices, weights, gain, out):
     """:func:`csr_propagate_numpy` with every negative (inhibitory) weight scaled by its
     postsynaptic neuron's ``gain`` ((n_post,) float64): ``out[j] += w * gain[j]`` for ``w < 0``,
     the product in float64, then rounded to ``out``'s dtype; positive weights as they are."""
-    rows = np.asarray(spike_idx[:n_spikes], dtype=np.int64)
-    if rows.size == 0:
+    positions = _row_positions(spike_idx, n_spikes, indptr)
+    if positions.size == 0:
         return
-    starts = indptr[rows].astype(np.int64)
-    lengths = indptr[rows + 1].astype(np.int64) - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return
-    first = np.cumsum(lengths) - lengths
-    positions = np.repeat(starts - first, lengths) + np.arange(total, dtype=np.int64)
     post = indices[positions]
     values = weights[positions].astype(np.float64)
     values = np.where(values < 0.0, values * gain[post], values)
