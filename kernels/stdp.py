@@ -388,6 +388,16 @@ def _decay_numba(x, decay):
         x[i] = x[i] * decay
 
 
+@njit(inline="always", cache=True, error_model="numpy")
+def _apply_numba(rule, state, s, w, dw, w_min, w_max):
+    """Synapse ``s``'s change ``dw``: into its eligibility (R-STDP), or onto its weight ``w``,
+    clipped to [w_min, w_max]."""
+    if rule.to_eligibility:
+        state.eligibility[s] = state.eligibility[s] + dw
+    else:
+        state.weights[s] = _clip_numba(w + dw, w_min, w_max)
+
+
 @njit(cache=True, error_model="numpy")
 def _pre_phase_numba(syn, rule, state, pre_spiked):
     w_min, w_max = np.float64(rule.w_min), np.float64(rule.w_max)
@@ -400,10 +410,7 @@ def _pre_phase_numba(syn, rule, state, pre_spiked):
                 continue
             w = np.float64(state.weights[s])
             dw = _ltd_numba(w, state.x_post[syn.indices[s]], rule.a_minus, rule.bound_mode, w_min)
-            if rule.to_eligibility:
-                state.eligibility[s] = state.eligibility[s] + dw
-            else:
-                state.weights[s] = _clip_numba(w + dw, w_min, w_max)
+            _apply_numba(rule, state, s, w, dw, w_min, w_max)
 
 
 @njit(cache=True, error_model="numpy")
@@ -419,10 +426,7 @@ def _post_phase_numba(syn, rule, state, post_spiked):
                 continue
             w = np.float64(state.weights[s])
             dw = _ltp_numba(w, state.x_pre[syn.col_pre[k]], rule.a_plus, rule.bound_mode, w_max)
-            if rule.to_eligibility:
-                state.eligibility[s] = state.eligibility[s] + dw
-            else:
-                state.weights[s] = _clip_numba(w + dw, w_min, w_max)
+            _apply_numba(rule, state, s, w, dw, w_min, w_max)
 
 
 @njit(cache=True, error_model="numpy")
