@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     from spikesub.eventtrain import cli as eventtrain_cli
     from spikesub.force_sine import cli as force_sine_cli
     from spikesub.rc import cli as rc_cli
+    from spikesub.reservoir_continual import cli as reservoir_continual_cli
     from spikesub.simulate import cli as simulate_cli
     from spikesub.sweep import cli as sweep_cli
     from spikesub.whatwhen import cli as whatwhen_cli
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     eventtrain_cli.register(sub)
     force_sine_cli.register(sub)
     rc_cli.register(sub)
+    reservoir_continual_cli.register(sub)
     for module in _bench_clis().values():
         module.register(sub)
     sweep_cli.register(sub)
@@ -178,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spikesub.eventtrain import cli as eventtrain_cli
     from spikesub.force_sine import cli as force_sine_cli
     from spikesub.rc import cli as rc_cli
+    from spikesub.reservoir_continual import cli as reservoir_continual_cli
     from spikesub.simulate import cli as simulate_cli
     from spikesub.sweep import cli as sweep_cli
     from spikesub.whatwhen import cli as whatwhen_cli
@@ -192,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eventtrain": eventtrain_cli.run_cli,
         "force-sine": force_sine_cli.run_cli,
         "rc": rc_cli.run_cli,
+        "reservoir-continual": reservoir_continual_cli.run_cli,
         "sweep": sweep_cli.run_cli,
         "data": data_cli.run_cli,
         **{command: module.run_cli for command, module in _bench_clis().items()},

@@ -99,6 +99,13 @@ JOBS: dict[str, Job] = {
         cli="spikesub.rc.cli",
         description="reservoir-computing benchmark: MC, NARMA-10, Mackey-Glass; spiking vs ESN",
     ),
+    "reservoir-continual": Job(
+        config="spikesub.reservoir_continual.config:ReservoirContinualConfig",
+        run="spikesub.reservoir_continual.run:run",
+        figures="spikesub.reservoir_continual.figures:plot",
+        cli="spikesub.reservoir_continual.cli",
+        description="continual learning of a reservoir readout: three-factor rule, HLOP / GPM",
+    ),
     "bench_reservoir": Job(
         config="spikesub.bench.reservoir.config:BenchReservoirConfig",
         run="spikesub.bench.reservoir.run:run",

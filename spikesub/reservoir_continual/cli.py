@@ -1,0 +1,83 @@
+"""``spikesub reservoir-continual`` (and ``experiments/reservoir_continual.py``): options from
+:class:`ReservoirContinualConfig`, the preset ``--quick`` on top."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from spikesub.reservoir_continual.config import QUICK, ReservoirContinualConfig
+from spikesub.scripting import add_job_arguments, apply_job_arguments
+
+__all__ = ["DESCRIPTION", "add_arguments", "config_from_args", "register", "run_cli"]
+
+DESCRIPTION = (
+    "Continual learning in a spiking reservoir with local rules: one fixed LIF reservoir, a "
+    "sequence of cue tasks (each on its own input channels, all on the same outputs), a "
+    "linear readout trained by the error-modulated, gated three-factor rule. Compared: the "
+    "rule unprotected; its eligibility projected out of the old tasks' trace subspace learnt "
+    "by HLOP's lateral Hebbian circuit; the same with GPM's exact SVD basis; and a ridge "
+    "readout per task. Writes config.json, metrics.json, accuracy.npz, results.md and the "
+    "figures accuracy_matrices.png, subspace_angles.png and subspace_dims.png."
+)
+
+GROUPS = {
+    "tasks": ("n_tasks", "n_classes", "n_channels", "n_segments", "stimulus_samples",
+              "gap_samples", "noise", "n_train", "n_test"),
+    "reservoir": ("n_neurons", "spectral_radius", "input_scaling", "bias", "bias_spread",
+                  "tau_syn_ms", "tau_trace_ms", "sample_ms", "dt_ms", "backend"),
+    "learning": ("learning_rate", "epochs", "gate", "energy_threshold", "hebbian_epochs",
+                 "hebbian_lr", "hebbian_momentum", "ridge"),
+    "measures and seeds": ("n_angles", "seeds"),
+}  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The preset, the configuration's options, then the run's."""
+    presets = parser.add_argument_group("presets (options given with them override them)")
+    presets.add_argument(
+        "--quick",
+        action="store_true",
+        help="300 neurons, 80 training trials per task, fewer passes, seed 1 (seconds)",
+    )
+    ReservoirContinualConfig.add_arguments(parser, groups=GROUPS)
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--out", default=None, help="run folder to write (default runs/reservoir-continual-<time>)"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_job_arguments(run)
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``reservoir-continual`` to a ``spikesub`` sub-parser set; returns its parser."""
+    parser = subparsers.add_parser(
+        "reservoir-continual",
+        help="continual learning of a spiking reservoir's readout: three-factor rule with "
+        "HLOP / GPM projection",
+        description=DESCRIPTION,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> ReservoirContinualConfig:
+    """The configuration the options describe: the preset if asked for, then the options."""
+    return ReservoirContinualConfig.from_args(args, base=dict(QUICK) if args.quick else {})
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run the job the options describe and draw its figures; prints the table unless
+    ``--quiet``."""
+    from spikesub.reservoir_continual.figures import plot
+    from spikesub.reservoir_continual.run import RESULTS_NAME, run
+
+    apply_job_arguments(args)
+    config = config_from_args(args)
+    run_dir = run(config, args.out, progress=False if args.quiet else None)
+    figures = plot(run_dir)
+    if not args.quiet:
+        print((Path(run_dir) / RESULTS_NAME).read_text().rstrip())
+        print(f"-> {run_dir} ({', '.join(f.name for f in figures)})")
+    return 0
