@@ -7,29 +7,40 @@ and int64 labels) read the files in the layout their publishers distribute:
 CIFAR-10 / -100    ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` (pickled batches)
 SVHN               ``train_32x32.mat``, ``test_32x32.mat`` (label 10 is the digit 0)
 Fashion-MNIST      the four IDX files (``train-images-idx3-ubyte.gz`` ...)
-notMNIST           ``notmnist.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test``
-                   (the A-J letters at 28x28, as the HLOP and GPM code builds them)
-miniImageNet       ``mini_imagenet.npz`` with the same four arrays, 84x84 RGB (the 100
-                   classes of Vinyals et al.'s split, as GPM's ``miniimagenet.py`` builds them)
+notMNIST           ``notmnist.zip`` holding ``notmnist_train.pkl`` and ``notmnist_test.pkl``,
+                   dicts of ``features`` (letter images) and ``labels`` (A-J as 0-9): the
+                   file the HLOP and GPM code downloads
+miniImageNet       ``train.pkl`` and ``test.pkl``, dicts of ``images`` ``(n, 84, 84, 3)`` uint8
+                   and ``labels`` 0..99: the files of Vinyals et al.'s split that GPM's and
+                   HLOP's ``miniimagenet.py`` read from ``<data_dir>/miniimagenet``
 =================  ==========================================================================
 
-``download=True`` fetches what has a public address (CIFAR, SVHN, Fashion-MNIST) through a
-temporary file renamed into place once its MD5 checks out; without it, or offline, a missing
-or corrupt file raises one message naming the file, where to put it and where to get it.
+``download=True`` fetches what has a public address (CIFAR, SVHN, Fashion-MNIST, notMNIST)
+through a temporary file renamed into place once its MD5 checks out (notMNIST's address
+publishes none, so its file is only checked by reading it); without it, or offline, a
+missing or corrupt file raises one message naming the file, where to put it and where to get
+it. miniImageNet has no stable public address: the message says how to build its files.
+The pickled files are read by an unpickler that accepts only NumPy arrays and plain Python
+containers, so a file from elsewhere cannot run code.
 
 Task builders follow the paper's code (adapted from GPM's): :func:`split_cifar100` is 10 tasks
 of 10 consecutive classes (0-9, 10-19, ...), :func:`five_datasets` the tasks CIFAR-10, MNIST,
-SVHN, Fashion-MNIST, notMNIST in that order, the 28x28 sets padded to 32x32 and repeated
-over 3 channels; every set normalised with the per-channel means and deviations of that code.
+SVHN, Fashion-MNIST, notMNIST in that order, the smaller images zero-padded to 32x32 and
+repeated over 3 channels, :func:`split_mini_imagenet` 20 tasks of 5 classes in the order of
+a permutation of the 100 classes drawn with NumPy's legacy generator seeded 2022 (the seed
+the paper's scripts fix); every set normalised with the per-channel means and deviations of
+that code.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import tarfile
 import tempfile
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +50,7 @@ from spikesub.datasets import MNIST_FILES, _hash_for, load_mnist
 
 __all__ = [
     "DATASETS",
+    "CorruptDataError",
     "five_datasets",
     "load_cifar",
     "load_fashion_mnist",
@@ -46,6 +58,7 @@ __all__ = [
     "load_mini_imagenet",
     "load_svhn",
     "split_cifar100",
+    "split_mini_imagenet",
 ]
 
 # name -> {file: (url, md5)}
@@ -88,18 +101,23 @@ DATASETS: dict[str, dict[str, tuple[str | None, str | None]]] = {
             strict=True,
         )
     },
-    "notmnist": {"notmnist.npz": (None, None)},
-    "mini_imagenet": {"mini_imagenet.npz": (None, None)},
+    "notmnist": {
+        "notmnist.zip": (
+            "https://github.com/nkundiushuti/notmnist_convert/blob/master/notmnist.zip?raw=true",
+            None,
+        )
+    },
+    "mini_imagenet": {"train.pkl": (None, None), "test.pkl": (None, None)},
 }
 
 _WHERE = {
-    "notmnist": "build it from notMNIST_small (http://yaroslavvb.com/upload/notMNIST/) as the "
-    "HLOP/GPM code does: letters A-J as labels 0-9, 28x28 uint8",
-    "mini_imagenet": "build it from the miniImageNet split of Vinyals et al. (as GPM's "
-    "miniimagenet.py does): 84x84x3 uint8 images, labels 0-99",
+    "mini_imagenet": "build it from the miniImageNet split of Vinyals et al. as GPM's "
+    "README describes (https://github.com/sahagobinda/GPM): a pickled dict of 'images' "
+    "(n, 84, 84, 3) uint8 and 'labels' 0-99",
 }
 
-# per-channel (mean, std) of the paper's code, on images scaled to [0, 1]
+# per-channel (mean, std) of the paper's code, on images scaled to [0, 1]; MNIST's and
+# Fashion-MNIST's include the padding to 32x32
 NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "cifar10": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
     "cifar100": ((125.3 / 255, 123.0 / 255, 113.9 / 255), (63.0 / 255, 62.1 / 255, 66.7 / 255)),
@@ -107,7 +125,35 @@ NORMALISATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "svhn": ((0.4377, 0.4438, 0.4728), (0.198, 0.201, 0.197)),
     "fashion_mnist": ((0.2190,), (0.3318,)),
     "notmnist": ((0.4254,), (0.4501,)),
+    "mini_imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
+
+MINI_IMAGENET_CLASS_SEED = 2022
+"""Seed of the class order of :func:`split_mini_imagenet` (the paper's scripts fix it)."""
+
+_SAFE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),
+}
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """An unpickler for data files: NumPy arrays, scalars and plain containers only."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _SAFE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
+        return super().find_class(module, name)
+
+
+def _unpickle(data: bytes, encoding: str = "bytes"):
+    """A data file's pickle (Python 2 pickles of arrays need ``encoding="latin1"``)."""
+    return _DataUnpickler(io.BytesIO(data), encoding=encoding).load()
 
 
 def _fetch(url: str, dest: Path, md5: str | None) -> None:
@@ -161,8 +207,12 @@ def _files(name: str, folder: str | os.PathLike[str], download: bool) -> dict[st
     return paths
 
 
-def _corrupt(name: str, path: Path, exc: Exception) -> ValueError:
-    return ValueError(
+class CorruptDataError(ValueError):
+    """A data file that is not in its publisher's format (the message names it)."""
+
+
+def _corrupt(name: str, path: Path, exc: Exception) -> CorruptDataError:
+    return CorruptDataError(
         f"{name}: {path} is corrupt or not in the expected format ({exc}); delete it and "
         "download it again"
     )
@@ -191,7 +241,7 @@ def load_cifar(
                 for member in split:
                     if member not in by_name:
                         raise ValueError(f"the archive has no {member}")
-                    batch = pickle.loads(tar.extractfile(by_name[member]).read(), encoding="bytes")
+                    batch = _unpickle(tar.extractfile(by_name[member]).read())
                     xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
                     ys.append(np.asarray(batch[key], dtype=np.int64))
                 out += [np.concatenate(xs), np.concatenate(ys)]
@@ -232,39 +282,85 @@ def load_fashion_mnist(folder, *, download: bool = False):
             data.x_test[:, None], data.y_test.astype(np.int64))  # fmt: skip
 
 
-def _load_npz(name: str, folder, shape: tuple[int, ...], n_classes: int):
-    (path,) = _files(name, folder, False).values()
-    try:
-        with np.load(path) as data:
-            arrays = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-    except (OSError, KeyError, ValueError, EOFError) as exc:
-        raise _corrupt(name, path, exc) from None
+def _images_and_labels(name: str, path: Path, x, y, n_classes: int, channels_last: bool):
+    """Checked ``(uint8 (n, C, H, W), int64 (n,))`` from a pickle's image and label arrays
+    (``(n, H, W)``, ``(n, 1, H, W)``, or ``(n, H, W, C)`` with ``channels_last``)."""
+    x, y = np.asarray(x), np.asarray(y).reshape(-1)
+    if x.ndim == 4 and channels_last:
+        x = x.transpose(0, 3, 1, 2)
+    elif x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or len(x) != len(y) or not np.issubdtype(y.dtype, np.integer):
+        raise _corrupt(name, path, ValueError(f"images {x.shape}, labels {y.shape} {y.dtype}"))
+    if x.dtype != np.uint8:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise _corrupt(name, path, ValueError("pixel values outside 0..255"))
+        x = x.astype(np.uint8)
+    y = y.astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise _corrupt(name, path, ValueError(f"labels outside 0..{n_classes - 1}"))
+    return np.ascontiguousarray(x), y
+
+
+def load_notmnist(folder, *, download: bool = False):
+    """notMNIST letters A-J from ``notmnist.zip`` (two pickled dicts of ``features`` and
+    ``labels``), images ``(n, 1, H, W)``."""
+    (path,) = _files("notmnist", folder, download).values()
     out = []
-    for x, y in (arrays[:2], arrays[2:]):
-        if x.dtype != np.uint8 or x.shape[1:] not in (shape, shape[1:]) or len(x) != len(y):
-            raise _corrupt(name, path, ValueError(f"images {x.shape} {x.dtype}, labels {y.shape}"))
-        y = y.astype(np.int64)
-        if y.size and (y.min() < 0 or y.max() >= n_classes):
-            raise _corrupt(name, path, ValueError(f"labels outside 0..{n_classes - 1}"))
-        out += [x.reshape(len(x), *shape), y]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            by_name = {Path(n).name: n for n in archive.namelist()}
+            for split in ("notmnist_train.pkl", "notmnist_test.pkl"):
+                if split not in by_name:
+                    raise ValueError(f"the archive has no {split}")
+                data = _unpickle(archive.read(by_name[split]), encoding="latin1")
+                out += _images_and_labels(
+                    "notmnist", path, data["features"], data["labels"], 10, False
+                )
+    except CorruptDataError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, pickle.UnpicklingError, KeyError,
+            TypeError, ValueError) as exc:  # fmt: skip
+        raise _corrupt("notmnist", path, exc) from None
     return tuple(out)
 
 
-def load_notmnist(folder):
-    """notMNIST letters A-J (``notmnist.npz``), images ``(n, 1, 28, 28)``."""
-    return _load_npz("notmnist", folder, (1, 28, 28), 10)
-
-
 def load_mini_imagenet(folder):
-    """miniImageNet (``mini_imagenet.npz``), images ``(n, 3, 84, 84)``, labels 0..99."""
-    return _load_npz("mini_imagenet", folder, (3, 84, 84), 100)
+    """miniImageNet from ``train.pkl`` and ``test.pkl`` (dicts of ``images`` ``(n, 84, 84,
+    3)`` and ``labels``), images ``(n, 3, 84, 84)``, labels 0..99."""
+    paths = _files("mini_imagenet", folder, False)
+    out = []
+    for f in ("train.pkl", "test.pkl"):
+        try:
+            data = _unpickle(paths[f].read_bytes(), encoding="latin1")
+            x, y = _images_and_labels(
+                "mini_imagenet", paths[f], data["images"], data["labels"], 100, True
+            )
+        except CorruptDataError:
+            raise
+        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError,
+                ValueError) as exc:  # fmt: skip
+            raise _corrupt("mini_imagenet", paths[f], exc) from None
+        if x.shape[1:] != (3, 84, 84):
+            raise _corrupt("mini_imagenet", paths[f], ValueError(f"images {x.shape}, not 84x84x3"))
+        out += [x, y]
+    return tuple(out)
 
 
-def _normalise(x: np.ndarray, name: str, pad: int = 0, channels: int | None = None) -> np.ndarray:
+def _normalise(
+    x: np.ndarray, name: str, size: int | None = None, channels: int | None = None
+) -> np.ndarray:
+    """Flat float32 images: scaled to [0, 1], zero-padded to ``size`` x ``size`` (centred),
+    normalised with the set's per-channel mean and deviation, grey repeated to
+    ``channels``."""
     mean, std = NORMALISATION[name]
     out = x.astype(np.float32) / 255.0
-    if pad:
-        out = np.pad(out, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    if size is not None and out.shape[-1] != size:
+        h, w = out.shape[-2:]
+        if h > size or w > size:
+            raise ValueError(f"{name} images are {h}x{w}, larger than {size}x{size}")
+        top, left = (size - h) // 2, (size - w) // 2
+        out = np.pad(out, ((0, 0), (0, 0), (top, size - h - top), (left, size - w - left)))
     out = (out - np.asarray(mean, np.float32)[:, None, None]) / np.asarray(std, np.float32)[
         :, None, None
     ]
@@ -295,25 +391,68 @@ def five_datasets(folder, *, download: bool = False) -> list[Task]:
     masked per task). ``folder`` holds one sub-folder per set: ``cifar10``, ``mnist``,
     ``svhn``, ``fashion_mnist``, ``notmnist``."""
     root = Path(folder)
+    if not download:
+        _check_five_datasets(root)
     mnist = load_mnist(root / "mnist", download=download)
     sets = [
-        ("cifar10", load_cifar(root / "cifar10", classes=10, download=download), 0),
-        ("mnist", (mnist.x_train[:, None], mnist.y_train, mnist.x_test[:, None], mnist.y_test), 2),
-        ("svhn", load_svhn(root / "svhn", download=download), 0),
-        ("fashion_mnist", load_fashion_mnist(root / "fashion_mnist", download=download), 2),
-        ("notmnist", load_notmnist(root / "notmnist"), 2),
+        ("cifar10", load_cifar(root / "cifar10", classes=10, download=download)),
+        ("mnist", (mnist.x_train[:, None], mnist.y_train, mnist.x_test[:, None], mnist.y_test)),
+        ("svhn", load_svhn(root / "svhn", download=download)),
+        ("fashion_mnist", load_fashion_mnist(root / "fashion_mnist", download=download)),
+        ("notmnist", load_notmnist(root / "notmnist", download=download)),
     ]
     tasks = []
-    for t, (name, (xtr, ytr, xte, yte), pad) in enumerate(sets):
+    for t, (name, (xtr, ytr, xte, yte)) in enumerate(sets):
         off = 10 * t
         tasks.append(
             Task(
                 name,
-                _normalise(xtr, name, pad, 3),
+                _normalise(xtr, name, 32, 3),
                 ytr.astype(np.int64) + off,
-                _normalise(xte, name, pad, 3),
+                _normalise(xte, name, 32, 3),
                 yte.astype(np.int64) + off,
                 tuple(range(off, off + 10)),
             )  # fmt: skip
         )
+    return tasks
+
+
+FIVE_DATASETS_FOLDERS = ("cifar10", "mnist", "svhn", "fashion_mnist", "notmnist")
+"""The sub-folders of a 5-Datasets folder, in task order."""
+
+
+def _check_five_datasets(root: Path) -> None:
+    """One FileNotFoundError naming every missing file of the five sets, before any is read."""
+    missing = []
+    for name in FIVE_DATASETS_FOLDERS:
+        if name == "mnist":
+            stems = MNIST_FILES.values()
+            gone = [f"{s}.gz" for s in stems if not any((root / name / f).is_file()
+                                                      for f in (s, f"{s}.gz"))]  # fmt: skip
+        else:
+            gone = [f for f in DATASETS[name] if not (root / name / f).is_file()]
+        missing += [f"{name}/{f}" for f in gone]
+    if missing:
+        raise FileNotFoundError(
+            f"5-Datasets files missing in {root}: {', '.join(missing)}; pass download=True "
+            "(--download) on a machine with internet, or copy each set's files into its "
+            "sub-folder"
+        )
+
+
+def split_mini_imagenet(folder, *, n_tasks: int = 20) -> list[Task]:
+    """miniImageNet in ``n_tasks`` tasks of ``100 / n_tasks`` classes: the classes in the
+    order of ``RandomState(2022).permutation(100)``, split in consecutive groups, as the
+    paper's loader does (labels kept global, 0..99, for one readout masked per task);
+    images normalised with ImageNet's per-channel mean and deviation."""
+    if n_tasks < 1 or 100 % n_tasks:
+        raise ValueError(f"n_tasks must divide the 100 classes of miniImageNet; got {n_tasks}")
+    xtr, ytr, xte, yte = load_mini_imagenet(folder)
+    xtr, xte = _normalise(xtr, "mini_imagenet"), _normalise(xte, "mini_imagenet")
+    order = np.random.RandomState(MINI_IMAGENET_CLASS_SEED).permutation(100)
+    tasks = []
+    for t, group in enumerate(np.split(order, n_tasks)):
+        classes = tuple(sorted(int(c) for c in group))
+        tr, te = np.isin(ytr, classes), np.isin(yte, classes)
+        tasks.append(Task(f"miniimagenet-{t}", xtr[tr], ytr[tr], xte[te], yte[te], classes))
     return tasks

@@ -20,8 +20,16 @@ Benchmarks (:data:`BENCHMARKS`):
     of pixel permutations as for ``"pmnist"``; a seeded, stratified 75 / 25 train/test split.
 ``"splitdigits"``
     Split digits: the same data in 5 tasks of digit pairs.
+``"splitcifar100"``, ``"fivedatasets"``, ``"miniimagenet"``
+    The HLOP paper's image benchmarks, built by :mod:`spikesub.vision_datasets` from the
+    files in ``data_dir``: 10-split CIFAR-100 (10 tasks of 10 classes), 5-Datasets
+    (CIFAR-10, MNIST, SVHN, Fashion-MNIST, notMNIST) and miniImageNet (20 tasks of 5
+    classes). Their labels are global (0..99, 0..49 and 0..99), so one readout masked per
+    task is the paper's head per task. Their images are normalised per channel as the
+    paper's code does, not scaled to ``[0, 1]``.
 
-Inputs are ``float32`` in ``[0, 1]`` (MNIST pixel / 255, digits pixel / 16), flattened.
+Inputs of the MNIST and digits benchmarks are ``float32`` in ``[0, 1]`` (MNIST pixel / 255,
+digits pixel / 16); every benchmark's images are flattened.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ from spikesub.datasets import (
 __all__ = [
     "BENCHMARKS",
     "IMAGE_SHAPES",
+    "N_CLASSES",
+    "VISION_BENCHMARKS",
     "Task",
     "class_incremental",
     "load_digits_split",
@@ -50,7 +60,30 @@ __all__ = [
 ]
 
 #: Benchmark names -> number of tasks.
-BENCHMARKS: dict[str, int] = {"pmnist": 10, "splitmnist": 5, "digits": 5, "splitdigits": 5}
+BENCHMARKS: dict[str, int] = {
+    "pmnist": 10,
+    "splitmnist": 5,
+    "digits": 5,
+    "splitdigits": 5,
+    "splitcifar100": 10,
+    "fivedatasets": 5,
+    "miniimagenet": 20,
+}
+
+#: The image benchmarks of the HLOP paper, read by :mod:`spikesub.vision_datasets`.
+VISION_BENCHMARKS: tuple[str, ...] = ("splitcifar100", "fivedatasets", "miniimagenet")
+
+#: Labels of each benchmark: the width of the one readout all its tasks share (masked to
+#: each task's classes in the task-incremental scenario).
+N_CLASSES: dict[str, int] = {
+    "pmnist": 10,
+    "splitmnist": 10,
+    "digits": 10,
+    "splitdigits": 10,
+    "splitcifar100": 100,
+    "fivedatasets": 50,
+    "miniimagenet": 100,
+}
 
 #: Image shape ``(channels, height, width)`` of each benchmark's flattened inputs (for the
 #: conv nets; a permuted benchmark's images are its permuted pixels laid out the same way).
@@ -59,6 +92,9 @@ IMAGE_SHAPES: dict[str, tuple[int, int, int]] = {
     "splitmnist": (1, 28, 28),
     "digits": (1, 8, 8),
     "splitdigits": (1, 8, 8),
+    "splitcifar100": (3, 32, 32),
+    "fivedatasets": (3, 32, 32),
+    "miniimagenet": (3, 84, 84),
 }
 
 #: The class pairs of the split benchmarks.
@@ -247,15 +283,16 @@ def make_benchmark(
 
     Args:
         name: one of :data:`BENCHMARKS`.
-        data_dir: folder with the four MNIST IDX files (``*.gz`` or raw); required for
-            ``"pmnist"`` and ``"splitmnist"``, ignored otherwise.
+        data_dir: folder with the four MNIST IDX files (``*.gz`` or raw) for ``"pmnist"``
+            and ``"splitmnist"``; the data set's folder for the image benchmarks (see
+            :func:`vision_benchmark`); ignored for the digits.
         seed: draws the pixel permutations and the digits train/test split.
         n_tasks: keep only the first ``n_tasks`` tasks (default: all).
         validation: when > 0, hold out this fraction (< 1) of every task's training set,
             seeded, and use it as the task's test set; the real test set is then not used
             (for choosing hyperparameters).
-        download: fetch missing MNIST files into ``data_dir`` first (needs internet; see
-            :func:`spikesub.datasets.download_mnist`).
+        download: fetch missing files into ``data_dir`` first (needs internet; see
+            :func:`spikesub.datasets.download_mnist` and :mod:`spikesub.vision_datasets`).
 
     Returns:
         the tasks, in training order.
@@ -274,7 +311,9 @@ def make_benchmark(
         raise TypeError(f"validation must be a fraction in [0, 1); got {validation!r}")
     if not 0.0 <= validation < 1.0:
         raise ValueError(f"validation must be a fraction in [0, 1); got {validation}")
-    if name in ("pmnist", "splitmnist"):
+    if name in VISION_BENCHMARKS:
+        tasks = vision_benchmark(name, data_dir, download=download)[:count]
+    elif name in ("pmnist", "splitmnist"):
         if data_dir is None:
             raise ValueError(
                 f"benchmark {name} needs the MNIST files: give data_dir (--data-dir DIR), a "
@@ -300,22 +339,60 @@ def make_benchmark(
                 "NAME); download them with --download (download=True) on a machine with "
                 "internet, or copy the four standard MNIST files into that folder"
             )
-        mnist = load_mnist(folder, download=download)
-        arrays = (
-            to_float(mnist.x_train),
-            mnist.y_train,
-            to_float(mnist.x_test),
-            mnist.y_test,
-        )
+        tasks = _mnist_tasks(name, folder, count, seed, download)
     else:
-        arrays = load_digits_split(seed)
-    if name in ("pmnist", "digits"):
-        tasks = _permuted_tasks(name, *arrays, count, seed)
-    else:
-        tasks = _split_tasks(name, *arrays, count)
+        tasks = _digits_tasks(name, count, seed)
     if validation > 0:
         tasks = _holdout(tasks, float(validation), seed)
     return tasks
+
+
+def _mnist_tasks(name: str, folder: Path, count: int, seed: int, download: bool) -> list[Task]:
+    mnist = load_mnist(folder, download=download)
+    arrays = (to_float(mnist.x_train), mnist.y_train, to_float(mnist.x_test), mnist.y_test)
+    if name == "pmnist":
+        return _permuted_tasks(name, *arrays, count, seed)
+    return _split_tasks(name, *arrays, count)
+
+
+def _digits_tasks(name: str, count: int, seed: int) -> list[Task]:
+    arrays = load_digits_split(seed)
+    if name == "digits":
+        return _permuted_tasks(name, *arrays, count, seed)
+    return _split_tasks(name, *arrays, count)
+
+
+VISION_LAYOUT: dict[str, str] = {
+    "splitcifar100": "cifar-100-python.tar.gz",
+    "fivedatasets": "the sub-folders cifar10/, mnist/, svhn/, fashion_mnist/ and notmnist/ "
+    "with each set's files",
+    "miniimagenet": "miniimagenet/train.pkl and miniimagenet/test.pkl",
+}
+"""What the data folder of each image benchmark holds."""
+
+
+def vision_benchmark(
+    name: str, data_dir: str | os.PathLike[str] | None, *, download: bool = False
+) -> list[Task]:
+    """Every task of an image benchmark (:data:`VISION_BENCHMARKS`), as
+    :mod:`spikesub.vision_datasets` builds them from the files in ``data_dir``.
+
+    Raises:
+        ValueError: no ``data_dir``, or a corrupt file (named).
+        FileNotFoundError: files missing; the message names them and where to get them.
+    """
+    from spikesub import vision_datasets
+
+    if data_dir is None:
+        raise ValueError(
+            f"benchmark {name} needs its data: give data_dir (--data-dir DIR), a folder with "
+            f"{VISION_LAYOUT[name]}"
+        )
+    if name == "splitcifar100":
+        return vision_datasets.split_cifar100(data_dir, download=download)
+    if name == "fivedatasets":
+        return vision_datasets.five_datasets(data_dir, download=download)
+    return vision_datasets.split_mini_imagenet(data_dir)
 
 
 def class_incremental(tasks: list[Task]) -> list[Task]:
