@@ -20,13 +20,15 @@ from spikesub.scripting import add_job_arguments, apply_job_arguments, run_comma
 __all__ = ["GROUPS", "main", "register", "run_cli"]
 
 _DESCRIPTION = """\
-Train a spiking MLP on a sequence of tasks with one continual-learning method and write a run
-folder: config.json, checkpoint.pt, accuracy.npz (accuracy matrix R, times), metrics.json
-(ACC, BWT, times, subspace dimensions) and figures (accuracy_matrix.png, task_accuracy.png,
-subspace_angles.png for HLOP when compared with GPM).
+Train a spiking MLP or conv net on a sequence of tasks with one continual-learning method and
+write a run folder: config.json, checkpoint.pt, accuracy.npz (accuracy matrix R, times),
+metrics.json (ACC, BWT, times, subspace dimensions) and figures (accuracy_matrix.png,
+task_accuracy.png, subspace_angles.png for HLOP when compared with GPM).
 
   spikesub continual --method hlop --benchmark digits --quick        a few seconds, no download
   spikesub continual --method gpm --benchmark pmnist --data-dir DIR  permuted MNIST, 10 tasks
+  spikesub continual --method hlop --benchmark splitcifar100 --data-dir DIR --hlop-counts paper
+                                         the HLOP paper's 10-split CIFAR-100 (GPU advised)
 
 Methods: hlop (lateral Hebbian subspaces, orthogonal projection), gpm (gradient projection
 memory), ewc (elastic weight consolidation), finetune (no protection), multitask (joint
@@ -46,13 +48,14 @@ GROUPS = {
         "method", "benchmark", "data_dir", "seed", "n_tasks", "quick", "validation",
     ),
     "training": (
-        "training", "epochs", "batch_size", "lr", "momentum", "input_lr_scale", "lr_schedule",
-        "steps", "hidden", "beta", "network", "max_train", "device",
+        "training", "epochs", "batch_size", "lr", "lr_continual", "momentum", "input_lr_scale",
+        "lr_schedule", "warmup_epochs", "steps", "hidden", "beta", "network", "max_train",
+        "device",
     ),
     "method options": (
         "ewc_lambda", "gpm_threshold", "gpm_activity", "hlop_k", "hlop_threshold",
         "hlop_activity", "hlop_epochs", "hlop_record", "hlop_lr", "hlop_rule", "hlop_mode",
-        "hlop_compare_gpm", "strategy_options",
+        "hlop_counts", "hlop_compare_gpm", "strategy_options",
     ),
 }  # fmt: skip
 """The option groups of ``--help``: every setting of :class:`ContinualConfig` is in one."""
@@ -79,7 +82,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     run.add_argument(
         "--download",
         action="store_true",
-        help="download missing MNIST files into --data-dir first (needs internet)",
+        help="download missing data files into --data-dir first (needs internet; every "
+        "set but miniImageNet has a public address)",
     )
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument(

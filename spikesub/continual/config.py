@@ -55,13 +55,40 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 """Network and training defaults of each benchmark family (MNIST and the 8x8 digits)."""
 
+VISION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "splitcifar100": dict(
+        architecture="cifar_cnn", steps=20, epochs=200, batch_size=64, lr=0.01, momentum=0.9,
+        lr_schedule="cosine", warmup_epochs=5,
+    ),
+    "fivedatasets": dict(
+        architecture="resnet18", steps=20, epochs=100, batch_size=64, lr=0.1, lr_continual=0.01,
+        momentum=0.9, lr_schedule="cosine",
+    ),
+    "miniimagenet": dict(
+        architecture="resnet18", steps=20, epochs=100, batch_size=64, lr=0.1, lr_continual=0.01,
+        momentum=0.9, lr_schedule="cosine",
+    ),
+}  # fmt: skip
+"""The HLOP paper's schedule on its image benchmarks (its scripts ``spiking_train_cifar.py``,
+``spiking_train_fivedataset.py`` and ``spiking_train_miniimagenet.py``): network, time steps,
+epochs per task, batch, SGD rate (of the first task, and ``lr_continual`` of the later ones),
+momentum, cosine decay within each task after ``warmup_epochs`` of linear warm-up. The paper
+trains by DSR; spikesub by BPTT over the same time steps."""
+
 CONV_DEFAULTS: dict[str, Any] = dict(steps=4, epochs=1, batch_size=32, lr=0.05)
 """Defaults of the conv architectures over the family's (``hidden`` stays unset: no fully
 connected layer after the conv stages unless asked for): few time steps and one epoch, so
 that a conv run on MNIST takes minutes on a CPU."""
 
 QUICK: dict[str, Any] = dict(
-    hidden=(64,), steps=4, epochs=3, batch_size=32, lr=0.1, momentum=0.9, max_train=600
+    hidden=(64,),
+    steps=4,
+    epochs=3,
+    batch_size=32,
+    lr=0.1,
+    momentum=0.9,
+    max_train=600,
+    warmup_epochs=0,
 )
 """A tiny run for tests and smoke checks: it overrides the family defaults."""
 
@@ -78,10 +105,12 @@ METHOD_OPTIONS: dict[str, dict[str, str]] = {
         "hlop_rule": "rule",
         "hlop_mode": "mode",
         "hlop_compare_gpm": "compare_with_gpm",
+        "hlop_counts": None,
     },
 }
 """Each method's settings and the strategy option each one sets (``activity`` is the job's
-own: ``"trace"`` gives the strategy ``trace_decay = beta``)."""
+own: ``"trace"`` gives the strategy ``trace_decay = beta``; ``hlop_counts`` sets
+``k_per_task`` to a schedule, see :meth:`ContinualConfig.strategy_kwargs`)."""
 
 ACTIVITY_DEFAULTS = {"gpm_activity": "spikes", "hlop_activity": "trace"}
 """GPM keeps the spikes of Saha et al.'s representation matrix; HLOP protects a hidden
@@ -98,8 +127,36 @@ QUICK_METHOD_OPTIONS: dict[str, Any] = {"hlop_threshold": 0.97, "hlop_epochs": 1
 
 
 def family(benchmark: str) -> str:
-    """``"mnist"`` for the MNIST benchmarks, else ``"digits"``."""
+    """``"mnist"`` for the MNIST benchmarks, ``"vision"`` for the HLOP paper's image
+    benchmarks, else ``"digits"``."""
+    if benchmark in VISION_DEFAULTS:
+        return "vision"
     return "mnist" if benchmark in ("pmnist", "splitmnist") else "digits"
+
+
+HLOP_PAPER_COUNTS: dict[tuple[str, str], tuple[tuple[int, ...], ...]] = {
+    # 784-800-800-10 MLP: 80, 200, 100 first, then 70 per layer, 20 fewer from every third task
+    ("pmnist", "mlp"): (
+        (80, 200, 100), (70,) * 3, (70,) * 3, (50,) * 3, (50,) * 3, (50,) * 3,
+        (30,) * 3, (30,) * 3, (30,) * 3, (10,) * 3,
+    ),
+    # the three conv stages; the readout (a head per task) needs none
+    ("splitcifar100", "cifar_cnn"): ((6, 100, 200, 0), (2, 20, 40, 0)),
+    # stem, then per block its two convs and (blocks 3, 5, 7) the 1x1 shortcut; readout 0
+    ("fivedatasets", "resnet18"): (
+        (6, 40, 40, 40, 40, 40, 100, 6, 100, 100, 100, 200, 8, 200, 200, 200, 200, 16, 200,
+         200, 0),
+    ),
+    ("miniimagenet", "resnet18"): (
+        (24, 90, 90, 90, 90, 90, 180, 10, 180, 180, 180, 360, 20, 360, 360, 360, 720, 40,
+         720, 720, 0),
+        *((2, 6, 6, 6, 6, 6, 12, 1, 12, 12, 12, 24, 2, 24, 24, 24, 48, 4, 48, 48, 0),) * 5,
+        (0, 2, 2, 2, 2, 2, 4, 0, 4, 4, 4, 8, 0, 8, 8, 8, 16, 0, 16, 16, 0),
+    ),
+}  # fmt: skip
+"""The HLOP paper's lateral-neuron counts (its scripts' ``hlop_out_num`` and increments):
+for each task, the new lateral neurons of each protected layer in module order (a task
+beyond the list takes the last entry). ``--hlop-counts paper`` uses them."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +196,19 @@ class ContinualConfig(JobConfig):
     lr_schedule: str | None = setting(
         None, choices=LR_SCHEDULES, help="within each task: constant, or cosine decay to 0"
     )
+    lr_continual: float | None = setting(
+        None,
+        low=0.0,
+        low_open=True,
+        help="SGD learning rate of the tasks after the first (default: lr; the HLOP paper's "
+        "5-Datasets and miniImageNet runs use 0.01 after 0.1)",
+    )
+    warmup_epochs: int | None = setting(
+        None,
+        low=0,
+        help="within each task, the first N epochs ramp the rate up linearly (default 0; the "
+        "HLOP paper's CIFAR-100 runs use 5)",
+    )
     input_lr_scale: float = setting(
         1.0, low=0.0, help="from the second task on, the input layer learns at lr times this"
     )
@@ -152,11 +222,12 @@ class ContinualConfig(JobConfig):
     beta: float = setting(
         0.9, low=0.0, high=1.0, low_open=True, help="membrane decay per step of the LIF neurons"
     )
-    architecture: str = setting(
-        "mlp",
+    architecture: str | None = setting(
+        None,
         choices=ARCHITECTURES,
         help="spiking MLP, small spiking conv net, the HLOP paper's CIFAR conv net or its "
-        "reduced ResNet-18",
+        "reduced ResNet-18 (default: the MLP on MNIST and the digits, the paper's net on its "
+        "image benchmarks)",
     )
     scenario: str = setting(
         "task",
@@ -212,6 +283,12 @@ class ContinualConfig(JobConfig):
     hlop_mode: str | None = setting(
         None, choices=("rate", "spiking"), help="rate or spiking lateral neurons"
     )
+    hlop_counts: str | None = setting(
+        None,
+        choices=("paper",),
+        help="lateral neurons per layer and task as the HLOP paper's scripts set them for "
+        "this benchmark and network, instead of energy thresholds",
+    )
     hlop_compare_gpm: bool | None = setting(
         None, help="also compute GPM bases and save the principal angles to HLOP's subspaces"
     )
@@ -222,28 +299,35 @@ class ContinualConfig(JobConfig):
     # -- defaults that depend on other settings ------------------------------------------------
 
     def resolve(self) -> dict[str, Any]:
-        defaults = dict(FAMILY_DEFAULTS[family(self.benchmark)])
-        if self.architecture != "mlp":
-            defaults.update(CONV_DEFAULTS)
+        vision = VISION_DEFAULTS.get(self.benchmark, {})
+        architecture = self.architecture or vision.get("architecture", "mlp")
+        if vision:
+            defaults = dict(vision)
+        else:
+            defaults = dict(FAMILY_DEFAULTS[family(self.benchmark)], architecture=architecture)
+            if architecture != "mlp":
+                defaults.update(CONV_DEFAULTS)
         if self.quick:
             defaults.update(QUICK)
-        if self.architecture != "mlp":
-            defaults.pop("hidden")  # unset: no fully connected layer after the conv stages
+        if architecture != "mlp":
+            defaults.pop("hidden", None)  # unset: no fully connected layer after the convs
+        defaults.setdefault("warmup_epochs", 0)
         values = {name: v for name, v in defaults.items() if getattr(self, name) is None}
         hidden = values.get("hidden", self.hidden) or ()
-        values.update(self._method_defaults(self._n_protected(len(hidden))))
+        values.update(self._method_defaults(architecture, self._n_protected(architecture, hidden)))
         return values
 
-    def _n_protected(self, n_hidden: int) -> int:
+    @staticmethod
+    def _n_protected(architecture: str, hidden: tuple[int, ...]) -> int:
         """Protected layers of the network less one: the hidden fully connected layers, plus
         the conv layers of a conv architecture (the readout is the one more)."""
-        if self.architecture == "mlp":
-            return n_hidden
+        if architecture == "mlp":
+            return len(hidden)
         from spikesub.continual.networks import conv_layer_count
 
-        return n_hidden + conv_layer_count(self.architecture)
+        return len(hidden) + conv_layer_count(architecture)
 
-    def _method_defaults(self, n_hidden: int) -> dict[str, Any]:
+    def _method_defaults(self, architecture: str, n_hidden: int) -> dict[str, Any]:
         """The chosen method's unset options: the quick preset's, else the strategy's."""
         options = METHOD_OPTIONS.get(self.method, {})
         if not options:
@@ -252,11 +336,11 @@ class ContinualConfig(JobConfig):
 
         values = {}
         for name, option in options.items():
-            if getattr(self, name) is not None:
+            if getattr(self, name) is not None or option is None:
                 continue
             if self.quick and name in QUICK_METHOD_OPTIONS:
                 values[name] = QUICK_METHOD_OPTIONS[name]
-            elif self.architecture != "mlp" and name in CONV_METHOD_OPTIONS:
+            elif architecture != "mlp" and name in CONV_METHOD_OPTIONS:
                 values[name] = CONV_METHOD_OPTIONS[name]
             elif name in ACTIVITY_DEFAULTS:
                 values[name] = ACTIVITY_DEFAULTS[name]
@@ -265,6 +349,10 @@ class ContinualConfig(JobConfig):
         return values
 
     def check(self) -> None:
+        if self.hlop_counts == "paper":
+            if self.hlop_k is not None:
+                raise ValueError("give hlop_k or hlop_counts, not both (each sets the counts)")
+            self.paper_counts()  # refuses a benchmark and network the paper has no counts for
         if self.architecture != "mlp" and (self.network != "spikesub" or self.training != "bptt"):
             raise ValueError(
                 f"architecture={self.architecture!r} needs network='spikesub' and "
@@ -308,14 +396,31 @@ class ContinualConfig(JobConfig):
             value = getattr(self, name)
             if option == "activity":
                 opts["trace_decay"] = self.beta if value == "trace" else None
-            elif value is not None:
+            elif option is not None and value is not None:
                 opts[option] = value
         if self.method in ("gpm", "hlop"):
             opts["seed"] = self.seed
         if self.method == "hlop" and self.architecture != "mlp":
             opts["record"] = "training"  # see CONV_METHOD_OPTIONS
+        if self.hlop_counts == "paper":
+            opts["k_per_task"] = [list(counts) for counts in self.paper_counts()]
         opts.update(self.strategy_options)
         return opts
+
+    def paper_counts(self) -> tuple[tuple[int, ...], ...]:
+        """The HLOP paper's lateral-neuron counts for this benchmark and network
+        (:data:`HLOP_PAPER_COUNTS`)."""
+        key = (self.benchmark, self.architecture)
+        hidden_ok = self.hidden == (800, 800) if self.architecture == "mlp" else not self.hidden
+        if key not in HLOP_PAPER_COUNTS or not hidden_ok:
+            known = ", ".join(
+                f"{b} with {a}" + (" 800,800" if a == "mlp" else "") for b, a in HLOP_PAPER_COUNTS
+            )
+            raise ValueError(
+                f"hlop_counts='paper' is defined for the paper's networks only ({known}); got "
+                f"{self.benchmark} with {self.architecture} and hidden={self.hidden}"
+            )
+        return HLOP_PAPER_COUNTS[key]
 
 
 def parse_energy_thresholds(text: str) -> float | list[float]:

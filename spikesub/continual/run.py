@@ -76,7 +76,13 @@ from spikesub.continual.names import (
 )
 from spikesub.continual.networks import snntorch_mlp, spiking_convnet, spiking_mlp
 from spikesub.continual.sizes import check_continual_memory, check_conv_memory
-from spikesub.continual.tasks import IMAGE_SHAPES, Task, class_incremental, make_benchmark
+from spikesub.continual.tasks import (
+    IMAGE_SHAPES,
+    N_CLASSES,
+    Task,
+    class_incremental,
+    make_benchmark,
+)
 from spikesub.models.errors import RunFolderError, SpikesubError
 from spikesub.runs import (
     atomic_write_bytes,
@@ -425,7 +431,9 @@ def _write_results(
     return result
 
 
-N_OUTPUTS = 10  # every benchmark's digits share one 10-way head (split tasks mask it)
+def n_outputs(config: ContinualConfig) -> int:
+    """Width of the one readout every task of the benchmark shares (masked per task)."""
+    return N_CLASSES[config.benchmark]
 
 
 def benchmark_tasks(config: ContinualConfig, *, download: bool = False) -> list[Task]:
@@ -454,10 +462,11 @@ def build_model(config: ContinualConfig, n_features: int) -> torch.nn.Module:
                 f"{n_features} features"
             )
         return spiking_convnet(
-            config.architecture, shape, N_OUTPUTS, config.steps, hidden=config.hidden or (),
+            config.architecture, shape, n_outputs(config), config.steps,
+            hidden=config.hidden or (),
             beta=config.beta,
         )  # fmt: skip
-    sizes = (n_features, *config.hidden, N_OUTPUTS)
+    sizes = (n_features, *config.hidden, n_outputs(config))
     if config.network == "snntorch":
         return snntorch_mlp(sizes, config.steps, beta=config.beta)
     return spiking_mlp(sizes, config.steps, beta=config.beta)
@@ -586,7 +595,7 @@ def _start(
     stage_sizes = [len(task.y_train) for task in tasks]
     n_train = sum(stage_sizes) if config.method == "multitask" else max(stage_sizes)
     if config.architecture == "mlp":
-        check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=N_OUTPUTS)
+        check_continual_memory(config, tasks[0].n_features, n_train, n_outputs=n_outputs(config))
     torch.manual_seed(_derived_seed(config.seed, 0x5EED))
     model = build_model(config, tasks[0].n_features)
     if config.architecture != "mlp":  # the conv stages' activity, before anything is run
@@ -666,9 +675,9 @@ def _learn_task(session: _Session, t: int) -> tuple[np.ndarray, torch.optim.Opti
     config = session.config
     torch.manual_seed(_derived_seed(config.seed, t))
     if session.multitask:
-        data = _joint_data(session.tasks, N_OUTPUTS, session.device)
+        data = _joint_data(session.tasks, n_outputs(config), session.device)
     else:
-        data = _task_data(session.tasks[t], N_OUTPUTS, session.device)
+        data = _task_data(session.tasks[t], n_outputs(config), session.device)
     session.n_train.append(len(data))
     if t > 0 and hasattr(session.model, "freeze_norm"):
         session.model.freeze_norm()  # batch norm learns on the first task only (HLOP's code)
@@ -696,10 +705,11 @@ def _train(
     config, model, strategy = session.config, session.model, session.strategy
     optimizer = torch.optim.SGD(
         _param_groups(model, config.input_lr_scale if t > 0 else 1.0),
-        lr=config.lr,
+        lr=_task_lr(config, t),
         momentum=config.momentum,
     )
-    total_steps = config.epochs * data.n_batches(config.batch_size)
+    steps_per_epoch = data.n_batches(config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
     done_steps = 0
     model.train()
     proj_s = pen_s = 0.0
@@ -725,7 +735,7 @@ def _train(
             tp = time.perf_counter()
             strategy.before_step()
             proj_s += time.perf_counter() - tp
-            rate = _scheduled_lr(config, done_steps, total_steps)
+            rate = _scheduled_lr(config, t, done_steps, total_steps, steps_per_epoch)
             for group in optimizer.param_groups:
                 group["lr"] = rate * group["lr_scale"]
             optimizer.step()
@@ -770,7 +780,7 @@ def _end_task(session: _Session, t: int, data: _TrainData) -> float:
     if session.multitask:
         forward = net
     else:
-        mask = metrics_mod.class_mask(session.tasks[t].classes, N_OUTPUTS)
+        mask = metrics_mod.class_mask(session.tasks[t].classes, n_outputs(session.config))
         forward = _forward_fn(net, mask)
     passes = _Passes(data, config.batch_size, config.seed, t)
     session.strategy.end_task(t, passes, forward, _loss_fn)
@@ -867,11 +877,25 @@ def _param_groups(model: nn.Module, input_scale: float) -> list[dict[str, Any]]:
     return groups
 
 
-def _scheduled_lr(config: ContinualConfig, step: int, total: int) -> float:
-    """SGD rate of step ``step`` (0-based) of a task's ``total`` steps."""
+def _task_lr(config: ContinualConfig, t: int) -> float:
+    """The base SGD rate of task ``t``: ``lr`` for the first, ``lr_continual`` (if set) after."""
+    return config.lr if t == 0 or config.lr_continual is None else config.lr_continual
+
+
+def _scheduled_lr(
+    config: ContinualConfig, t: int, step: int, total: int, steps_per_epoch: int
+) -> float:
+    """SGD rate of step ``step`` (0-based) of task ``t``'s ``total`` steps: a linear ramp
+    over the first ``warmup_epochs`` epochs (``(step + 1) / warmup_steps`` of the rate, as
+    the HLOP code's per-epoch ``(epoch + 1) / warmup``), then constant or cosine decay to 0
+    over the remaining steps."""
+    lr = _task_lr(config, t)
+    warmup = min(config.warmup_epochs * steps_per_epoch, total)
+    if step < warmup:
+        return lr * (step + 1) / warmup
     if config.lr_schedule == "cosine":
-        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
-    return config.lr
+        return lr * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+    return lr
 
 
 def _mean_std(values: list[float | None]) -> tuple[float, float]:

@@ -90,6 +90,29 @@ MAX_TASK_ID = 2**31 - 1
 """Largest task index (far more tasks than any sequence has)."""
 
 
+def _k_schedule(k: Any, n_layers: int) -> list[list[int]] | None:
+    """``k_per_task`` as one list of per-layer counts per task (None stays None): an int is
+    the same count for every layer and task, a flat list one count per layer for every task,
+    a list of lists one entry per task (the last repeats)."""
+    if k is None:
+        return None
+    if isinstance(k, (list, tuple)) and k and all(isinstance(v, (list, tuple)) for v in k):
+        entries = [list(v) for v in k]
+    elif isinstance(k, (list, tuple)):
+        entries = [list(k)]
+    else:
+        entries = [[k] * n_layers]
+    for t, counts in enumerate(entries):
+        if len(counts) != n_layers:
+            raise ValueError(
+                f"k_per_task must be an int, one int per protected layer ({n_layers}), or a "
+                f"list of such lists, one per task; entry {t} has {len(counts)} values"
+            )
+        for v in counts:
+            check_int("k_per_task", v, minimum=0)
+    return [[int(v) for v in counts] for counts in entries]
+
+
 def protected_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Every ``nn.Linear`` and ``nn.Conv2d`` of ``model``, named, in module order."""
     if not isinstance(model, nn.Module):
@@ -772,9 +795,11 @@ class HLOP(_TappedStrategy):
        (``record="pass"``, or a loop without :meth:`begin_epoch`) from one pass of the
        network over ALL the task's batches after training (the Gram matrix of the first
        ``samples`` examples' rows);
-    2. picks the number of new lateral neurons — ``k_per_task`` (an int, or one per layer)
-       or, when that is None, the energy criterion on the Gram matrix (``energy_threshold`` +
-       ``energy_threshold_increment`` per task, as GPM's), capped by ``max_k`` — and adds them;
+    2. picks the number of new lateral neurons — ``k_per_task`` (an int, one per layer, or
+       a schedule: a list of per-layer lists, entry ``t`` for task ``t``, the last for every
+       later task) or, when that is None, the energy criterion on the Gram matrix
+       (``energy_threshold`` + ``energy_threshold_increment`` per task, as GPM's), capped by
+       ``max_k`` — and adds them;
     3. runs the Hebbian rule over the recorded rows, as many batch updates as
        ``hebbian_epochs`` passes over the task's batches (rows recorded from fewer batches,
        ``record_examples``, are replayed in turn; no further forward passes), and freezes
@@ -832,19 +857,7 @@ class HLOP(_TappedStrategy):
         check_int("hebbian_epochs", o["hebbian_epochs"], minimum=0)
         if o["record_examples"] is not None:
             check_int("record_examples", o["record_examples"], minimum=1)
-        k = o["k_per_task"]
-        if k is not None:
-            ks = list(k) if isinstance(k, (list, tuple)) else [k] * len(self.layers)
-            if len(ks) != len(self.layers):
-                raise ValueError(
-                    f"k_per_task must be an int or one int per protected layer "
-                    f"({len(self.layers)}); got {len(ks)} values"
-                )
-            for v in ks:
-                check_int("k_per_task", v, minimum=0)
-            self._k_list = ks
-        else:
-            self._k_list = None
+        self._k_schedule = _k_schedule(o["k_per_task"], len(self.layers))
         self.subspaces = [
             HebbianSubspace(
                 d,
@@ -927,8 +940,9 @@ class HLOP(_TappedStrategy):
         thresholds = _threshold_for(o, task_id, len(self.layers))
         ks = []
         for i, (sub, gram) in enumerate(zip(self.subspaces, grams, strict=True)):
-            if self._k_list is not None:
-                k = min(int(self._k_list[i]), sub.n_inputs - sub.k)
+            if self._k_schedule is not None:
+                counts = self._k_schedule[min(task_id, len(self._k_schedule) - 1)]
+                k = min(counts[i], sub.n_inputs - sub.k)
             else:
                 k = sub.choose_k(energy_threshold=thresholds[i], gram=gram)
             if o["max_k"] is not None:

@@ -96,7 +96,7 @@ OPTIONAL_OPTION_TYPES: dict[str, dict[str, str]] = {
         "trace_decay": "real",
     },
     "hlop": {
-        "k_per_task": "int_or_list",
+        "k_per_task": "counts",
         "energy_threshold": "real_or_list",
         "max_k": "int",
         "max_rows": "int",
@@ -154,6 +154,19 @@ _KINDS = {
     "int_or_list": (
         lambda v: _is_int(v) or (isinstance(v, (list, tuple)) and all(_is_int(x) for x in v)),
         "an integer or a list of integers",
+    ),
+    "counts": (
+        lambda v: (
+            _is_int(v)
+            or (
+                isinstance(v, (list, tuple))
+                and (
+                    all(_is_int(x) for x in v)
+                    or all(isinstance(x, (list, tuple)) and all(_is_int(y) for y in x) for x in v)
+                )
+            )
+        ),
+        "an integer, a list of integers or a list of lists of integers",
     ),
     "real_or_list": (
         lambda v: _is_real(v) or (isinstance(v, (list, tuple)) and all(_is_real(x) for x in v)),

@@ -119,3 +119,63 @@ def test_corrupt_idx_gives_exit_2_and_one_line(
     assert "t10k-images-idx3-ubyte.gz" in line
     assert ("bad IDX magic" if damage == "magic" else "IDX file truncated") in line
     assert not (tmp_path / "runs").exists()
+
+
+def test_split_cifar100_from_tiny_files_with_a_100_way_readout(tmp_path, capsys):
+    from vision_files import write_cifar  # tests/continual/vision_files.py
+
+    from spikesub.continual.run import load_checkpoint
+
+    write_cifar(tmp_path / "cifar", classes=100, n=200)
+    out = tmp_path / "run"
+    status = cli.main(
+        ["--benchmark", "splitcifar100", "--data-dir", str(tmp_path / "cifar"), "--out", str(out)]
+        + ["--method", "hlop", "--architecture", "convnet", "--no-plots", *QUICK]
+    )
+    assert status == 0, capsys.readouterr().err
+    R = load_npz(out / "accuracy.npz")["R"]
+    assert R.shape == (2, 2) and np.isfinite(R).all()
+    assert load_checkpoint(out)["model"]["readout.weight"].shape[0] == 100
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "named"),
+    [
+        ("splitcifar100", "cifar-100-python.tar.gz from https://"),
+        ("fivedatasets", "5-Datasets files missing"),
+        ("miniimagenet", "train.pkl"),
+    ],
+)
+def test_missing_image_files_give_exit_2_naming_them(
+    tmp_path, capsys, monkeypatch, benchmark, named
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["--benchmark", benchmark, "--data-dir", "empty", "--quiet"]) == 2
+    assert named in one_line_error(capsys)
+    assert cli.main(["--benchmark", benchmark, "--quiet"]) == 2
+    assert "give data_dir (--data-dir DIR)" in one_line_error(capsys)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_five_datasets_without_notmnist_and_a_corrupt_cifar(tmp_path, capsys, monkeypatch):
+    from vision_files import write_five_datasets  # tests/continual/vision_files.py
+
+    monkeypatch.chdir(tmp_path)
+    write_five_datasets(tmp_path / "five")
+    (tmp_path / "five" / "notmnist" / "notmnist.zip").unlink()
+    assert cli.main(["--benchmark", "fivedatasets", "--data-dir", "five", "--quiet"]) == 2
+    assert "notmnist/notmnist.zip; pass download=True" in one_line_error(capsys)
+    write_five_datasets(tmp_path / "five")
+    (tmp_path / "five" / "cifar10" / "cifar-10-python.tar.gz").write_bytes(b"broken")
+    assert cli.main(["--benchmark", "fivedatasets", "--data-dir", "five", "--quiet"]) == 2
+    assert "cifar-10-python.tar.gz is corrupt" in one_line_error(capsys)
+
+
+def test_paper_counts_need_the_papers_network(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--benchmark", "splitcifar100", "--data-dir", "x", "--hlop-counts", "paper"]
+    assert cli.main([*args, "--architecture", "convnet", "--quiet"]) == 2
+    assert "defined for the paper's networks only" in one_line_error(capsys)
+    assert cli.main([*args, "--hlop-k", "3", "--quiet"]) == 2
+    assert "not both" in one_line_error(capsys)

@@ -176,12 +176,22 @@ def test_input_lr_scale_slows_only_the_input_layer_after_the_first_task(tmp_path
 
 def test_cosine_schedule_falls_from_lr_towards_zero_within_a_task():
     config = ContinualConfig(lr=0.1, lr_schedule="cosine")
-    rates = [_scheduled_lr(config, step, 10) for step in range(10)]
+    rates = [_scheduled_lr(config, 0, step, 10, 5) for step in range(10)]
     assert rates[0] == pytest.approx(0.1)
     assert rates[5] == pytest.approx(0.05)
     assert all(a > b for a, b in zip(rates, rates[1:], strict=False)) and rates[-1] > 0
     constant = ContinualConfig(lr=0.1)
-    assert {_scheduled_lr(constant, step, 10) for step in range(10)} == {0.1}
+    assert {_scheduled_lr(constant, 0, step, 10, 5) for step in range(10)} == {0.1}
+
+
+def test_warmup_ramps_up_then_decays_and_later_tasks_take_lr_continual():
+    config = ContinualConfig(lr=0.1, lr_continual=0.01, lr_schedule="cosine", warmup_epochs=1)
+    # 4 steps per epoch, 12 in the task: 0.025, 0.05, 0.075, 0.1, then cosine over 8 steps
+    rates = [_scheduled_lr(config, 0, step, 12, 4) for step in range(12)]
+    assert rates[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])
+    assert rates[4] == pytest.approx(0.1) and rates[8] == pytest.approx(0.05)
+    later = [_scheduled_lr(config, 3, step, 12, 4) for step in range(12)]
+    assert later == pytest.approx([r / 10 for r in rates])
 
 
 def test_cosine_schedule_trains_and_differs_from_constant(tmp_path):

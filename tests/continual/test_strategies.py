@@ -402,6 +402,22 @@ def test_hlop_fixed_k_per_task():
     assert strategy.summary()["subspace_dims"] == {"0": 4, "1": 2}
 
 
+def test_hlop_k_schedule_one_entry_per_task_the_last_repeating():
+    model = nn.Sequential(nn.Linear(8, 5, bias=False), nn.Linear(5, 2, bias=False))
+    strategy = HLOP(model, k_per_task=[[3, 2], [1, 0]], hebbian_epochs=1)
+    x = torch.randn(64, 8)
+    dims = []
+    for t in range(3):
+        strategy.begin_task(t)
+        strategy.end_task(t, batches_of(x, torch.zeros(64)), model, None)
+        dims.append(list(strategy.summary()["subspace_dims"].values()))
+    assert dims == [[3, 2], [4, 2], [5, 2]]
+    with pytest.raises(ValueError, match="entry 1 has 1 values"):
+        HLOP(model, k_per_task=[[3, 2], [1]])
+    with pytest.raises(TypeError, match="list of lists of integers"):
+        make_strategy("hlop", model, k_per_task=[[3, 2.5]])
+
+
 @pytest.mark.parametrize("method", ["gpm", "hlop"])
 def test_threshold_per_layer(method):
     torch.manual_seed(0)
