@@ -28,13 +28,14 @@ def _title(metrics: dict) -> str:
     return f"{head}: ACC {pct(metrics.get('ACC'))}, BWT {pct(metrics.get('BWT'))}"
 
 
-def _accuracy_matrix_figure(R: np.ndarray, title: str) -> Figure:
+def draw_accuracy_matrix(ax, R: np.ndarray, title: str, *, colorbar: bool = True):
+    """Draw an accuracy matrix ``R`` (``(tasks, tasks)``, fractions; NaN where not measured,
+    e.g. the untrained upper triangle, left blank) on ``ax``: cells coloured and labelled in
+    percent, rows the task just trained, columns the task evaluated. Returns the image."""
     n = R.shape[0]
-    size = max(4.0, 0.55 * n + 2.0)
-    fig = Figure(figsize=(size + 0.8, size))
-    ax = fig.add_subplot()
     image = ax.imshow(100 * R, vmin=0, vmax=100, cmap="viridis", origin="upper")
-    fig.colorbar(image, ax=ax, label="test accuracy (%)", shrink=0.85)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label="test accuracy (%)", shrink=0.85)
     fontsize = 9 if n <= 6 else 7 if n <= 10 else 5
     for i in range(n):
         for k in range(n):
@@ -54,6 +55,13 @@ def _accuracy_matrix_figure(R: np.ndarray, title: str) -> Figure:
     ax.set_xlabel("evaluated on task k")
     ax.set_ylabel("after training task i")
     ax.set_title(title, fontsize=10)
+    return image
+
+
+def _accuracy_matrix_figure(R: np.ndarray, title: str) -> Figure:
+    size = max(4.0, 0.55 * R.shape[0] + 2.0)
+    fig = Figure(figsize=(size + 0.8, size))
+    draw_accuracy_matrix(fig.add_subplot(), R, title)
     fig.tight_layout()
     return fig
 

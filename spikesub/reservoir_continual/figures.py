@@ -21,10 +21,9 @@ import string
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from spikesub.continual.figures import _accuracy_matrix_figure
+from spikesub.continual.figures import draw_accuracy_matrix
 from spikesub.reservoir_continual.learning import LABELS, METHODS
 from spikesub.runs import load_npz, read_json, save_figure, saved_job
 
@@ -62,20 +61,14 @@ def plot(run_dir: str | Path) -> list[Path]:
     ]
 
 
-def _rendered(fig: Figure) -> np.ndarray:
-    """A figure's pixels (RGBA), to place it as a panel of another."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())
-
-
 def _seeds_text(arrays: dict) -> str:
     return ", ".join(str(int(s)) for s in arrays["seeds"])
 
 
 def _matrices(run_dir: Path, metrics: dict, arrays: dict) -> Path:
-    panels = []
-    for method in METHODS:
+    fig = Figure(figsize=(11, 10), layout="constrained")
+    axes = fig.subplots(2, 2).ravel()
+    for ax, letter, method in zip(axes, string.ascii_lowercase, METHODS, strict=False):
         entry = metrics["methods"][method]
         if method == "ridge":
             per_task = arrays["ridge"].mean(axis=0)
@@ -85,13 +78,12 @@ def _matrices(run_dir: Path, metrics: dict, arrays: dict) -> Path:
         else:
             R = arrays[f"R__{method}"].mean(axis=0)
             scores = f"ACC {100 * entry['ACC_mean']:.1f} %, BWT {100 * entry['BWT_mean']:.1f} %"
-        panels.append((_rendered(_accuracy_matrix_figure(R, scores)), LABELS[method]))
-    fig = Figure(figsize=(11, 10), layout="constrained")
-    axes = fig.subplots(2, 2).ravel()
-    for ax, letter, (image, label) in zip(axes, string.ascii_lowercase, panels, strict=False):
-        ax.imshow(image)
-        ax.set_axis_off()
-        ax.set_title(f"({letter}) {label}", loc="left", fontsize=11)
+        image = draw_accuracy_matrix(
+            ax, R, f"({letter}) {LABELS[method]}: {scores}", colorbar=False
+        )
+        ax.title.set_horizontalalignment("left")
+        ax.title.set_position((0.0, 1.0))
+    fig.colorbar(image, ax=axes, label="test accuracy (%)", shrink=0.6)
     fig.suptitle(
         f"Accuracy matrices, mean over seeds {_seeds_text(arrays)} (upper triangle: not yet "
         "trained)",
