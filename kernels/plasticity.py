@@ -236,7 +236,9 @@ def rls_run_numpy(P, w, traces, targets, update_every, phase, lam, out):
     Args:
         P: (N, N) inverse correlation estimate, updated in place.
         w: (n_out, N) weights, updated in place.
-        traces: (T, N) presynaptic rates. targets: (T, n_out).
+        traces: (T, N) presynaptic rates (the output reads them).
+        presynaptic: (T, N) the eligibility's presynaptic factor (pass ``traces`` for the
+            plain rule). targets: (T, n_out).
         update_every: steps between updates (>= 1). phase: step count before ``traces[0]``.
         lam: forgetting factor in (0, 1].
         out: (T, n_out) outputs, written.
@@ -326,16 +328,19 @@ def rls_run_numba(P, w, traces, targets, update_every, phase, lam, out):
 
 
 def three_factor_run_numpy(
-    w, pending, elig, traces, targets, gate, learning_rate, decay, online, out
+    w, pending, elig, traces, presynaptic, targets, gate, learning_rate, decay, online, out
 ):
     """Stream ``traces`` through the error-modulated, gated three-factor rule.
 
     Per step ``t`` (all arithmetic float64, stored in the arrays' dtypes):
 
     1. output ``y = w r_t``, written to ``out[t]``;
-    2. eligibility ``e <- decay * e + (1 - decay) * pre * post`` with ``pre = r_t`` and
-       ``post = 1`` (``elig`` of shape (1, N), one trace per input) or ``post = y_i``
-       (``elig`` of shape (n_out, N), Hebbian pre x post);
+    2. eligibility ``e <- decay * e + (1 - decay) * pre * post`` with ``pre = p_t`` (the
+       ``presynaptic`` row: ``r_t`` itself for the plain rule, or ``r_t`` less a lateral
+       circuit's feedback ``H^T (H r_t)`` for orthogonal-projection continual learning,
+       HLOP / GPM, where the output still reads the whole ``r_t``) and ``post = 1``
+       (``elig`` of shape (1, N), one trace per input) or ``post = y_i`` (``elig`` of shape
+       (n_out, N), Hebbian pre x post);
     3. for outputs with ``gate[t, i] > 0``: ``a_i = learning_rate * gate[t, i] *
        (targets[t, i] - y_i)`` and row ``i`` of ``w`` (``online[i]``) or of ``pending``
        (not online) gains ``a_i * e_i``.
@@ -343,7 +348,9 @@ def three_factor_run_numpy(
     Args:
         w: (n_out, N) weights, updated in place. pending: (n_out, N), updated in place.
         elig: (1, N) or (n_out, N) float64 eligibility traces, updated in place.
-        traces: (T, N) presynaptic rates. targets: (T, n_out).
+        traces: (T, N) presynaptic rates (the output reads them).
+        presynaptic: (T, N) the eligibility's presynaptic factor (pass ``traces`` for the
+            plain rule). targets: (T, n_out).
         gate: (T, 1) (one gate for all outputs) or (T, n_out), values in [0, 1].
         learning_rate: > 0. decay: ``exp(-dt_ms / tau_eligibility_ms)`` in [0, 1).
         online: (n_out,) bool. out: (T, n_out) outputs, written.
@@ -360,15 +367,15 @@ def three_factor_run_numpy(
     n_out = w.shape[0]
     online = np.asarray(online, dtype=bool)
     for t in range(traces.shape[0]):
-        r64 = np.asarray(traces[t], dtype=np.float64)
-        y = np.asarray(w, dtype=np.float64) @ r64
+        y = np.asarray(w, dtype=np.float64) @ np.asarray(traces[t], dtype=np.float64)
         out[t] = y
         if not np.isfinite(y).all():
             return t
+        pre = np.asarray(presynaptic[t], dtype=np.float64)
         if per_output:
-            elig[...] = dec * elig + gain * np.outer(y, r64)
+            elig[...] = dec * elig + gain * np.outer(y, pre)
         else:
-            elig[0] = dec * elig[0] + gain * r64
+            elig[0] = dec * elig[0] + gain * pre
         g = gate[t] if gate_cols > 1 else np.full(n_out, gate[t, 0])
         g = np.asarray(g, dtype=np.float64)
         a = lr * g * (np.asarray(targets[t], dtype=np.float64) - y)
@@ -386,7 +393,7 @@ def three_factor_run_numpy(
 
 @njit(cache=True, error_model="numpy")
 def three_factor_run_numba(
-    w, pending, elig, traces, targets, gate, learning_rate, decay, online, out
+    w, pending, elig, traces, presynaptic, targets, gate, learning_rate, decay, online, out
 ):
     """Numba version of :func:`three_factor_run_numpy` (agrees to rounding)."""
     n_steps = traces.shape[0]
@@ -405,10 +412,10 @@ def three_factor_run_numba(
             for o in range(n_out):
                 post = y[o]
                 for j in range(n):
-                    elig[o, j] = dec * elig[o, j] + gain * (post * np.float64(traces[t, j]))
+                    elig[o, j] = dec * elig[o, j] + gain * (post * np.float64(presynaptic[t, j]))
         else:
             for j in range(n):
-                elig[0, j] = dec * elig[0, j] + gain * np.float64(traces[t, j])
+                elig[0, j] = dec * elig[0, j] + gain * np.float64(presynaptic[t, j])
         for o in range(n_out):
             g = np.float64(gate[t, o * gate_stride])
             if not g > 0.0:

@@ -290,7 +290,7 @@ class ThreeFactorReadout(Readout):
         else:
             run = three_factor_run_numba if numba_ else three_factor_run_numpy
             bad = run(
-                self._weights, self._pending, self._eligibility, x, y, g, self._rates[0],
+                self._weights, self._pending, self._eligibility, x, x, y, g, self._rates[0],
                 self.decay, self.online_outputs, out,
             )  # fmt: skip
         if bad >= 0:

@@ -19,10 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from spikesub.kernels.projected_plasticity import (
-    projected_three_factor_run_numba,
-    projected_three_factor_run_numpy,
-)
+from spikesub.kernels.plasticity import three_factor_run_numba, three_factor_run_numpy
 from spikesub.models.validation import as_real_array, check_finite_array
 from spikesub.readouts import ReadoutDivergedError, ThreeFactorReadout
 
@@ -101,12 +98,12 @@ class ProjectedThreeFactorReadout(ThreeFactorReadout):
         p = np.ascontiguousarray(self.presynaptic(x))
         out = np.empty((x.shape[0], self.n_outputs), dtype=np.float64)
         saved = (self._weights.copy(), self._eligibility.copy())
-        run = (
-            projected_three_factor_run_numba
-            if self.backend == "numba"
-            else projected_three_factor_run_numpy
-        )
-        bad = run(self._weights, self._eligibility, x, p, y, g, self._rates[0], self.decay, out)
+        run = three_factor_run_numba if self.backend == "numba" else three_factor_run_numpy
+        online = np.ones(self.n_outputs, dtype=bool)  # every output learns at every step
+        bad = run(
+            self._weights, self._pending, self._eligibility, x, p, y, g, self._rates[0],
+            self.decay, online, out,
+        )  # fmt: skip
         if bad >= 0:
             self._weights[...], self._eligibility[...] = saved
             raise ReadoutDivergedError(

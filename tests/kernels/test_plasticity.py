@@ -165,7 +165,7 @@ def test_three_factor_run_numba_equals_numpy(post_rows, dtype):
         pending = np.zeros_like(w)
         elig = np.zeros((post_rows, n))
         out = np.empty((t, m))
-        assert run(w, pending, elig, x, y, gate, 1e-2, 0.8, online, out) == -1
+        assert run(w, pending, elig, x, x, y, gate, 1e-2, 0.8, online, out) == -1
         results.append((w, pending, elig, out))
     rtol = 1e-10 if dtype == np.float64 else 1e-5
     for a, b in zip(results[0], results[1], strict=True):
@@ -184,10 +184,7 @@ def test_three_factor_run_reports_divergence_step():
     for run in (three_factor_run_numpy, three_factor_run_numba):
         w = np.zeros((1, 10), dtype=np.float32)
         out = np.empty((200, 1))
-        steps.append(
-            run(
-                w, np.zeros_like(w), np.zeros((1, 10)), x, y, gate, 50.0, 0.0, np.ones(1, bool), out
-            )
-        )
+        pending, elig, online = np.zeros_like(w), np.zeros((1, 10)), np.ones(1, bool)
+        steps.append(run(w, pending, elig, x, x, y, gate, 50.0, 0.0, online, out))
     assert steps[0] == steps[1]
     assert 0 < steps[0] < 200

@@ -6,11 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikesub.kernels.plasticity import three_factor_run_numpy
-from spikesub.kernels.projected_plasticity import (
-    projected_three_factor_run_numba,
-    projected_three_factor_run_numpy,
-)
+from spikesub.kernels.plasticity import three_factor_run_numba, three_factor_run_numpy
 from spikesub.readouts import ReadoutDivergedError
 from spikesub.reservoir_continual.readout import ProjectedThreeFactorReadout
 
@@ -23,28 +19,31 @@ def _recording(seed=0, T=200, n=20, n_out=3):
     return x, y, gate
 
 
-def test_numba_kernel_agrees_with_the_numpy_reference():
+def _run(run, x, p, y, gate, lr, decay):
+    w, pending = np.zeros((3, 20)), np.zeros((3, 20))
+    elig, out = np.zeros((1, 20)), np.empty((len(x), 3))
+    assert run(w, pending, elig, x, p, y, gate, lr, decay, np.ones(3, bool), out) == -1
+    return w, elig, out
+
+
+def test_numba_kernel_agrees_with_the_numpy_reference_on_a_projected_factor():
     x, y, gate = _recording()
     p = x - 0.3 * x[:, ::-1]
-    results = []
-    for run in (projected_three_factor_run_numpy, projected_three_factor_run_numba):
-        w = np.zeros((3, 20))
-        elig = np.zeros((1, 20))
-        out = np.empty((200, 3))
-        assert run(w, elig, x, p, y, gate, 0.2, 0.5, out) == -1
-        results.append((w, elig, out))
-    for a, b in zip(*results, strict=True):
+    numpy_ = _run(three_factor_run_numpy, x, p, y, gate, 0.2, 0.5)
+    numba_ = _run(three_factor_run_numba, x, p, y, gate, 0.2, 0.5)
+    for a, b in zip(numpy_, numba_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    plain = _run(three_factor_run_numpy, x, x, y, gate, 0.2, 0.5)
+    assert not np.allclose(plain[0], numpy_[0])  # the factor reaches the weights
 
 
-def test_unprojected_is_the_plain_three_factor_rule():
+def test_projected_readout_without_lateral_rows_is_the_plain_rule():
     x, y, gate = _recording(1)
-    w1, e1, o1 = np.zeros((3, 20)), np.zeros((1, 20)), np.empty((200, 3))
-    projected_three_factor_run_numba(w1, e1, x, x, y, gate, 0.2, 0.3, o1)
-    w2, p2, e2, o2 = np.zeros((3, 20)), np.zeros((3, 20)), np.zeros((1, 20)), np.empty((200, 3))
-    three_factor_run_numpy(w2, p2, e2, x, y, gate, 0.2, 0.3, np.ones(3, bool), o2)
-    np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(o1, o2, rtol=1e-12, atol=1e-14)
+    readout = ProjectedThreeFactorReadout(20, 3, learning_rate=0.2, tau_eligibility_ms=0.0)
+    out = readout.fit_online(x, y, gate=gate)
+    w, _, expected = _run(three_factor_run_numpy, x, x, y, gate, 0.2, 0.0)
+    np.testing.assert_allclose(readout.weights, w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_old_outputs_on_old_inputs_are_kept_when_projected():
