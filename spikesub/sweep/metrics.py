@@ -106,9 +106,23 @@ METRICS: dict[str, dict[str, Metric]] = {
             for model in ("izhikevich", "lif", "esn")
         )
     ),
+    "reservoir-continual": _table(
+        *(
+            Metric(
+                f"{measure}_{method}",
+                f"methods.{method}.{measure}_mean",
+                f"{measure} {method} (%)",
+                scale=100.0,
+            )  # fmt: skip
+            for method in ("hlop", "gpm", "unprotected")
+            for measure in ("ACC", "BWT")
+        ),
+        Metric("ACC_ridge", "methods.ridge.ACC_mean", "ACC ridge (%)", scale=100.0),
+    ),
 }
 """Each job's measures by name (``rc``: each task's test score of each model, the mean over
-the run's seeds)."""
+the run's seeds; ``reservoir-continual``: each method's ACC and BWT, the mean over the run's
+seeds)."""
 
 HEADLINES: dict[str, tuple[str, ...]] = {
     "continual": ("ACC", "BWT", "cost"),
@@ -116,6 +130,7 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "whatwhen": ("timing_error_pct", "probability_r", "final_angle_deg"),
     "force_sine": ("test_rel_rmse", "mean_rate_hz"),
     "rc": ("mc_izhikevich", "mc_lif", "narma10_izhikevich", "narma10_lif"),
+    "reservoir-continual": ("ACC_hlop", "BWT_hlop", "ACC_unprotected", "BWT_unprotected"),
 }
 """What a sweep of each job reports when its file does not say."""
 

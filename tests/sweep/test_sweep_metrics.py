@@ -30,3 +30,19 @@ def test_rc_measures_read_each_task_and_model_from_the_run_folder_layout():
 def test_an_unknown_measure_is_named_with_the_known_ones():
     with pytest.raises(ValueError, match="unknown rc metric.*mc_gru.*known: mc_izhikevich"):
         metrics_of("rc", ["mc_gru"])
+
+
+def test_reservoir_continual_measures_read_each_methods_means():
+    saved = {
+        "methods": {
+            "hlop": {"ACC_mean": 0.98, "BWT_mean": -0.02},
+            "unprotected": {"ACC_mean": 0.42, "BWT_mean": -0.7},
+            "ridge": {"ACC_mean": 1.0},
+        }
+    }
+    table = METRICS["reservoir-continual"]
+    assert metric_value(saved, table["ACC_hlop"]) == 0.98
+    assert metric_value(saved, table["BWT_unprotected"]) == -0.7
+    assert metric_value(saved, table["ACC_ridge"]) == 1.0
+    assert metric_value(saved, table["ACC_gpm"]) is None  # a method that was not run
+    assert table["ACC_hlop"].scale == 100.0
