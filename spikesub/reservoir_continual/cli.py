@@ -46,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--out", default=None, help="run folder to write (default runs/reservoir-continual-<time>)"
     )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out: the seeds it finished are kept (options "
+        "not given keep the run's saved values)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     add_job_arguments(run)
 
@@ -63,8 +69,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> ReservoirContinualConfig:
-    """The configuration the options describe: the preset if asked for, then the options."""
-    return ReservoirContinualConfig.from_args(args, base=dict(QUICK) if args.quick else {})
+    """The configuration the options describe: the options given, on top of ``--quick``'s
+    preset when it is given, on top of the run folder's saved settings with ``--resume``."""
+    base: dict[str, Any] = {}
+    if args.resume and args.out:
+        from spikesub.runs import read_json, saved_settings
+
+        path = Path(args.out) / "config.json"
+        if path.exists():
+            base = saved_settings(read_json(path))
+    if args.quick:
+        base = {**base, **QUICK}
+    return ReservoirContinualConfig.from_args(args, base=base)
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -75,7 +91,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     apply_job_arguments(args)
     config = config_from_args(args)
-    run_dir = run(config, args.out, progress=False if args.quiet else None)
+    run_dir = run(config, args.out, progress=False if args.quiet else None, resume=args.resume)
     figures = plot(run_dir)
     if not args.quiet:
         print((Path(run_dir) / RESULTS_NAME).read_text().rstrip())

@@ -15,9 +15,10 @@ For each seed of the configuration:
    tasks' own trace subspaces (their top ``n_angles`` directions), and between HLOP's and
    GPM's protected subspaces after each task.
 
-Writes ``config.json``, ``metrics.json`` (per method: ACC and BWT per seed, mean and worst;
-the targets met or missed), ``accuracy.npz`` and ``results.md``; figures are drawn from the
-folder by :func:`spikesub.reservoir_continual.figures.plot`.
+Writes ``config.json``, ``seeds/seed-<s>.npz`` as each seed finishes (what ``resume=True``
+keeps), ``metrics.json`` (per method: ACC and BWT per seed, mean and worst; the targets met or
+missed), ``accuracy.npz`` and ``results.md``; figures are drawn from the folder by
+:func:`spikesub.reservoir_continual.figures.plot`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ from spikesub.reservoir_continual.learning import (
 )
 from spikesub.reservoir_continual.reservoir import build_reservoir, record
 from spikesub.reservoir_continual.tasks import make_sequence
-from spikesub.runs import prepare_run_dir, run_config_document, write_json, write_npz
+from spikesub.runs import (
+    load_npz,
+    prepare_run_dir,
+    run_config_document,
+    write_json,
+    write_npz,
+)
 
 __all__ = ["ARRAYS_NAME", "JOB", "RESULTS_NAME", "record_tasks", "run", "run_seed"]
 
@@ -205,19 +212,43 @@ def summarise(config: ReservoirContinualConfig, per_seed: list[dict[str, Any]]) 
     return {"methods": methods, "targets": targets}
 
 
-def run(config: ReservoirContinualConfig, out: str | Path | None = None, *, progress=None) -> Path:
+def _seed_path(run_dir: Path, seed: int) -> Path:
+    return run_dir / "seeds" / f"seed-{seed}.npz"
+
+
+def _load_seed(path: Path) -> dict[str, Any]:
+    """A finished seed's results as :func:`run_seed` returned them."""
+    saved = load_npz(path)
+    saved["gain"] = float(saved["gain"])
+    return saved
+
+
+def run(
+    config: ReservoirContinualConfig,
+    out: str | Path | None = None,
+    *,
+    progress=None,
+    resume: bool = False,
+) -> Path:
     """Run every seed of ``config`` and write the run folder (see the module docstring).
 
     Args:
         config: what to run.
         out: the run folder (default ``runs/reservoir-continual-<time>``).
         progress: show a progress bar (default: when stderr is a terminal).
+        resume: continue the run in ``out``: the seeds it finished are read back, the others
+            run; ``config`` must equal the saved one.
 
     Returns:
         the run folder.
+
+    Raises:
+        RunFolderError: ``out`` holds another run, or (``resume``) nothing to resume or a run
+            with other settings.
     """
-    run_dir = prepare_run_dir(out, job=JOB, config=config.to_dict(), prefix=JOB)
-    write_json(run_dir / "config.json", run_config_document(JOB, config.to_dict()))
+    run_dir = prepare_run_dir(out, job=JOB, config=config.to_dict(), prefix=JOB, resume=resume)
+    if not resume:
+        write_json(run_dir / "config.json", run_config_document(JOB, config.to_dict()))
     torch_threads = torch.get_num_threads()
     started = time.perf_counter()
     show = progress if progress is not None else sys.stderr.isatty()
@@ -227,8 +258,16 @@ def run(config: ReservoirContinualConfig, out: str | Path | None = None, *, prog
         torch.set_num_threads(1)
         with tqdm(total=total, disable=not show, desc=JOB, leave=False) as bar:
             for seed in config.seeds:
+                path = _seed_path(run_dir, seed)
+                if resume and path.is_file():
+                    per_seed.append(_load_seed(path))
+                    bar.update(len(PROTECTED) + 1)
+                    continue
                 bar.set_postfix_str(f"seed {seed}", refresh=False)
-                per_seed.append(run_seed(config, seed, bar))
+                result = run_seed(config, seed, bar)
+                path.parent.mkdir(exist_ok=True)
+                write_npz(path, **{**result, "gain": np.asarray(result["gain"])})
+                per_seed.append(result)
     finally:
         torch.set_num_threads(torch_threads)
     summary = summarise(config, per_seed)

@@ -74,3 +74,36 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path, capsys, options, mess
     assert spikesub_main(argv + options) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_resume_keeps_the_finished_seeds_and_runs_the_rest(tmp_path, monkeypatch):
+    from spikesub.reservoir_continual import run as run_module
+    from spikesub.reservoir_continual.config import ReservoirContinualConfig
+    from spikesub.runs import RunFolderError
+
+    tiny = {"n_tasks": 2, "n_neurons": 200, "n_train": 60, "n_test": 40, "epochs": 10,
+            "hebbian_epochs": 30}  # fmt: skip
+    config = ReservoirContinualConfig.from_dict({**tiny, "seeds": (1, 2)})
+    calls = []
+    real = run_module.run_seed
+
+    def interrupted_after_one_seed(cfg, seed, bar=None):
+        calls.append(seed)
+        if seed == 2 and len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(cfg, seed, bar)
+
+    monkeypatch.setattr(run_module, "run_seed", interrupted_after_one_seed)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_module.run(config, out, progress=False)
+    assert (out / "seeds" / "seed-1.npz").is_file() and not (out / "metrics.json").exists()
+    run_module.run(config, out, progress=False, resume=True)
+    assert calls == [1, 2, 2]  # seed 1 was read back, not run again
+    whole = run_module.run(config, tmp_path / "whole", progress=False)
+    resumed, fresh = load_npz(out / "accuracy.npz"), load_npz(whole / "accuracy.npz")
+    for key in fresh:
+        np.testing.assert_array_equal(resumed[key], fresh[key])
+    other = ReservoirContinualConfig.from_dict({**tiny, "seeds": (1, 3)})
+    with pytest.raises(RunFolderError, match="seeds"):
+        run_module.run(other, out, progress=False, resume=True)
