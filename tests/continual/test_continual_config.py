@@ -67,3 +67,24 @@ def test_paper_counts_become_a_per_task_schedule():
         30,
         10,
     ]
+
+
+def test_paper_counts_follow_the_resnets_layer_order():
+    """The paper lists the stem, then per block its two convs and (where the shape changes)
+    the 1x1 shortcut; spikesub protects the layers in module order, which is the same."""
+    from spikesub.continual.config import HLOP_PAPER_COUNTS
+    from spikesub.continual.networks import spiking_convnet
+    from spikesub.continual.strategies import protected_layers
+
+    net = spiking_convnet("resnet18", (3, 84, 84), 100, 1)
+    names = [name for name, _ in protected_layers(net)]
+    counts = HLOP_PAPER_COUNTS["miniimagenet", "resnet18"][0]
+    assert len(names) == len(counts)
+    by_name = dict(zip(names, counts, strict=True))
+    assert by_name["stem.conv"] == 24 and by_name["readout"] == 0
+    assert [by_name[f"blocks.2.{part}.conv"] for part in ("first", "second", "shortcut")] == [
+        90,
+        180,
+        10,
+    ]
+    assert by_name["blocks.7.second.conv"] == 720
