@@ -110,6 +110,12 @@ DATASETS: dict[str, dict[str, tuple[str | None, str | None]]] = {
     "mini_imagenet": {"train.pkl": (None, None), "test.pkl": (None, None)},
 }
 
+MIRRORS: dict[str, tuple[str, ...]] = {
+    "fashion_mnist": ("https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",),
+}
+"""Base addresses tried after a file's own, in order (only Fashion-MNIST publishes its files
+in a second place; MNIST's mirrors are in :mod:`spikesub.datasets`)."""
+
 _WHERE = {
     "mini_imagenet": "build it from the miniImageNet split of Vinyals et al. as GPM's "
     "README describes (https://github.com/sahagobinda/GPM): a pickled dict of 'images' "
@@ -173,6 +179,26 @@ def _fetch(url: str, dest: Path, md5: str | None) -> None:
         raise
 
 
+def _download(name: str, file: str, dest: Path) -> None:
+    """Fetch ``file`` of data set ``name`` from its address, then from each mirror in turn
+    until one delivers a copy whose MD5 matches; nothing is written when none does."""
+    url, md5 = DATASETS[name][file]
+    if url is None:
+        return
+    urls = [url, *(base + file for base in MIRRORS.get(name, ()))]
+    failures = []
+    for candidate in urls:
+        try:
+            _fetch(candidate, dest, md5)
+            return
+        except (OSError, ValueError) as exc:  # unreachable, or a copy with the wrong MD5
+            failures.append(f"{candidate}: {exc}")
+    raise FileNotFoundError(
+        f"{name}: could not download {file} into {dest} ({'; '.join(failures)}); copy the "
+        "file there by hand"
+    )
+
+
 def _files(name: str, folder: str | os.PathLike[str], download: bool) -> dict[str, Path]:
     """The data set's files in ``folder``, fetched first with ``download``; missing ones are
     named in a FileNotFoundError with where to get them."""
@@ -182,16 +208,7 @@ def _files(name: str, folder: str | os.PathLike[str], download: bool) -> dict[st
     if missing and download:
         folder.mkdir(parents=True, exist_ok=True)
         for f in missing:
-            url, md5 = DATASETS[name][f]
-            if url is None:
-                continue
-            try:
-                _fetch(url, paths[f], md5)
-            except OSError as exc:
-                raise FileNotFoundError(
-                    f"{name}: could not download {url} into {paths[f]} ({exc}); copy the file "
-                    "there by hand"
-                ) from None
+            _download(name, f, paths[f])
         missing = [f for f, p in paths.items() if not p.is_file()]
     if missing:
         where = [

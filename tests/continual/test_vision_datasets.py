@@ -143,6 +143,18 @@ def test_download_checks_the_md5_and_renames_into_place(tmp_path, monkeypatch):
     assert (tmp_path / "data" / "notmnist.zip").read_bytes() == source.read_bytes()
     # a wrong checksum leaves nothing behind, not even the temporary file
     monkeypatch.setitem(vd.DATASETS, "notmnist", {"notmnist.zip": (url, "0" * 32)})
-    with pytest.raises(ValueError, match="MD5"):
+    with pytest.raises(FileNotFoundError, match="does not match"):
         vd.load_notmnist(tmp_path / "other", download=True)
     assert list((tmp_path / "other").iterdir()) == []
+
+
+def test_download_falls_back_to_a_mirror(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "notmnist.zip").write_bytes(notmnist_zip(n=10))
+    md5 = hashlib.md5((mirror / "notmnist.zip").read_bytes()).hexdigest()
+    gone = (tmp_path / "gone" / "notmnist.zip").as_uri()
+    monkeypatch.setitem(vd.DATASETS, "notmnist", {"notmnist.zip": (gone, md5)})
+    monkeypatch.setitem(vd.MIRRORS, "notmnist", (mirror.as_uri() + "/",))
+    x, _, _, _ = vd.load_notmnist(tmp_path / "data", download=True)
+    assert x.shape == (10, 1, 28, 28)
