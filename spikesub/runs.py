@@ -419,6 +419,16 @@ def saved_settings(saved: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in saved.items() if k not in _META_KEYS}
 
 
+def resume_base(out: str | os.PathLike[str] | None, resume: bool) -> dict[str, Any]:
+    """What a command resuming the run in ``out`` starts its settings from: the settings of
+    its ``config.json`` (empty when not resuming, or when there is none: the run then
+    refuses to resume and says why)."""
+    if not (resume and out):
+        return {}
+    path = Path(out) / "config.json"
+    return saved_settings(read_json(path)) if path.exists() else {}
+
+
 def run_config_document(job: str, config: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """What ``config.json`` holds: the job, its settings, their fingerprint, and ``extra``."""
     return {

@@ -71,13 +71,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> ReservoirContinualConfig:
     """The configuration the options describe: the options given, on top of ``--quick``'s
     preset when it is given, on top of the run folder's saved settings with ``--resume``."""
-    base: dict[str, Any] = {}
-    if args.resume and args.out:
-        from spikesub.runs import read_json, saved_settings
+    from spikesub.runs import resume_base
 
-        path = Path(args.out) / "config.json"
-        if path.exists():
-            base = saved_settings(read_json(path))
+    base = resume_base(args.out, args.resume)
     if args.quick:
         base = {**base, **QUICK}
     return ReservoirContinualConfig.from_args(args, base=base)

@@ -71,14 +71,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> SimulationConfig:
     """The configuration the options describe; with ``--resume``, what was not given keeps
     the value saved in the run folder."""
-    base = None
-    if args.resume and args.out:
-        from spikesub.runs import read_json, saved_settings
+    from spikesub.runs import resume_base
 
-        path = Path(args.out) / "config.json"
-        if path.exists():
-            base = saved_settings(read_json(path))
-    return SimulationConfig.from_args(args, base=base)
+    return SimulationConfig.from_args(args, base=resume_base(args.out, args.resume))
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from spikesub.scripting import add_job_arguments, apply_job_arguments, run_command
@@ -127,13 +126,9 @@ def config_from_args(args: argparse.Namespace) -> WhatWhenConfig:
     """The configuration the options describe: the options given, on top of ``--quick``'s
     preset when it is given, on top of the run folder's saved settings with ``--resume``
     (else the defaults)."""
-    base: dict[str, Any] = {}
-    if args.resume and args.out:
-        from spikesub.runs import read_json, saved_settings
+    from spikesub.runs import resume_base
 
-        path = Path(args.out) / "config.json"
-        if path.exists():
-            base = saved_settings(read_json(path))
+    base = resume_base(args.out, args.resume)
     if args.quick:
         base = {**base, **QUICK_SETTINGS}
     return WhatWhenConfig.from_args(args, base=base)
