@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     RcConfig.add_arguments(parser, groups=GROUPS)
     run = parser.add_argument_group("run")
     run.add_argument("--out", default=None, help="run folder to write (default runs/rc-<time>)")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out: each model's finished task groups are "
+        "kept (options not given keep the run's saved values)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     add_job_arguments(run)
 
@@ -57,8 +63,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RcConfig:
-    """The configuration the options describe: the preset if asked for, then the options."""
-    return RcConfig.from_args(args, base=dict(QUICK) if args.quick else {})
+    """The configuration the options describe: the options given, on top of ``--quick``'s
+    preset when it is given, on top of the run folder's saved settings with ``--resume``."""
+    from spikesub.runs import resume_base
+
+    base = resume_base(args.out, args.resume)
+    if args.quick:
+        base = {**base, **QUICK}
+    return RcConfig.from_args(args, base=base)
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -69,7 +81,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     apply_job_arguments(args)
     config = config_from_args(args)
-    run_dir = run(config, args.out, progress=False if args.quiet else None)
+    run_dir = run(config, args.out, progress=False if args.quiet else None, resume=args.resume)
     figures = plot(run_dir)
     if not args.quiet:
         print((Path(run_dir) / RESULTS_NAME).read_text().rstrip())

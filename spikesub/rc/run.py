@@ -44,7 +44,13 @@ from spikesub.rc.config import RcConfig
 from spikesub.rc.readout import RidgePath, delayed_inputs, squared_correlations
 from spikesub.rc.reservoirs import check_fixed, draw_setting, esn_available, model_states
 from spikesub.rc.tasks import mackey_glass, memory_capacity_input, narma, nrmse
-from spikesub.runs import prepare_run_dir, run_config_document, write_json, write_npz
+from spikesub.runs import (
+    load_npz,
+    prepare_run_dir,
+    run_config_document,
+    write_json,
+    write_npz,
+)
 
 __all__ = [
     "ARRAYS_NAME",
@@ -233,29 +239,41 @@ def _best(task: str, trials: list[Scores]) -> tuple[int, int] | None:
 # The job
 
 
-def run(config: RcConfig, out: str | Path | None = None, *, progress: bool | None = None) -> Path:
+def run(
+    config: RcConfig,
+    out: str | Path | None = None,
+    *,
+    progress: bool | None = None,
+    resume: bool = False,
+) -> Path:
     """Run the benchmark of ``config`` and write a run folder.
 
-    The folder gets ``config.json``, ``metrics.json`` (per task and model: the test score's
-    mean, spread and value per seed, the validation score, the chosen setting and penalty,
-    every drawn setting's validation score), ``rc.npz`` (test predictions and targets,
-    capacity curves) and ``results.md`` (the table). Figures are drawn from the folder by
-    :func:`spikesub.rc.figures.plot`.
+    The folder gets ``config.json``, ``parts/<tasks>__<model>.json`` and ``.npz`` as each
+    model finishes each group of tasks (what ``resume`` keeps), ``metrics.json`` (per task
+    and model: the test score's mean, spread and value per seed, the validation score, the
+    chosen setting and penalty, every drawn setting's validation score), ``rc.npz`` (test
+    predictions and targets, capacity curves) and ``results.md`` (the table). Figures are
+    drawn from the folder by :func:`spikesub.rc.figures.plot`.
 
     Args:
         config: what to run.
         out: the run folder (default ``runs/rc-<time>``).
         progress: show a progress bar (default: when stderr is a terminal).
+        resume: continue the run in ``out``: the (task group, model) pairs it finished are
+            read back, the others run; ``config`` must equal the saved one.
 
     Returns:
         the run folder.
     """
-    run_dir = prepare_run_dir(out, job=JOB, config=config.to_dict(), prefix="rc")
+    run_dir = prepare_run_dir(out, job=JOB, config=config.to_dict(), prefix="rc", resume=resume)
     models, skipped = available_models(config)
-    write_config(run_dir, config, models)
+    if not resume:
+        write_config(run_dir, config, models)
     started = time.perf_counter()
     series = make_series(config)
-    results, arrays = search_and_test(config, models, series, progress=progress)
+    results, arrays = search_and_test(
+        config, models, series, progress=progress, parts=run_dir / PARTS, resume=resume
+    )
     wall = time.perf_counter() - started
     write_metrics(run_dir, config, results, skipped, wall)
     write_arrays(run_dir, config, series, arrays)
@@ -278,11 +296,42 @@ def available_models(config: RcConfig) -> tuple[tuple[str, ...], dict[str, str]]
     return tuple(models), skipped
 
 
+PARTS = "parts"
+"""The run folder's sub-folder of finished (task group, model) pairs."""
+
+
+def _part_paths(parts: Path, group: str, model: str) -> tuple[Path, Path]:
+    stem = f"{group}__{model}"
+    return parts / f"{stem}.json", parts / f"{stem}.npz"
+
+
+def _save_part(parts: Path, group: str, model: str, results: dict, arrays: dict) -> None:
+    """One pair's results by task and its arrays; the JSON, written last, marks it done."""
+    meta, data = _part_paths(parts, group, model)
+    parts.mkdir(exist_ok=True)
+    write_npz(data, **arrays)
+    write_json(meta, results)
+
+
+def _load_part(parts: Path, group: str, model: str) -> tuple[dict, dict] | None:
+    meta, data = _part_paths(parts, group, model)
+    if not (meta.is_file() and data.is_file()):
+        return None
+    return json.loads(meta.read_text()), load_npz(data)
+
+
 def search_and_test(
-    config: RcConfig, models: tuple[str, ...], series: dict[str, Series], *, progress=None
+    config: RcConfig,
+    models: tuple[str, ...],
+    series: dict[str, Series],
+    *,
+    progress=None,
+    parts: Path | None = None,
+    resume: bool = False,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """The search and the test of every model on every group of tasks: the results by task
-    and model, and the arrays to save."""
+    and model, and the arrays to save. With ``parts`` each finished pair is written there,
+    and with ``resume`` the pairs found there are read back instead of run."""
     fixed = check_fixed(config.fixed, models)
     seeds = config.seeds
     total = len(series) * len(models) * (config.budget + len(seeds) - 1)
@@ -294,6 +343,13 @@ def search_and_test(
         for g, group in enumerate(groups):
             data = series[group]
             for m, model in enumerate(models):
+                saved = _load_part(parts, group, model) if (parts and resume) else None
+                if saved is not None:
+                    for task, result in saved[0].items():
+                        results[task][model] = result
+                    arrays.update(saved[1])
+                    bar.update(config.budget + len(seeds) - 1)
+                    continue
                 rng = np.random.default_rng([config.search_seed, g, m])
                 settings = [draw_setting(model, rng, fixed[model]) for _ in range(config.budget)]
                 trials = []
@@ -310,11 +366,18 @@ def search_and_test(
                             config, model, settings[pick], data, seed
                         )
                     bar.update()
+                done, done_arrays = {}, {}
                 for task in tasks:
-                    results[task][model], arrays_of_task = _task_result(
+                    done[task], arrays_of_task = _task_result(
                         task, settings, [t[task] for t in trials], chosen[task], per_seed, seeds
                     )
-                    arrays.update({f"{task}__{model}__{k}": v for k, v in arrays_of_task.items()})
+                    results[task][model] = done[task]
+                    done_arrays.update(
+                        {f"{task}__{model}__{k}": v for k, v in arrays_of_task.items()}
+                    )
+                arrays.update(done_arrays)
+                if parts is not None:
+                    _save_part(parts, group, model, done, done_arrays)
     return results, arrays
 
 

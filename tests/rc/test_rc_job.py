@@ -166,3 +166,36 @@ def test_bad_input_is_one_line_and_exit_status_2(options, named, capsys, tmp_pat
     assert status == 2 and len(err) == 1
     assert err[0].startswith("spikesub rc: error:") and named in err[0]
     assert not out.exists()
+
+
+def test_resume_keeps_finished_pairs_and_ends_as_an_uninterrupted_run(tiny, tmp_path, monkeypatch):
+    config = RcConfig(**{**tiny, "tasks": "mc,narma10", "models": "lif,esn"})
+    whole = rc_run.run(config, tmp_path / "whole", progress=False)
+    calls = []
+    real = rc_run.evaluate
+
+    def interrupted_in_the_third_pair(cfg, model, setting, data, seed):
+        calls.append((data.group, model))
+        if len(set(calls)) == 3:
+            raise KeyboardInterrupt
+        return real(cfg, model, setting, data, seed)
+
+    monkeypatch.setattr(rc_run, "evaluate", interrupted_in_the_third_pair)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        rc_run.run(config, out, progress=False)
+    assert sorted(p.name for p in (out / "parts").glob("*.json")) == [
+        "mc__esn.json",
+        "mc__lif.json",
+    ]
+    monkeypatch.setattr(rc_run, "evaluate", real)
+    seen = []
+    monkeypatch.setattr(rc_run, "evaluate", lambda *a: seen.append((a[3].group, a[1])) or real(*a))
+    rc_run.run(config, out, progress=False, resume=True)
+    assert {name for name, _ in seen} == {"narma10"}  # the mc pairs were read back
+    resumed, fresh = read_json(out / "metrics.json"), read_json(whole / "metrics.json")
+    assert resumed["tasks"] == fresh["tasks"]
+    a, b = load_npz(out / "rc.npz"), load_npz(whole / "rc.npz")
+    assert set(a) == set(b)
+    for key in b:
+        np.testing.assert_array_equal(a[key], b[key])
