@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_USAGE",
     "add_job_arguments",
     "apply_job_arguments",
+    "config_from_options",
     "error_line",
     "prefer_passive_openmp",
     "run_command",
@@ -207,6 +208,18 @@ def add_job_arguments(parser: argparse.ArgumentParser, *, threads_help: str = ""
         help="refuse allocations above SIZE (e.g. 8G, 500M; 'none' for no limit; default: "
         "a share of the free memory, or $SPIKESUB_MEMORY_BUDGET)",
     )
+
+
+def config_from_options(config_class: Any, args: argparse.Namespace, preset: dict | None = None):
+    """A job's configuration from its command's options: the options given, on top of the
+    ``--quick`` ``preset`` when ``args.quick`` is set, on top of the run folder's saved
+    settings with ``--resume --out DIR``."""
+    from spikesub.runs import resume_base
+
+    base = resume_base(getattr(args, "out", None), getattr(args, "resume", False))
+    if preset is not None and getattr(args, "quick", False):
+        base = {**base, **preset}
+    return config_class.from_args(args, base=base)
 
 
 def apply_job_arguments(args: argparse.Namespace) -> None:

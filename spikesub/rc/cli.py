@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from spikesub.rc.config import QUICK, RcConfig
-from spikesub.scripting import ArgumentParser, add_job_arguments, apply_job_arguments
+from spikesub.scripting import (
+    ArgumentParser,
+    add_job_arguments,
+    apply_job_arguments,
+    config_from_options,
+)
 
 __all__ = ["add_arguments", "config_from_args", "main", "register", "run_cli"]
 
@@ -65,12 +70,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RcConfig:
     """The configuration the options describe: the options given, on top of ``--quick``'s
     preset when it is given, on top of the run folder's saved settings with ``--resume``."""
-    from spikesub.runs import resume_base
-
-    base = resume_base(args.out, args.resume)
-    if args.quick:
-        base = {**base, **QUICK}
-    return RcConfig.from_args(args, base=base)
+    return config_from_options(RcConfig, args, QUICK)
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from spikesub.reservoir_continual.config import QUICK, ReservoirContinualConfig
-from spikesub.scripting import add_job_arguments, apply_job_arguments
+from spikesub.scripting import add_job_arguments, apply_job_arguments, config_from_options
 
 __all__ = ["DESCRIPTION", "add_arguments", "config_from_args", "register", "run_cli"]
 
@@ -71,12 +71,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> ReservoirContinualConfig:
     """The configuration the options describe: the options given, on top of ``--quick``'s
     preset when it is given, on top of the run folder's saved settings with ``--resume``."""
-    from spikesub.runs import resume_base
-
-    base = resume_base(args.out, args.resume)
-    if args.quick:
-        base = {**base, **QUICK}
-    return ReservoirContinualConfig.from_args(args, base=base)
+    return config_from_options(ReservoirContinualConfig, args, QUICK)
 
 
 def run_cli(args: argparse.Namespace) -> int:

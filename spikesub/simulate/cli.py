@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from spikesub.scripting import add_job_arguments, apply_job_arguments
+from spikesub.scripting import add_job_arguments, apply_job_arguments, config_from_options
 from spikesub.simulate.config import SimulationConfig
 
 __all__ = ["add_arguments", "register", "run_cli", "summary_lines"]
@@ -71,9 +71,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> SimulationConfig:
     """The configuration the options describe; with ``--resume``, what was not given keeps
     the value saved in the run folder."""
-    from spikesub.runs import resume_base
-
-    return SimulationConfig.from_args(args, base=resume_base(args.out, args.resume))
+    return config_from_options(SimulationConfig, args)
 
 
 def run_cli(args: argparse.Namespace) -> int:

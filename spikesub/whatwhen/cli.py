@@ -7,7 +7,12 @@ import argparse
 import time
 from typing import Any
 
-from spikesub.scripting import add_job_arguments, apply_job_arguments, run_command
+from spikesub.scripting import (
+    add_job_arguments,
+    apply_job_arguments,
+    config_from_options,
+    run_command,
+)
 from spikesub.whatwhen.config import METHOD_LABELS, METHODS, QUICK_SETTINGS, WhatWhenConfig
 
 __all__ = ["add_arguments", "config_from_args", "main", "register", "run_cli", "summary_lines"]
@@ -126,12 +131,7 @@ def config_from_args(args: argparse.Namespace) -> WhatWhenConfig:
     """The configuration the options describe: the options given, on top of ``--quick``'s
     preset when it is given, on top of the run folder's saved settings with ``--resume``
     (else the defaults)."""
-    from spikesub.runs import resume_base
-
-    base = resume_base(args.out, args.resume)
-    if args.quick:
-        base = {**base, **QUICK_SETTINGS}
-    return WhatWhenConfig.from_args(args, base=base)
+    return config_from_options(WhatWhenConfig, args, QUICK_SETTINGS)
 
 
 def _fmt(value: Any, spec: str = ".2f") -> str:
