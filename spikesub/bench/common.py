@@ -7,7 +7,8 @@ import argparse
 import dataclasses
 import os
 import platform
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,30 @@ def make_parser(
     run.add_argument("--out", default=out_default, help=f"run folder to write (default {shown})")
     run.add_argument("--quiet", action="store_true", help=quiet_help)
     return parser
+
+
+def register_bench(
+    subparsers: Any, name: str, description: str, add_arguments: Callable[[Any], None]
+) -> argparse.ArgumentParser:
+    """Add benchmark ``name`` to a ``spikesub`` sub-parser set (its help: the description's
+    first sentence) with the options ``add_arguments`` adds; returns its parser."""
+    parser = subparsers.add_parser(name, help=description.split(".")[0])
+    add_arguments(parser)
+    return parser
+
+
+def bench_main(
+    prog: str,
+    description: str,
+    add_arguments: Callable[[Any], None],
+    run_cli: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+) -> int:
+    """A benchmark's script entry point (``experiments/<prog>``): parse ``argv`` (default
+    the command line) with its options and run it."""
+    parser = ArgumentParser(prog=prog, description=description)
+    add_arguments(parser)
+    return run_cli(parser.parse_args(sys.argv[1:] if argv is None else argv))
 
 
 def platform_info() -> dict[str, Any]:

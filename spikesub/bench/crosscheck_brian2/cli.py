@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from spikesub.bench.common import make_parser
+from spikesub.bench.common import bench_main, make_parser, register_bench
 from spikesub.bench.crosscheck_brian2.config import CrosscheckBrian2Config
 from spikesub.scripting import add_job_arguments, apply_job_arguments
 
@@ -35,9 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``crosscheck-brian2`` to a sub-parser set; returns its parser."""
-    parser = subparsers.add_parser("crosscheck-brian2", help=DESCRIPTION.split(".")[0])
-    add_arguments(parser)
-    return parser
+    return register_bench(subparsers, "crosscheck-brian2", DESCRIPTION, add_arguments)
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -55,8 +52,4 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``experiments/crosscheck_brian2.py``."""
-    from spikesub.scripting import ArgumentParser
-
-    parser = ArgumentParser(prog=PROG, description=DESCRIPTION)
-    add_arguments(parser)
-    return run_cli(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    return bench_main(PROG, DESCRIPTION, add_arguments, run_cli, argv)

@@ -4,10 +4,9 @@ then ``--out`` and ``--quiet``."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from spikesub.bench.common import SERIAL_NOTE, make_parser
+from spikesub.bench.common import SERIAL_NOTE, bench_main, make_parser, register_bench
 from spikesub.bench.snn_breakdown.config import BenchSnnBreakdownConfig
 
 __all__ = ["DESCRIPTION", "add_arguments", "main", "register", "run_cli"]
@@ -33,9 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``bench-snn-breakdown`` to a sub-parser set; returns its parser."""
-    parser = subparsers.add_parser("bench-snn-breakdown", help=DESCRIPTION.split(".")[0])
-    add_arguments(parser)
-    return parser
+    return register_bench(subparsers, "bench-snn-breakdown", DESCRIPTION, add_arguments)
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -50,8 +47,4 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``experiments/bench_snn_breakdown.py``."""
-    from spikesub.scripting import ArgumentParser
-
-    parser = ArgumentParser(prog=PROG, description=DESCRIPTION)
-    add_arguments(parser)
-    return run_cli(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    return bench_main(PROG, DESCRIPTION, add_arguments, run_cli, argv)
