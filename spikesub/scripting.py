@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "add_job_arguments",
+    "add_run_arguments",
     "apply_job_arguments",
     "config_from_options",
     "error_line",
@@ -208,6 +209,32 @@ def add_job_arguments(parser: argparse.ArgumentParser, *, threads_help: str = ""
         help="refuse allocations above SIZE (e.g. 8G, 500M; 'none' for no limit; default: "
         "a share of the free memory, or $SPIKESUB_MEMORY_BUDGET)",
     )
+
+
+def add_run_arguments(group: Any, *, out_default: str, resume_help: str) -> None:
+    """A resumable job's run options on ``group`` (a parser or argument group): ``--out``
+    (shown default ``out_default``), ``--resume`` (``resume_help``: what it keeps), ``--quiet``,
+    ``--threads`` and ``--memory-budget``."""
+    group.add_argument("--out", default=None, help=f"run folder to write (default {out_default})")
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the interrupted run in --out: {resume_help} (options not given keep "
+        "the run's saved values)",
+    )
+    group.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_job_arguments(group)
+
+
+def report_run(run_dir: Any, results_name: str, figures: list, quiet: bool) -> None:
+    """Print a finished run's results table (``run_dir / results_name``) and where its
+    figures are, unless ``quiet``."""
+    if quiet:
+        return
+    from pathlib import Path
+
+    print((Path(run_dir) / results_name).read_text().rstrip())
+    print(f"-> {run_dir} ({', '.join(Path(f).name for f in figures)})")
 
 
 def config_from_options(config_class: Any, args: argparse.Namespace, preset: dict | None = None):

@@ -4,15 +4,15 @@ preset ``--quick`` on top."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from spikesub.rc.config import QUICK, RcConfig
 from spikesub.scripting import (
     ArgumentParser,
-    add_job_arguments,
+    add_run_arguments,
     apply_job_arguments,
     config_from_options,
+    report_run,
 )
 
 __all__ = ["add_arguments", "config_from_args", "main", "register", "run_cli"]
@@ -45,15 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     RcConfig.add_arguments(parser, groups=GROUPS)
     run = parser.add_argument_group("run")
-    run.add_argument("--out", default=None, help="run folder to write (default runs/rc-<time>)")
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run in --out: each model's finished task groups are "
-        "kept (options not given keep the run's saved values)",
+    add_run_arguments(
+        run, out_default="runs/rc-<time>", resume_help="each model's finished task groups are kept"
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
-    add_job_arguments(run)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -82,10 +76,7 @@ def run_cli(args: argparse.Namespace) -> int:
     apply_job_arguments(args)
     config = config_from_args(args)
     run_dir = run(config, args.out, progress=False if args.quiet else None, resume=args.resume)
-    figures = plot(run_dir)
-    if not args.quiet:
-        print((Path(run_dir) / RESULTS_NAME).read_text().rstrip())
-        print(f"-> {run_dir} ({', '.join(f.name for f in figures)})")
+    report_run(run_dir, RESULTS_NAME, plot(run_dir), args.quiet)
     return 0
 
 

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from spikesub.reservoir_continual.config import QUICK, ReservoirContinualConfig
-from spikesub.scripting import add_job_arguments, apply_job_arguments, config_from_options
+from spikesub.scripting import (
+    add_run_arguments,
+    apply_job_arguments,
+    config_from_options,
+    report_run,
+)
 
 __all__ = ["DESCRIPTION", "add_arguments", "config_from_args", "register", "run_cli"]
 
@@ -43,17 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ReservoirContinualConfig.add_arguments(parser, groups=GROUPS)
     run = parser.add_argument_group("run")
-    run.add_argument(
-        "--out", default=None, help="run folder to write (default runs/reservoir-continual-<time>)"
+    add_run_arguments(
+        run,
+        out_default="runs/reservoir-continual-<time>",
+        resume_help="the seeds it finished are kept",
     )
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run in --out: the seeds it finished are kept (options "
-        "not given keep the run's saved values)",
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
-    add_job_arguments(run)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -83,8 +81,5 @@ def run_cli(args: argparse.Namespace) -> int:
     apply_job_arguments(args)
     config = config_from_args(args)
     run_dir = run(config, args.out, progress=False if args.quiet else None, resume=args.resume)
-    figures = plot(run_dir)
-    if not args.quiet:
-        print((Path(run_dir) / RESULTS_NAME).read_text().rstrip())
-        print(f"-> {run_dir} ({', '.join(f.name for f in figures)})")
+    report_run(run_dir, RESULTS_NAME, plot(run_dir), args.quiet)
     return 0

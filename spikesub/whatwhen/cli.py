@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from spikesub.scripting import (
-    add_job_arguments,
+    add_run_arguments,
     apply_job_arguments,
     config_from_options,
     run_command,
@@ -102,17 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     WhatWhenConfig.add_arguments(parser, groups=GROUPS)
     run = parser.add_argument_group("run")
     run.add_argument("--quick", action="store_true", help=_quick_help())
-    run.add_argument(
-        "--out", default=None, help="run folder to write (default runs/whatwhen-<time>)"
+    add_run_arguments(
+        run, out_default="runs/whatwhen-<time>", resume_help="the blocks it finished are kept"
     )
-    run.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run in --out after its last finished block (options "
-        "not given keep the run's saved values)",
-    )
-    run.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
-    add_job_arguments(run)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
